@@ -1,0 +1,32 @@
+"""Backends: `open_backend(settings)` picks one with pipx's precedence (flag, ledger, env)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tollcli.backends.base import Backend
+from tollcli.config import Settings
+from tollcli.errors import UsageError
+from tollcli.state import Ledger
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The backend for these settings; a home set up with one backend keeps using it."""
+    ledger = Ledger.load(settings.ledger_path)
+    if ledger is not None and ledger.backend != settings.backend:
+        if settings.backend_explicit:
+            raise UsageError(
+                f"{settings.home} holds a {ledger.backend} stack, not {settings.backend}: "
+                f"use --backend {ledger.backend} or another --home"
+            )
+        settings = replace(settings, backend=ledger.backend)
+    if settings.backend == "local":
+        from tollcli.backends.local import LocalBackend
+
+        return LocalBackend(settings)
+    from tollcli.backends.aws import AwsBackend
+
+    return AwsBackend(settings)
+
+
+__all__ = ["Backend", "open_backend"]

@@ -1,0 +1,147 @@
+"""The seam between backends: one abstract class, two implementations (`local`, `aws`).
+
+The CLI and the shared code (generator, queries, anomaly) talk only to `Backend`; nothing
+outside `backends/` knows whether records land in a folder or in S3.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tollcli.config import Settings
+from tollcli.records import RecordChunk
+from tollcli.state import Ledger, Resource
+
+EventCallback = Callable[[str], None]
+
+
+def ignore_event(_: str) -> None:
+    return None
+
+
+@dataclass
+class SetupReport:
+    created: list[Resource] = field(default_factory=list)
+    existing: list[Resource] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+@dataclass
+class ResourceStatus:
+    kind: str
+    name: str
+    state: str  # "present", "missing", "ACTIVE", ...
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StatusReport:
+    backend: str
+    home: str
+    set_up: bool
+    resources: list[ResourceStatus] = field(default_factory=list)
+    unknown: list[ResourceStatus] = field(default_factory=list)  # tagged by toll, not in the ledger
+    notes: list[str] = field(default_factory=list)
+    monthly_cost_usd: float | None = None
+
+
+@dataclass
+class TeardownReport:
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (resource, reason)
+    nothing_to_do: bool = False
+
+
+@dataclass
+class SinkStats:
+    accepted: int = 0  # records durably delivered (in an object, or acknowledged by Firehose)
+    retried: int = 0
+    failed: int = 0
+    objects: int = 0
+    api_calls: int = 0
+
+
+class RecordSink(ABC):
+    """Where generated records go: a Firehose-like delivery stream."""
+
+    @abstractmethod
+    def write(self, chunk: RecordChunk) -> None:
+        """Accept a chunk; it may buffer it until a size or interval hint is reached."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Deliver everything buffered now."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush and release; safe to call twice."""
+
+    @property
+    @abstractmethod
+    def stats(self) -> SinkStats: ...
+
+    def __enter__(self) -> RecordSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    skipped_rows: int = 0
+    bytes_scanned: int | None = None
+    cost_usd: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Backend(ABC):
+    """One pipeline: provisioning, delivery, SQL, anomaly app. Keyword-only on purpose."""
+
+    name: str = "base"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # ledger ---------------------------------------------------------------------------------
+    def load_ledger(self) -> Ledger | None:
+        return Ledger.load(self.settings.ledger_path)
+
+    def require_ledger(self) -> Ledger:
+        """The ledger, or a UsageError telling the user to run `toll setup` first."""
+        from tollcli.errors import UsageError
+
+        ledger = self.load_ledger()
+        if ledger is None:
+            raise UsageError(f"nothing is set up in {self.settings.home}: run `toll setup` first")
+        return ledger
+
+    # provisioning ---------------------------------------------------------------------------
+    @abstractmethod
+    def setup(self, *, buffer_mb: int, buffer_seconds: int, on_event: EventCallback = ignore_event) -> SetupReport:
+        """Create the Section 1 pipeline; idempotent."""
+
+    @abstractmethod
+    def status(self) -> StatusReport: ...
+
+    @abstractmethod
+    def teardown(self, *, on_event: EventCallback = ignore_event) -> TeardownReport:
+        """Remove exactly what the ledger lists; safe to run twice."""
+
+    # delivery -------------------------------------------------------------------------------
+    @abstractmethod
+    def open_sink(self, *, realtime: bool) -> RecordSink:
+        """A delivery stream to write records to; `realtime` chooses wall-clock buffering."""
+
+    # SQL ------------------------------------------------------------------------------------
+    @abstractmethod
+    def query(self, sql: str, *, strict: bool = False) -> QueryResult:
+        """Run one read-only statement in the dialect Athena accepts."""

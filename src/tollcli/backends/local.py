@@ -1,0 +1,251 @@
+"""The embedded backend: a lake folder laid out like the S3 bucket, and DuckDB as Athena.
+
+Home layout (all of it recorded in the ledger, so teardown removes exactly this):
+
+    <home>/ledger.json                      what toll created, with settings
+    <home>/bucket/YYYY/MM/DD/HH/<objects>   what the delivery stream delivered (as Firehose)
+    <home>/streams/toll-data-stream.json    the delivery stream's configuration
+    <home>/anomaly/...                      the anomaly app (after `toll deploy`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tollcli.backends.base import (
+    Backend,
+    EventCallback,
+    QueryResult,
+    RecordSink,
+    ResourceStatus,
+    SetupReport,
+    StatusReport,
+    TeardownReport,
+    ignore_event,
+)
+from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, check_buffering
+from tollcli.errors import TollError, UsageError
+from tollcli.state import Ledger, Resource, atomic_write_json
+
+TABLE_COLUMNS = {"date": "VARCHAR", "toll": "VARCHAR", "user": "VARCHAR"}
+
+
+def folder_usage(path: Path) -> tuple[int, int]:
+    """(object count, bytes) of the files below `path`, skipping in-flight temporary files."""
+    count = size = 0
+    if not path.is_dir():
+        return 0, 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            if name.startswith("."):
+                continue
+            count += 1
+            try:
+                size += os.stat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass
+    return count, size
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    # layout ---------------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    @property
+    def bucket_path(self) -> Path:
+        return self.home / "bucket"
+
+    @property
+    def stream_config_path(self) -> Path:
+        return self.home / "streams" / f"{STREAM_NAME}.json"
+
+    def stream_config(self) -> dict[str, Any]:
+        """The delivery stream's settings, as setup wrote them."""
+        self.require_ledger()
+        try:
+            return json.loads(self.stream_config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"the delivery stream {STREAM_NAME} is missing: run `toll setup` again") from None
+        except ValueError as exc:
+            raise UsageError(f"{self.stream_config_path} is corrupt ({exc})") from None
+
+    def record_path(self, ledger: Ledger, kind: str, name: str, path: Path, **settings: Any) -> Resource:
+        """Record a file or folder under the home as ours, so teardown removes it."""
+        return ledger.record(Resource(kind=kind, name=name, settings={"path": str(path), **settings}))
+
+    # provisioning ---------------------------------------------------------------------------
+    def _new_ledger(self) -> Ledger:
+        home_existed = self.home.exists()
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            probe = self.home / ".toll-write-probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise UsageError(f"--home {self.home} is not writable: {exc.strerror}") from None
+        ledger = Ledger(path=self.settings.ledger_path, backend=self.name, stack=self.settings.stack)
+        ledger.meta["home_created"] = not home_existed
+        ledger.save()
+        return ledger
+
+    def setup(self, *, buffer_mb: int, buffer_seconds: int, on_event: EventCallback = ignore_event) -> SetupReport:
+        check_buffering(buffer_mb, buffer_seconds)
+        ledger = self.load_ledger()
+        if ledger is not None and ledger.backend != self.name:
+            raise UsageError(f"{self.home} holds a {ledger.backend} stack: tear it down or use another --home")
+        if ledger is None:
+            if self.home.exists() and any(p.name != ".toll-write-probe" for p in self.home.iterdir()):
+                stray = [p.name for p in self.home.iterdir()][:3]
+                if self.bucket_path.exists() or (self.home / "streams").exists():
+                    raise UsageError(f"{self.home} holds toll files but no ledger ({', '.join(stray)}): remove them first")
+            ledger = self._new_ledger()
+        report = SetupReport()
+        stream_settings = {
+            "source": "Direct PUT",
+            "destination": "bucket",
+            "bucket": str(self.bucket_path),
+            "prefix": "",
+            "buffering_mb": buffer_mb,
+            "buffering_seconds": buffer_seconds,
+        }
+        wanted = [
+            ("bucket", "bucket", self.bucket_path, {"encryption": "n/a (local folder)"}),
+            ("delivery_stream", STREAM_NAME, self.stream_config_path, stream_settings),
+        ]
+        for kind, name, path, settings in wanted:
+            existing = ledger.find(kind, name)
+            current = {"path": str(path), **settings}
+            if existing is not None and existing.settings == current and path.exists():
+                report.existing.append(existing)
+                continue
+            try:
+                if kind == "bucket":
+                    path.mkdir(parents=True, exist_ok=True)
+                else:
+                    atomic_write_json(path, {"name": name, **settings})
+            except OSError as exc:
+                raise TollError(f"cannot create {kind} {name} at {path}: {exc.strerror}") from None
+            verb = "updated" if existing else "created"
+            on_event(f"{verb} {kind} {name}")
+            report.created.append(self.record_path(ledger, kind, name, path, **settings))
+        catalog = [
+            ("database", DATABASE_NAME, {"engine": "duckdb"}),
+            (
+                "table",
+                f"{DATABASE_NAME}.{TABLE_NAME}",
+                {"columns": TABLE_COLUMNS, "location": str(self.bucket_path), "format": "csv", "delimiter": ","},
+            ),
+        ]
+        for kind, name, settings in catalog:
+            existing = ledger.find(kind, name)
+            if existing is not None and existing.settings == settings:
+                report.existing.append(existing)
+                continue
+            on_event(f"created {kind} {name}")
+            report.created.append(ledger.record(Resource(kind=kind, name=name, settings=settings)))
+        return report
+
+    def status(self) -> StatusReport:
+        ledger = self.load_ledger()
+        report = StatusReport(backend=self.name, home=str(self.home), set_up=ledger is not None)
+        if ledger is None:
+            report.notes.append("nothing is set up here: run `toll setup`")
+            return report
+        for resource in ledger.resources:
+            details = dict(resource.settings)
+            path = details.get("path")
+            state = "present"
+            if path is not None and not Path(path).exists():
+                state = "missing"
+            if resource.kind == "bucket":
+                objects, size = folder_usage(Path(path))
+                details.update(objects=objects, bytes=size)
+            report.resources.append(ResourceStatus(kind=resource.kind, name=resource.name, state=state, details=details))
+        report.monthly_cost_usd = 0.0
+        report.notes.append("the local backend costs nothing to keep")
+        return report
+
+    def teardown(self, *, on_event: EventCallback = ignore_event) -> TeardownReport:
+        ledger = self.load_ledger()
+        report = TeardownReport()
+        if ledger is None:
+            if self.home.exists() and any(self.home.iterdir()):
+                raise UsageError(f"{self.home} holds no toll ledger: refusing to delete anything there")
+            report.nothing_to_do = True
+            return report
+        if ledger.backend != self.name:
+            raise UsageError(f"{self.home} holds a {ledger.backend} stack: use --backend {ledger.backend}")
+        for resource in reversed(list(ledger.resources)):
+            label = f"{resource.kind} {resource.name}"
+            path = resource.settings.get("path")
+            try:
+                if path is not None:
+                    target = Path(path)
+                    if not _is_inside(target, self.home):
+                        raise TollError(f"{target} is outside the home folder")
+                    if target.is_dir():
+                        shutil.rmtree(target)
+                    elif target.exists():
+                        target.unlink()
+                    _remove_empty_parents(target.parent, self.home)
+            except (OSError, TollError) as exc:
+                report.failed.append((label, getattr(exc, "strerror", None) or str(exc)))
+                continue
+            ledger.forget(resource.kind, resource.name)
+            report.removed.append(label)
+            on_event(f"removed {label}")
+        if not report.failed:
+            self.settings.ledger_path.unlink(missing_ok=True)
+            if ledger.meta.get("home_created"):
+                try:
+                    self.home.rmdir()
+                except OSError:
+                    pass
+        return report
+
+    # delivery and SQL -----------------------------------------------------------------------
+    def open_sink(self, *, realtime: bool) -> RecordSink:
+        from tollcli.delivery import LocalDeliveryStream
+
+        config = self.stream_config()
+        return LocalDeliveryStream(
+            bucket=self.bucket_path,
+            stream_name=STREAM_NAME,
+            buffer_bytes=int(config["buffering_mb"]) * 1024 * 1024,
+            buffer_seconds=float(config["buffering_seconds"]),
+            realtime=realtime,
+        )
+
+    def query(self, sql: str, *, strict: bool = False) -> QueryResult:
+        from tollcli.queries import run_local_query
+
+        self.require_ledger()
+        return run_local_query(self, sql, strict=strict)
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _remove_empty_parents(folder: Path, home: Path) -> None:
+    """Remove folders we emptied (e.g. `streams/`), never the home itself."""
+    home = home.resolve()
+    current = folder.resolve()
+    while current != home and _is_inside(current, home):
+        try:
+            current.rmdir()
+        except OSError:
+            return
+        current = current.parent

@@ -1,0 +1,134 @@
+"""The `toll` command line: parse, call the core, render. No business logic lives here.
+
+Errors: the core raises `TollError`/`UsageError`; `TollGroup` turns them (and click's own
+usage errors) into one line on stderr and exit 1 or 2. Set `TOLL_TRACEBACK=1` to see the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+
+# Typer 0.29 vendors click as typer._click; its exceptions are what the parser raises.
+from typer._click import exceptions as click_exceptions
+from typer._click.core import Context as ClickContext
+from typer.core import TyperGroup
+
+from tollcli import __version__
+from tollcli.cli.common import AppContext
+from tollcli.config import resolve_settings
+from tollcli.errors import ExitStatus, TollError
+
+
+def fail_line(message: str) -> None:
+    """The one line a user sees for a known failure."""
+    typer.echo(f"toll: error: {message}", err=True)
+
+
+def _is_help_request(exc: click_exceptions.ClickException) -> bool:
+    return isinstance(exc, click_exceptions.NoArgsIsHelpError)
+
+
+class TollGroup(TyperGroup):
+    """Maps our exceptions and click's usage errors to one line and an exit status."""
+
+    def _guard(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except TollError as exc:
+            if os.environ.get("TOLL_TRACEBACK"):
+                raise
+            fail_line(exc.message)
+            raise typer.Exit(int(exc.exit_status)) from None
+        except click_exceptions.ClickException as exc:
+            if _is_help_request(exc) or os.environ.get("TOLL_TRACEBACK"):
+                raise
+            hint = ""
+            if isinstance(exc, click_exceptions.UsageError) and exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            fail_line(f"{exc.format_message()}{hint}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            fail_line("interrupted")
+            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: ClickContext | None = None, **extra: Any
+    ) -> ClickContext:
+        return self._guard(super().make_context, info_name, args, parent, **extra)
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        return self._guard(super().invoke, ctx)
+
+
+app = typer.Typer(
+    cls=TollGroup,
+    name="toll",
+    help="Run the Analyticon toll-road streaming-analytics workshop end to end, "
+    "on your laptop (the default, no AWS account) or on AWS (--backend aws).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"toll {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    backend: str = typer.Option(
+        None,
+        "--backend",
+        metavar="local|aws",
+        help="Where the pipeline runs: local (a lake folder and DuckDB) or aws. "
+        "Env TOLL_BACKEND; default local; a home already set up keeps its backend.",
+        show_default=False,
+    ),
+    home: str = typer.Option(
+        None,
+        "--home",
+        metavar="DIR",
+        help="Folder for the local lake, the ledger of created resources, state and alerts. Env TOLL_HOME; default ./.toll.",
+        show_default=False,
+    ),
+    region: str = typer.Option(None, "--region", help="AWS region (aws backend). Env TOLL_REGION or AWS_REGION."),
+    profile: str = typer.Option(None, "--profile", help="AWS profile (aws backend). Env TOLL_PROFILE or AWS_PROFILE."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    settings = resolve_settings(backend=backend, home=home, region=region, profile=profile)
+    ctx.obj = AppContext(settings=settings)
+
+
+def _register() -> None:
+    """Attach each topic's commands; a module per topic keeps this file small."""
+    from tollcli.cli import setup as setup_commands
+
+    setup_commands.register(app)
+    for module_name in ("generate", "query", "anomaly", "workshop"):
+        try:
+            module = __import__(f"tollcli.cli.{module_name}", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tollcli.cli.{module_name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="toll")
+    sys.exit(0)

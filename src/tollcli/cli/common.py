@@ -1,0 +1,74 @@
+"""What every command shares: the context object, output formats, and JSON printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field, is_dataclass
+from enum import Enum
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from tollcli.backends import Backend, open_backend
+from tollcli.config import Settings
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@dataclass
+class AppContext:
+    """Built by the root callback; commands get the backend and consoles from here."""
+
+    settings: Settings
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    err_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    _backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.settings)
+        return self._backend
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    obj = ctx.find_object(AppContext)
+    if obj is None:  # a command invoked without the root callback (tests of sub-apps)
+        from tollcli.config import resolve_settings
+
+        obj = AppContext(settings=resolve_settings(backend=None, home=None, region=None, profile=None))
+        ctx.obj = obj
+    return obj
+
+
+def to_jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def print_json(payload: Any) -> None:
+    """Machine-readable output: stdout only, nothing else printed."""
+    sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, default=str) + "\n")
+    sys.stdout.flush()

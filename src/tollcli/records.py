@@ -1,0 +1,27 @@
+"""The toll record as it travels: CSV lines `date,toll,user\n`, in chunks.
+
+A `RecordChunk` is what the generator hands to a sink and to the anomaly app: the exact bytes
+to deliver plus the columns the anomaly app needs, so nothing re-parses what we just made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+COLUMNS = ("date", "toll", "user")
+
+
+@dataclass
+class RecordChunk:
+    """`count` newline-terminated records, exactly as they are sent."""
+
+    lines: bytes
+    count: int
+    event_times: np.ndarray  # float64 epoch seconds, one per record
+    stations: np.ndarray | None = None  # station of each record (str objects), None if unknown
+
+    def split_records(self) -> list[bytes]:
+        """Each record with its trailing newline: one Firehose entry each."""
+        return self.lines.splitlines(keepends=True)

@@ -1,0 +1,138 @@
+"""The ledger: a JSON record of every resource `toll` created, so teardown removes exactly those.
+
+Written atomically (temporary file in the same folder, then `os.replace`), versioned, and
+read strictly: a ledger we cannot parse is bad input, never something to overwrite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tollcli.errors import UsageError
+
+LEDGER_VERSION = 1
+LEDGER_TOOL = "tollcli"
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` so that `path` is either the old content or the new, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
+
+
+@dataclass
+class Resource:
+    """One thing `toll` made: its kind (bucket, stream, role, ...), name and settings."""
+
+    kind: str
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=utc_now_iso)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "settings": self.settings, "created_at": self.created_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Resource:
+        return cls(
+            kind=str(data["kind"]),
+            name=str(data["name"]),
+            settings=dict(data.get("settings") or {}),
+            created_at=str(data.get("created_at") or utc_now_iso()),
+        )
+
+
+@dataclass
+class Ledger:
+    """Resources in creation order; teardown walks them in reverse."""
+
+    path: Path
+    backend: str
+    stack: str
+    resources: list[Resource] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=utc_now_iso)
+
+    @classmethod
+    def load(cls, path: Path) -> Ledger | None:
+        """The ledger at `path`, or None when there is none; a corrupt one is a UsageError."""
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise UsageError(f"cannot read the ledger {path}: {exc.strerror}") from None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or data.get("tool") != LEDGER_TOOL:
+                raise ValueError("not a tollcli ledger")
+            version = int(data.get("version", 0))
+            if version > LEDGER_VERSION:
+                raise ValueError(f"written by a newer tollcli (version {version})")
+            return cls(
+                path=path,
+                backend=str(data["backend"]),
+                stack=str(data.get("stack") or "toll"),
+                resources=[Resource.from_json(item) for item in data.get("resources", [])],
+                meta=dict(data.get("meta") or {}),
+                created_at=str(data.get("created_at") or utc_now_iso()),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"the ledger {path} is corrupt ({exc}); fix or remove it by hand") from None
+
+    def save(self) -> None:
+        atomic_write_json(
+            self.path,
+            {
+                "tool": LEDGER_TOOL,
+                "version": LEDGER_VERSION,
+                "backend": self.backend,
+                "stack": self.stack,
+                "created_at": self.created_at,
+                "meta": self.meta,
+                "resources": [r.to_json() for r in self.resources],
+            },
+        )
+
+    def find(self, kind: str, name: str | None = None) -> Resource | None:
+        for resource in self.resources:
+            if resource.kind == kind and (name is None or resource.name == name):
+                return resource
+        return None
+
+    def record(self, resource: Resource) -> Resource:
+        """Add (or replace, same kind and name) a resource and save at once."""
+        self.resources = [r for r in self.resources if not (r.kind == resource.kind and r.name == resource.name)]
+        self.resources.append(resource)
+        self.save()
+        return resource
+
+    def forget(self, kind: str, name: str) -> None:
+        self.resources = [r for r in self.resources if not (r.kind == kind and r.name == name)]
+        self.save()
