@@ -93,6 +93,17 @@ class RecordSink(ABC):
         self.close()
 
 
+class AnomalyFeed(ABC):
+    """Where `toll generate` hands every chunk after delivering it, when an app is deployed."""
+
+    @abstractmethod
+    def consume(self, chunk: RecordChunk) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Checkpoint the model and windows so a later run resumes where this one stopped."""
+
+
 @dataclass
 class QueryResult:
     columns: list[str]
@@ -140,6 +151,10 @@ class Backend(ABC):
     @abstractmethod
     def open_sink(self, *, realtime: bool) -> RecordSink:
         """A delivery stream to write records to; `realtime` chooses wall-clock buffering."""
+
+    def open_anomaly_feed(self) -> AnomalyFeed | None:
+        """The deployed anomaly app's input, or None when no app is deployed (`toll deploy`)."""
+        return None
 
     # SQL ------------------------------------------------------------------------------------
     @abstractmethod
