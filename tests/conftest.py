@@ -1,0 +1,65 @@
+"""Shared fixtures: a fresh home per test, the CLI through CliRunner and as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tollcli.cli import app
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach AWS: fake credentials, no profile, and no TOLL_* leaking in."""
+    for name in list(os.environ):
+        if name.startswith("TOLL_") or name in {"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"}:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A home folder that does not exist yet (as on a first `toll setup`)."""
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def toll(runner: CliRunner, home: Path) -> Callable[..., object]:
+    """Invoke `toll --home <home> ARGS...` in process; returns click's Result."""
+
+    def invoke(*args: str, input: str | None = None, home_dir: Path | None = None) -> object:
+        return runner.invoke(app, ["--home", str(home_dir or home), *args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def toll_process(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real `python -m tollcli --home <home> ARGS...` as a subprocess."""
+
+    def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tollcli", "--home", str(home), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    return run
