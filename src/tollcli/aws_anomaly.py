@@ -1,0 +1,622 @@
+"""The workshop's Section 2 on AWS in 2026: deploy, feed, read and remove the anomaly app.
+
+Kinesis Data Analytics for SQL no longer runs (since 2026-01-27), so `toll --backend aws deploy`
+builds the same pipeline from services that exist today:
+
+    toll generate --PutRecords--> Kinesis Data Stream <stack>-live-records (1 shard)
+        |-- Firehose <stack>-live-to-s3 --> the Section 1 bucket, YYYY/MM/DD/HH/ (so queries see every record)
+        '-- Lambda <stack>-anomaly (python3.12, 10 s tumbling windows, the shared anomaly core)
+                |-- model state   s3://<bucket>/anomaly/state/model.msgpack
+                |-- scored windows s3://<bucket>/anomaly/scores/...  (Athena table anomaly_scores)
+                |-- alerts         s3://<bucket>/anomaly/alerts/...
+                '-- SNS topic <stack>-anomaly-alerts --> e-mail / SMS subscriptions
+
+Plan, then act, then record: inputs are checked and the function's package is built (the step
+most likely to fail) before anything is created; each resource is tagged `toll:stack` and written
+to the ledger as soon as it exists, so `toll teardown` removes it even after a failed deploy;
+teardown walks the app's resources in dependency order (mapping, function, delivery stream, data
+stream, subscriptions, topic, table, roles).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from tollcli.errors import TollError, UsageError
+from tollcli.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
+from tollcli.paths import read_template
+from tollcli.state import Ledger, Resource
+
+EventCallback = Callable[[str], None]
+
+TUMBLING_WINDOW_SECONDS = 10
+DEFAULT_THRESHOLD = 2.5
+ANOMALY_PREFIX = "anomaly/"
+SCORES_PREFIX = "anomaly/scores/"
+ALERTS_PREFIX = "anomaly/alerts/"
+MODEL_KEY = "anomaly/state/model.msgpack"
+PACKAGE_PREFIX = "anomaly/package/"
+SCORES_TABLE = "anomaly_scores"
+TAG_KEY = "toll:stack"
+# Ledger kinds, in the order deploy creates them; teardown walks TEARDOWN_ORDER.
+KIND_DATA_STREAM = "anomaly-data-stream"
+KIND_FIREHOSE_ROLE = "anomaly-firehose-role"
+KIND_DELIVERY_STREAM = "anomaly-delivery-stream"
+KIND_TOPIC = "anomaly-topic"
+KIND_SUBSCRIPTION = "anomaly-subscription"
+KIND_FUNCTION_ROLE = "anomaly-function-role"
+KIND_FUNCTION = "anomaly-function"
+KIND_MAPPING = "anomaly-event-source-mapping"
+KIND_TABLE = "anomaly-table"
+KIND_PACKAGE = "anomaly-package"
+TEARDOWN_ORDER = (
+    KIND_MAPPING,
+    KIND_FUNCTION,
+    KIND_DELIVERY_STREAM,
+    KIND_DATA_STREAM,
+    KIND_SUBSCRIPTION,
+    KIND_TOPIC,
+    KIND_TABLE,
+    KIND_FUNCTION_ROLE,
+    KIND_FIREHOSE_ROLE,
+    KIND_PACKAGE,
+)
+ANOMALY_KINDS = frozenset(TEARDOWN_ORDER)
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+EMAIL = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+SMS_SANDBOX_CAVEAT = (
+    "SMS: accounts start in the SNS SMS sandbox, where texts reach only verified numbers "
+    "(aws sns create-sms-sandbox-phone-number --phone-number {phone}, then verify the code)."
+)
+SMS_US_CAVEAT = (
+    "SMS to US numbers (+1) also needs a registered origination identity (a toll-free number or 10DLC "
+    "campaign in AWS End User Messaging SMS); without one, US texts are not delivered."
+)
+EMAIL_CAVEAT = "E-mail: AWS sends a confirmation message to {email}; alerts arrive only after you follow its link."
+
+
+# --- input -----------------------------------------------------------------------------------
+def check_phone(phone: str) -> str:
+    value = phone.strip()
+    if not E164.match(value):
+        raise UsageError(f"--phone {phone!r} is not an E.164 number: write it as + country code and number, e.g. +15125550100")
+    return value
+
+
+def check_email(email: str) -> str:
+    value = email.strip()
+    if not EMAIL.match(value):
+        raise UsageError(f"--email {email!r} is not an e-mail address")
+    return value
+
+
+def check_threshold(threshold: float) -> float:
+    if not threshold > 0:
+        raise UsageError(f"--threshold must be above 0 (the workshop uses {DEFAULT_THRESHOLD}), not {threshold}")
+    return float(threshold)
+
+
+def subscription_caveats(*, email: str | None, phone: str | None) -> list[str]:
+    """What a user must know about the subscriptions they asked for, shown at deploy."""
+    notes = []
+    if email:
+        notes.append(EMAIL_CAVEAT.format(email=email))
+    if phone:
+        notes.append(SMS_SANDBOX_CAVEAT.format(phone=phone))
+        if phone.startswith("+1"):
+            notes.append(SMS_US_CAVEAT)
+    return notes
+
+
+@dataclass(frozen=True)
+class AnomalyNames:
+    """Every name the app uses, derived from the stack so two stacks never collide."""
+
+    stack: str
+
+    @property
+    def data_stream(self) -> str:
+        return f"{self.stack}-live-records"
+
+    @property
+    def delivery_stream(self) -> str:
+        return f"{self.stack}-live-to-s3"
+
+    @property
+    def function(self) -> str:
+        return f"{self.stack}-anomaly"
+
+    @property
+    def function_role(self) -> str:
+        return f"{self.stack}-anomaly-function"
+
+    @property
+    def firehose_role(self) -> str:
+        return f"{self.stack}-live-to-s3-firehose"
+
+    @property
+    def topic(self) -> str:
+        return f"{self.stack}-anomaly-alerts"
+
+
+@dataclass(frozen=True)
+class AnomalyTarget:
+    """What Section 1 (`toll setup`) already made and the app builds on."""
+
+    bucket: str
+    database: str
+    region: str
+    account: str
+    stack: str
+    partition: str = "aws"
+
+    @property
+    def names(self) -> AnomalyNames:
+        return AnomalyNames(self.stack)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {TAG_KEY: self.stack}
+
+
+@dataclass
+class DeployReport:
+    created: list[Resource] = field(default_factory=list)
+    existing: list[Resource] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    function: str = ""
+    data_stream: str = ""
+    topic_arn: str = ""
+    threshold: float = DEFAULT_THRESHOLD
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+def policy_document(name: str, **values: str) -> str:
+    """A shipped IAM policy (templates/aws/anomaly/<name>.json) with its placeholders filled."""
+    text = Template(read_template("aws", "anomaly", f"{name}.json")).substitute(values)
+    return json.dumps(json.loads(text))
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _is_missing(exc: Exception) -> bool:
+    return _error_code(exc) in {
+        "ResourceNotFoundException",
+        "NoSuchEntity",
+        "NotFound",
+        "EntityNotFoundException",
+        "NoSuchKey",
+        "404",
+    }
+
+
+class AnomalyDeployer:
+    """Creates, records and removes the app's resources; `clients(name)` gives a boto3 client."""
+
+    def __init__(
+        self,
+        clients: Callable[[str], Any],
+        target: AnomalyTarget,
+        ledger: Ledger,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        on_event: EventCallback = lambda _m: None,
+        wait_seconds: float = 300.0,
+    ) -> None:
+        self.client = clients
+        self.target = target
+        self.names = target.names
+        self.ledger = ledger
+        self.sleep = sleep
+        self.on_event = on_event
+        self.wait_seconds = wait_seconds
+
+    # helpers --------------------------------------------------------------------------------
+    def _record(self, report: DeployReport, kind: str, name: str, created: bool, **settings: Any) -> Resource:
+        resource = self.ledger.record(Resource(kind=kind, name=name, settings=settings))
+        (report.created if created else report.existing).append(resource)
+        self.on_event(f"{'created' if created else 'exists '} {kind} {name}")
+        return resource
+
+    def _wait(self, what: str, ready: Callable[[], bool], interval: float = 2.0) -> None:
+        deadline = time.monotonic() + self.wait_seconds
+        while not ready():
+            if time.monotonic() > deadline:
+                raise TollError(f"{what} did not become ready within {self.wait_seconds:.0f} s")
+            self.sleep(interval)
+
+    def _retry_while_role_propagates(self, what: str, call: Callable[[], Any]) -> Any:
+        """New IAM roles take seconds to be usable by Lambda and Firehose; retry only that error."""
+        attempts = 12
+        for attempt in range(attempts):
+            try:
+                return call()
+            except Exception as exc:
+                message = str(exc).lower()
+                role_not_ready = _error_code(exc) in {"InvalidParameterValueException", "InvalidArgumentException"} and (
+                    "role" in message or "assume" in message
+                )
+                if not role_not_ready or attempt == attempts - 1:
+                    raise TollError(f"could not create {what}: {exc}") from None
+                self.on_event(f"waiting for the new role to reach {what}")
+                self.sleep(min(2.0 * (attempt + 1), 10.0))
+        raise AssertionError("unreachable")
+
+    # deploy ---------------------------------------------------------------------------------
+    def deploy(
+        self, package: LambdaPackage, *, threshold: float, email: str | None = None, phone: str | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> DeployReport:  # fmt: skip
+        """Create what is missing, update the function's code and settings; idempotent."""
+        report = DeployReport(threshold=threshold)
+        stream_arn = self.ensure_data_stream(report)
+        firehose_role_arn = self.ensure_role(
+            report, KIND_FIREHOSE_ROLE, self.names.firehose_role, "firehose-trust", "firehose-policy", stream_arn=stream_arn
+        )
+        self.ensure_delivery_stream(report, stream_arn, firehose_role_arn)
+        topic_arn = self.ensure_topic(report)
+        if email:
+            self.ensure_subscription(report, topic_arn, "email", email)
+        if phone:
+            self.ensure_subscription(report, topic_arn, "sms", phone)
+        function_role_arn = self.ensure_role(
+            report, KIND_FUNCTION_ROLE, self.names.function_role, "lambda-trust", "lambda-policy",
+            stream_arn=stream_arn, topic_arn=topic_arn, function=self.names.function,
+        )  # fmt: skip
+        environment = {
+            "TOLL_BUCKET": self.target.bucket,
+            "TOLL_TOPIC_ARN": topic_arn,
+            "TOLL_THRESHOLD": repr(float(threshold)),
+            "TOLL_STACK": self.target.stack,
+            **(settings or {}),
+        }
+        self.ensure_function(report, package, function_role_arn, environment)
+        self.ensure_mapping(report, stream_arn)
+        self.ensure_scores_table(report)
+        report.function = self.names.function
+        report.data_stream = self.names.data_stream
+        report.topic_arn = topic_arn
+        report.notes.extend(subscription_caveats(email=email, phone=phone))
+        if phone:
+            report.notes.extend(self.sms_sandbox_notes(phone))
+        self.ledger.meta["anomaly_app"] = {
+            "threshold": float(threshold),
+            "data_stream": self.names.data_stream,
+            "function": self.names.function,
+            "topic_arn": topic_arn,
+            "bucket": self.target.bucket,
+        }
+        self.ledger.save()
+        return report
+
+    def ensure_data_stream(self, report: DeployReport) -> str:
+        kinesis = self.client("kinesis")
+        name = self.names.data_stream
+        try:
+            summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+            created = False
+        except Exception as exc:
+            if not _is_missing(exc):
+                raise TollError(f"could not look up the Kinesis stream {name}: {exc}") from None
+            # One shard: Lambda's tumbling windows are per shard, and one model must see every window.
+            kinesis.create_stream(StreamName=name, ShardCount=1, StreamModeDetails={"StreamMode": "PROVISIONED"})
+            created = True
+            self.on_event(f"waiting for the Kinesis stream {name} to become active")
+        self._wait(
+            f"Kinesis stream {name}",
+            lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE",
+        )
+        summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        kinesis.add_tags_to_stream(StreamName=name, Tags=self.target.tags)
+        self._record(report, KIND_DATA_STREAM, name, created, arn=summary["StreamARN"], shards=1)
+        return str(summary["StreamARN"])
+
+    def ensure_role(self, report: DeployReport, kind: str, name: str, trust: str, policy: str, **values: str) -> str:
+        iam = self.client("iam")
+        fill = {
+            "account": self.target.account,
+            "region": self.target.region,
+            "partition": self.target.partition,
+            "bucket": self.target.bucket,
+            **values,
+        }
+        try:
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+            created = False
+        except Exception as exc:
+            if not _is_missing(exc):
+                raise TollError(f"could not look up the IAM role {name}: {exc}") from None
+            arn = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=policy_document(trust, **fill),
+                Description=f"toll anomaly app ({self.target.stack}): reaches only this app's resources",
+                Tags=[{"Key": k, "Value": v} for k, v in self.target.tags.items()],
+            )["Role"]["Arn"]
+            created = True
+        iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=policy_document(policy, **fill))
+        self._record(report, kind, name, created, arn=arn, policy=policy)
+        return str(arn)
+
+    def ensure_delivery_stream(self, report: DeployReport, stream_arn: str, role_arn: str) -> None:
+        firehose = self.client("firehose")
+        name = self.names.delivery_stream
+        try:
+            firehose.describe_delivery_stream(DeliveryStreamName=name)
+            created = False
+        except Exception as exc:
+            if not _is_missing(exc):
+                raise TollError(f"could not look up the delivery stream {name}: {exc}") from None
+            self._retry_while_role_propagates(
+                f"the delivery stream {name}",
+                lambda: firehose.create_delivery_stream(
+                    DeliveryStreamName=name,
+                    DeliveryStreamType="KinesisStreamAsSource",
+                    KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": role_arn},
+                    ExtendedS3DestinationConfiguration={
+                        "RoleARN": role_arn,
+                        "BucketARN": f"arn:{self.target.partition}:s3:::{self.target.bucket}",
+                        # No prefix: the same YYYY/MM/DD/HH/ keys as Section 1, so its table sees these records.
+                        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+                        "CompressionFormat": "UNCOMPRESSED",
+                    },
+                    Tags=[{"Key": k, "Value": v} for k, v in self.target.tags.items()],
+                ),
+            )
+            created = True
+            self.on_event(f"waiting for the delivery stream {name} to become active")
+        self._wait(
+            f"delivery stream {name}",
+            lambda: (
+                firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["DeliveryStreamStatus"]
+                == "ACTIVE"
+            ),
+        )
+        self._record(report, KIND_DELIVERY_STREAM, name, created, source=self.names.data_stream, bucket=self.target.bucket)
+
+    def ensure_topic(self, report: DeployReport) -> str:
+        sns = self.client("sns")
+        name = self.names.topic
+        arn = f"arn:{self.target.partition}:sns:{self.target.region}:{self.target.account}:{name}"
+        existing = self.ledger.find(KIND_TOPIC, name) is not None
+        arn = sns.create_topic(Name=name, Tags=[{"Key": k, "Value": v} for k, v in self.target.tags.items()])["TopicArn"]
+        self._record(report, KIND_TOPIC, name, not existing, arn=arn)
+        return str(arn)
+
+    def ensure_subscription(self, report: DeployReport, topic_arn: str, protocol: str, endpoint: str) -> None:
+        sns = self.client("sns")
+        label = f"{protocol}:{endpoint}"
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+            for sub in page.get("Subscriptions", []):
+                if sub.get("Protocol") == protocol and sub.get("Endpoint") == endpoint:
+                    self._record(report, KIND_SUBSCRIPTION, label, False, arn=sub["SubscriptionArn"], topic_arn=topic_arn)
+                    return
+        arn = sns.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint, ReturnSubscriptionArn=True)[
+            "SubscriptionArn"
+        ]
+        self._record(report, KIND_SUBSCRIPTION, label, True, arn=arn, topic_arn=topic_arn)
+
+    def sms_sandbox_notes(self, phone: str) -> list[str]:
+        """Whether this account is still in the SMS sandbox with this number unverified, when AWS says."""
+        sns = self.client("sns")
+        try:
+            if not sns.get_sms_sandbox_account_status()["IsInSandbox"]:
+                return ["SMS: this account is out of the SNS SMS sandbox."]
+            numbers = sns.list_sms_sandbox_phone_numbers().get("PhoneNumbers", [])
+        except Exception:
+            return []
+        verified = {n.get("PhoneNumber"): n.get("Status") for n in numbers}
+        if verified.get(phone) != "Verified":
+            return [f"SMS: this account is in the SNS sandbox and {phone} is not verified there: it will not receive alerts yet."]
+        return []
+
+    def upload_package(self, package: LambdaPackage) -> str:
+        key = f"{PACKAGE_PREFIX}{package.path.name}"
+        self.client("s3").put_object(Bucket=self.target.bucket, Key=key, Body=package.read())
+        return key
+
+    def ensure_function(self, report: DeployReport, package: LambdaPackage, role_arn: str, environment: dict[str, str]) -> None:
+        lam = self.client("lambda")
+        name = self.names.function
+        key = self.upload_package(package)
+        self.ledger.record(Resource(kind=KIND_PACKAGE, name=str(package.path), settings={"s3_key": key}))
+        config = {
+            "Role": role_arn,
+            "Handler": HANDLER,
+            "Runtime": LAMBDA_RUNTIME,
+            "Timeout": 60,
+            "MemorySize": 512,
+            "Environment": {"Variables": environment},
+            "Description": f"toll anomaly app ({self.target.stack}): scores 10 s windows of toll records",
+        }
+        try:
+            current = lam.get_function(FunctionName=name)["Configuration"]
+        except Exception as exc:
+            if not _is_missing(exc):
+                raise TollError(f"could not look up the function {name}: {exc}") from None
+            current = None
+        if current is None:
+            arn = self._retry_while_role_propagates(
+                f"the function {name}",
+                lambda: lam.create_function(
+                    FunctionName=name,
+                    Code={"S3Bucket": self.target.bucket, "S3Key": key},
+                    Architectures=[package.architecture],
+                    Tags=self.target.tags,
+                    **config,
+                ),
+            )["FunctionArn"]
+            created = True
+        else:
+            arn = current["FunctionArn"]
+            created = False
+            if current.get("CodeSha256") != package.sha256:
+                lam.update_function_code(FunctionName=name, S3Bucket=self.target.bucket, S3Key=key)
+                self._wait_function(name)
+            lam.update_function_configuration(FunctionName=name, **config)
+        self._wait_function(name)
+        self._record(report, KIND_FUNCTION, name, created, arn=arn, runtime=LAMBDA_RUNTIME, package=package.path.name)
+
+    def _wait_function(self, name: str) -> None:
+        lam = self.client("lambda")
+
+        def ready() -> bool:
+            config = lam.get_function_configuration(FunctionName=name)
+            if config.get("State") == "Failed" or config.get("LastUpdateStatus") == "Failed":
+                raise TollError(
+                    f"the function {name} failed to deploy: {config.get('StateReason') or config.get('LastUpdateStatusReason')}"
+                )
+            return config.get("State", "Active") == "Active" and config.get("LastUpdateStatus", "Successful") == "Successful"
+
+        self._wait(f"function {name}", ready)
+
+    def ensure_mapping(self, report: DeployReport, stream_arn: str) -> None:
+        lam = self.client("lambda")
+        name = self.names.function
+        mappings = lam.list_event_source_mappings(FunctionName=name, EventSourceArn=stream_arn).get("EventSourceMappings", [])
+        if mappings:
+            uuid, created = mappings[0]["UUID"], False
+        else:
+            uuid = lam.create_event_source_mapping(
+                EventSourceArn=stream_arn,
+                FunctionName=name,
+                StartingPosition="TRIM_HORIZON",  # the stream is new: everything in it is for us
+                BatchSize=500,
+                ParallelizationFactor=1,  # one model, windows in order
+                TumblingWindowInSeconds=TUMBLING_WINDOW_SECONDS,
+                FunctionResponseTypes=["ReportBatchItemFailures"],
+                MaximumRetryAttempts=5,
+                Tags=self.target.tags,
+            )["UUID"]
+            created = True
+
+        def enabled() -> bool:
+            state = lam.get_event_source_mapping(UUID=uuid)["State"]
+            return state in {"Enabled", "Disabled"}
+
+        self._wait("event source mapping", enabled)
+        self._record(report, KIND_MAPPING, uuid, created, function=name, tumbling_window_seconds=TUMBLING_WINDOW_SECONDS)
+
+    def ensure_scores_table(self, report: DeployReport) -> None:
+        glue = self.client("glue")
+        table = {
+            "Name": SCORES_TABLE,
+            "Description": "Every scored 10 s window of the anomaly app (JSON lines written by the Lambda function)",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": "json", "EXTERNAL": "TRUE"},
+            "StorageDescriptor": {
+                "Columns": [
+                    {"Name": "window_start", "Type": "string"},
+                    {"Name": "window_end", "Type": "string"},
+                    {"Name": "station", "Type": "string"},
+                    {"Name": "vehicle_count", "Type": "int"},
+                    {"Name": "anomaly_score", "Type": "double"},
+                    {"Name": "explanation", "Type": "string"},
+                    {"Name": "alert", "Type": "boolean"},
+                ],
+                "Location": f"s3://{self.target.bucket}/{SCORES_PREFIX}",
+                "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+                "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "SerdeInfo": {
+                    "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
+                    "Parameters": {"ignore.malformed.json": "true"},
+                },
+            },
+        }
+        try:
+            glue.get_table(DatabaseName=self.target.database, Name=SCORES_TABLE)
+            glue.update_table(DatabaseName=self.target.database, TableInput=table)
+            created = False
+        except Exception as exc:
+            if not _is_missing(exc):
+                raise TollError(f"could not look up the table {SCORES_TABLE}: {exc}") from None
+            glue.create_table(DatabaseName=self.target.database, TableInput=table)
+            created = True
+        self._record(
+            report,
+            KIND_TABLE,
+            SCORES_TABLE,
+            created,
+            database=self.target.database,
+            location=table["StorageDescriptor"]["Location"],
+        )
+
+    # teardown -------------------------------------------------------------------------------
+    def teardown(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """Remove the app's ledger resources in dependency order: (removed, failed)."""
+        removed: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for kind in TEARDOWN_ORDER:
+            for resource in [r for r in self.ledger.resources if r.kind == kind]:
+                label = f"{kind} {resource.name}"
+                try:
+                    self.remove(resource)
+                except Exception as exc:
+                    if not _is_missing(exc):
+                        failed.append((label, str(getattr(exc, "message", exc))))
+                        continue
+                self.ledger.forget(resource.kind, resource.name)
+                removed.append(label)
+                self.on_event(f"removed {label}")
+        if not failed:
+            self.ledger.meta.pop("anomaly_app", None)
+            self.ledger.save()
+        return removed, failed
+
+    def remove(self, resource: Resource) -> None:
+        kind, name, settings = resource.kind, resource.name, resource.settings
+        if kind == KIND_MAPPING:
+            lam = self.client("lambda")
+            lam.delete_event_source_mapping(UUID=name)
+            self._wait_gone(lambda: lam.get_event_source_mapping(UUID=name))
+        elif kind == KIND_FUNCTION:
+            self.client("lambda").delete_function(FunctionName=name)
+        elif kind == KIND_DELIVERY_STREAM:
+            firehose = self.client("firehose")
+            firehose.delete_delivery_stream(DeliveryStreamName=name)
+            self._wait_gone(lambda: firehose.describe_delivery_stream(DeliveryStreamName=name))
+        elif kind == KIND_DATA_STREAM:
+            kinesis = self.client("kinesis")
+            kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+            self._wait_gone(lambda: kinesis.describe_stream_summary(StreamName=name))
+        elif kind == KIND_SUBSCRIPTION:
+            arn = str(settings.get("arn", ""))
+            if arn.startswith("arn:"):  # "PendingConfirmation" subscriptions go with their topic
+                self.client("sns").unsubscribe(SubscriptionArn=arn)
+        elif kind == KIND_TOPIC:
+            self.client("sns").delete_topic(TopicArn=settings["arn"])
+        elif kind == KIND_TABLE:
+            self.client("glue").delete_table(DatabaseName=settings.get("database", self.target.database), Name=name)
+        elif kind in {KIND_FUNCTION_ROLE, KIND_FIREHOSE_ROLE}:
+            iam = self.client("iam")
+            for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+                iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            iam.delete_role(RoleName=name)
+        elif kind == KIND_PACKAGE:
+            Path(name).unlink(missing_ok=True)  # the cached zip; its S3 copy goes with the bucket
+
+    def _wait_gone(self, describe: Callable[[], Any]) -> None:
+        def gone() -> bool:
+            try:
+                describe()
+            except Exception as exc:
+                if _is_missing(exc):
+                    return True
+                raise
+            return False
+
+        self._wait("deletion", gone)

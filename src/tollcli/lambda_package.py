@@ -1,0 +1,173 @@
+"""The anomaly app's Lambda deployment package, built by `toll deploy` itself.
+
+The function runs the same anomaly core as the local backend, so the zip holds our own package
+(`tollcli/`, without the CLI) plus the native wheels the core needs, fetched by pip for the
+function's platform (Lambda python3.12 on Amazon Linux 2023, glibc 2.34, so `manylinux_2_28`):
+
+    pip download --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.12 \
+        --implementation cp --no-deps krcf==0.4.0 numpy==<ours> -d <cache>
+
+The wheels are unzipped into the package root. If pip cannot fetch them we raise `TollError`
+before anything is created, rather than deploy a function that fails on its first import.
+Wheels and built zips are cached (under the home by default); a zip's name carries a digest of
+everything in it, so a changed source file builds a new one and an unchanged one is reused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tollcli.errors import TollError, UsageError
+
+LAMBDA_RUNTIME = "python3.12"
+LAMBDA_PYTHON = "3.12"
+HANDLER = "tollcli.lambda_handler.handler"
+# Lambda architecture -> the manylinux tag its runtime's glibc (2.34) can load.
+PLATFORMS = {"x86_64": "manylinux_2_28_x86_64", "arm64": "manylinux_2_28_aarch64"}
+KRCF_REQUIREMENT = "krcf==0.4.0"
+# Parts of our package the function never imports (the CLI pulls in Typer and Rich).
+EXCLUDED_PARTS = {"cli", "__pycache__", "templates"}
+ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same bytes
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@dataclass(frozen=True)
+class LambdaPackage:
+    path: Path
+    sha256: str  # base64, as Lambda reports CodeSha256
+    size: int
+    python_version: str
+    architecture: str
+    wheels: tuple[str, ...]
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def runtime_requirements() -> tuple[str, ...]:
+    """krcf pinned by the design notes; numpy pinned to the version our core is tested with."""
+    import numpy
+
+    return (KRCF_REQUIREMENT, f"numpy=={numpy.__version__}")
+
+
+def python_tag(python_version: str) -> str:
+    return "cp" + python_version.replace(".", "")
+
+
+def cached_wheel(cache: Path, requirement: str) -> Path | None:
+    """A wheel already in `cache` that satisfies an exact `name==version` pin."""
+    name, _, version = requirement.partition("==")
+    stem = f"{name.replace('-', '_')}-{version}-"
+    matches = sorted(p for p in cache.glob("*.whl") if p.name.lower().startswith(stem.lower()))
+    return matches[0] if matches else None
+
+
+def fetch_wheels(
+    requirements: Sequence[str],
+    *,
+    cache: Path,
+    python_version: str = LAMBDA_PYTHON,
+    architecture: str = "x86_64",
+    run: Runner = subprocess.run,
+) -> list[Path]:
+    """Binary wheels for the function's platform, from the cache or with `pip download`."""
+    if architecture not in PLATFORMS:
+        raise UsageError(f"unknown Lambda architecture {architecture!r}: choose one of {', '.join(PLATFORMS)}")
+    cache.mkdir(parents=True, exist_ok=True)
+    missing = [r for r in requirements if cached_wheel(cache, r) is None]
+    if missing:
+        platform = PLATFORMS[architecture]
+        command = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+            "--only-binary=:all:", "--no-deps", "--platform", platform,
+            "--python-version", python_version, "--implementation", "cp", "--dest", str(cache), *missing,
+        ]  # fmt: skip
+        try:
+            done = run(command, capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise TollError(f"could not run pip to fetch {', '.join(missing)} for Lambda: {exc}") from None
+        still_missing = [r for r in missing if cached_wheel(cache, r) is None]
+        if done.returncode != 0 or still_missing:
+            lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip()]
+            errors = [line for line in lines if line.startswith("ERROR")]
+            reason = (errors or lines or ["no matching wheel"])[-1]
+            raise TollError(
+                f"could not fetch a {platform} wheel for Python {python_version} of "
+                f"{', '.join(still_missing or missing)} (needed by the Lambda function): {reason}; "
+                "nothing was deployed. Check that PyPI is reachable (pip's index settings apply) and try again"
+            )
+    return [p for r in requirements if (p := cached_wheel(cache, r)) is not None]
+
+
+def package_sources() -> list[tuple[str, Path]]:
+    """(archive name, file) for every module of our package the function may import."""
+    root = Path(__file__).resolve().parent
+    sources = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root)
+        if EXCLUDED_PARTS.intersection(relative.parts[:-1]):
+            continue
+        sources.append((f"tollcli/{relative.as_posix()}", path))
+    return sources
+
+
+def _write(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = (0o100000 | mode) << 16
+    archive.writestr(info, data)
+
+
+def build_lambda_package(
+    cache: Path,
+    *,
+    python_version: str = LAMBDA_PYTHON,
+    architecture: str = "x86_64",
+    requirements: Sequence[str] | None = None,
+    run: Runner = subprocess.run,
+) -> LambdaPackage:
+    """The deployment zip (cached under `cache`): our code plus the unzipped native wheels."""
+    wanted = tuple(requirements if requirements is not None else runtime_requirements())
+    wheels = fetch_wheels(
+        wanted, cache=cache / "wheels" / f"{python_tag(python_version)}-{architecture}",
+        python_version=python_version, architecture=architecture, run=run,
+    )  # fmt: skip
+    sources = package_sources()
+    digest = hashlib.sha256()
+    for name, path in sources:
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for wheel in wheels:
+        digest.update(wheel.name.encode() + b"\0")
+    target = cache / "lambda" / f"toll-anomaly-{python_tag(python_version)}-{architecture}-{digest.hexdigest()[:16]}.zip"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".zip.partial")
+        with zipfile.ZipFile(partial, "w") as archive:
+            for name, path in sources:
+                _write(archive, name, path.read_bytes())
+            for wheel in wheels:
+                with zipfile.ZipFile(wheel) as unpacked:
+                    for info in sorted(unpacked.infolist(), key=lambda i: i.filename):
+                        if info.is_dir():
+                            continue
+                        mode = (info.external_attr >> 16) & 0o777 or 0o644
+                        _write(archive, info.filename, unpacked.read(info), mode)
+        partial.replace(target)
+    data = target.read_bytes()
+    return LambdaPackage(
+        path=target,
+        sha256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+        size=len(data),
+        python_version=python_version,
+        architecture=architecture,
+        wheels=tuple(w.name for w in wheels),
+    )

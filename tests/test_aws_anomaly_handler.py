@@ -1,0 +1,239 @@
+"""The Lambda handler, called directly with events shaped as Lambda sends them (moto for S3/SNS).
+
+moto cannot invoke a function here (that needs Docker), so these tests play Lambda's part:
+batches of base64 Kinesis records within a 10 s tumbling window, the state we returned last time
+carried into the next call, and a final invoke that closes the window.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.models import sns_backends
+
+from tollcli.lambda_handler import MODEL_KEY, STATIONS, HandlerConfig, WindowScorer, process
+
+REGION = "us-west-2"
+BUCKET = "toll-anomaly-test-bucket"
+START = datetime(2026, 11, 28, 9, 0, 0, tzinfo=timezone.utc)
+SMALL_FOREST = {"TOLL_TREES": "30", "TOLL_SAMPLE_SIZE": "64", "TOLL_OUTPUT_AFTER": "8", "TOLL_SEED": "7"}
+STEADY_WEIGHTS = [0.02, 0.04, 0.05, 0.06, 0.02, 0.02, 0.02, 0.02, 0.02, 0.1]  # the workshop's first template
+SKEWED_WEIGHTS = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]  # all traffic through 35South
+
+
+class Aws:
+    """moto's S3 and SNS with the app's bucket and topic."""
+
+    def __init__(self) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sns = boto3.client("sns", region_name=REGION)
+        self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        self.topic_arn = self.sns.create_topic(Name="toll-anomaly-alerts")["TopicArn"]
+
+    def config(self, threshold: float = 2.5, topic_arn: str | None = None) -> HandlerConfig:
+        env = {
+            "TOLL_BUCKET": BUCKET,
+            "TOLL_TOPIC_ARN": topic_arn or self.topic_arn,
+            "TOLL_THRESHOLD": str(threshold),
+            **SMALL_FOREST,
+        }
+        return HandlerConfig.from_environ(env)
+
+    def sent(self) -> list[tuple[Any, ...]]:
+        return list(sns_backends[DEFAULT_ACCOUNT_ID][REGION].topics[self.topic_arn].sent_notifications)
+
+    def keys(self, prefix: str) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+        return sorted(item["Key"] for item in listing.get("Contents", []))
+
+    def json_lines(self, key: str) -> list[dict[str, Any]]:
+        body = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+        return [json.loads(line) for line in body.splitlines()]
+
+
+@pytest.fixture
+def aws() -> Any:
+    with mock_aws():
+        yield Aws()
+
+
+def toll_line(moment: datetime, station: str, plate: str = "6LD7N") -> str:
+    return f"{moment.isoformat()},{station},{plate}\n"
+
+
+def kinesis_record(data: bytes, seq: int, arrival: float) -> dict[str, Any]:
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": str(seq),
+            "sequenceNumber": f"{49590338271490256608559692538361571095921575989136588898 + seq}",
+            "data": base64.b64encode(data).decode(),
+            "approximateArrivalTimestamp": arrival,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"shardId-000000000000:{seq}",
+        "eventName": "aws:kinesis:record",
+        "awsRegion": REGION,
+        "eventSourceARN": f"arn:aws:kinesis:{REGION}:123456789012:stream/toll-live-records",
+    }
+
+
+def window_event(
+    payloads: list[bytes], *, start: datetime, state: dict[str, Any] | None, final: bool = False, first_seq: int = 0
+) -> dict[str, Any]:
+    """An event as Lambda builds it for a Kinesis mapping with TumblingWindowInSeconds=10."""
+    return {
+        "Records": [kinesis_record(p, first_seq + i, start.timestamp() + 1) for i, p in enumerate(payloads)],
+        "window": {
+            "start": start.isoformat().replace("+00:00", "Z"),
+            "end": (start + timedelta(seconds=10)).isoformat().replace("+00:00", "Z"),
+        },
+        "state": state or {},
+        "shardId": "shardId-000000000000",
+        "eventSourceARN": f"arn:aws:kinesis:{REGION}:123456789012:stream/toll-live-records",
+        "isFinalInvokeForWindow": final,
+        "isWindowTerminatedEarly": False,
+    }
+
+
+def draw_window(rng: random.Random, start: datetime, weights: list[float], count: int = 1000) -> list[bytes]:
+    stations = rng.choices(STATIONS, weights=weights, k=count)
+    return [toll_line(start + timedelta(seconds=i * 10 / count), s).encode() for i, s in enumerate(stations)]
+
+
+def run_window(aws: Aws, config: HandlerConfig, payloads: list[bytes], start: datetime) -> dict[str, Any]:
+    """Two batches and an empty final invoke, as Lambda calls a function for one window."""
+    half = len(payloads) // 2
+    first = process(window_event(payloads[:half], start=start, state=None), config=config, s3=aws.s3, sns=aws.sns)
+    assert first["batchItemFailures"] == []
+    second = process(
+        window_event(payloads[half:], start=start, state=first["state"], first_seq=half), config=config, s3=aws.s3, sns=aws.sns
+    )
+    assert second["batchItemFailures"] == []
+    final = process(window_event([], start=start, state=second["state"], final=True), config=config, s3=aws.s3, sns=aws.sns)
+    assert final == {"state": {}, "batchItemFailures": []}
+    return second["state"]
+
+
+def test_counts_vehicles_per_station_across_the_invokes_of_a_window(aws: Aws) -> None:
+    lines = [toll_line(START, "35South"), toll_line(START, "TX45"), toll_line(START, "35South")]
+    batch = [lines[0].encode(), (lines[1] + lines[2]).encode(), b"not,a toll line\n"]  # one record may carry several lines
+    first = process(window_event(batch, start=START, state=None), config=aws.config(), s3=aws.s3, sns=aws.sns)
+    assert first["state"]["counts"] == {"35South": 2, "TX45": 1}
+    assert (first["state"]["records"], first["state"]["rejected"]) == (3, 1)
+    second = process(
+        window_event([lines[1].encode()], start=START, state=first["state"], first_seq=3),
+        config=aws.config(),
+        s3=aws.s3,
+        sns=aws.sns,
+    )
+    assert second["state"]["counts"] == {"35South": 2, "TX45": 2}
+    assert len(json.dumps(second["state"])) < 1_000_000  # Lambda's limit for the carried state
+    assert aws.keys("anomaly/") == []  # nothing is written before the window closes
+
+
+def test_final_invoke_writes_the_scored_window_and_keeps_the_model_in_the_bucket(aws: Aws) -> None:
+    rng = random.Random(1)
+    run_window(aws, aws.config(), draw_window(rng, START, STEADY_WEIGHTS, 500), START)
+    [scores_key] = aws.keys("anomaly/scores/")
+    assert scores_key == "anomaly/scores/2026/11/28/09/2026-11-28T09-00-00Z.json"
+    rows = aws.json_lines(scores_key)
+    assert [r["station"] for r in rows] == list(STATIONS)
+    assert sum(r["vehicle_count"] for r in rows) == 500
+    assert {r["window_start"] for r in rows} == {"2026-11-28T09:00:00Z"}
+    assert {r["anomaly_score"] for r in rows} == {0.0}  # the model is still warming up
+    model = aws.s3.get_object(Bucket=BUCKET, Key=MODEL_KEY)
+    assert model["Metadata"]["last-window-start"] == "2026-11-28T09:00:00Z"
+    assert len(model["Body"].read()) > 1000
+
+
+def test_scores_from_the_bucket_model_equal_an_uninterrupted_forest(aws: Aws) -> None:
+    """Saving and loading the model between every window changes no score."""
+    rng = random.Random(2)
+    windows = [draw_window(rng, START + timedelta(seconds=10 * i), STEADY_WEIGHTS, 300) for i in range(14)]
+    config = aws.config()
+    in_memory = WindowScorer.load(None, config.settings)
+    expected = []
+    for i, payloads in enumerate(windows):
+        start = START + timedelta(seconds=10 * i)
+        state = run_window(aws, config, payloads, start)
+        expected.append(in_memory.score_window(state["counts"], window_start=start, window_end=start).rows[0].anomaly_score)
+    got = [aws.json_lines(key)[0]["anomaly_score"] for key in aws.keys("anomaly/scores/")]
+    assert got == expected
+    assert any(score > 0 for score in got)
+
+
+def test_skewed_traffic_publishes_the_workshop_alert_to_sns(aws: Aws) -> None:
+    rng = random.Random(3)
+    config = aws.config(threshold=2.5)
+    for i in range(40):
+        start = START + timedelta(seconds=10 * i)
+        run_window(aws, config, draw_window(rng, start, STEADY_WEIGHTS), start)
+    assert aws.sent() == []  # no alert while traffic is steady
+    skewed_start = START + timedelta(seconds=400)
+    run_window(aws, config, draw_window(rng, skewed_start, SKEWED_WEIGHTS), skewed_start)
+
+    [(_id, message, subject, _attrs, _group)] = aws.sent()
+    assert message.startswith(
+        "Anomalous data detected at station 35South. Total vehicles detected was 1000. The anomaly score was "
+    )
+    assert message.endswith(", which is greater than your configured threshold of 2.5")
+    assert "35South" in subject
+    [alert_key] = aws.keys("anomaly/alerts/")
+    alert = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=alert_key)["Body"].read())
+    assert alert["station"] == "35South" and alert["notified"] is True and alert["anomaly_score"] > 2.5
+    assert alert["explanation"].startswith("35South HIGH")
+    assert alert["message"] == message
+    assert len(aws.keys("anomaly/scores/")) == 41
+
+
+def test_a_threshold_above_every_score_sends_nothing(aws: Aws) -> None:
+    rng = random.Random(3)
+    config = aws.config(threshold=1000.0)
+    for i in range(12):
+        start = START + timedelta(seconds=10 * i)
+        run_window(aws, config, draw_window(rng, start, STEADY_WEIGHTS if i < 11 else SKEWED_WEIGHTS, 300), start)
+    assert aws.sent() == []
+    assert aws.keys("anomaly/alerts/") == []
+    rows = [row for key in aws.keys("anomaly/scores/") for row in aws.json_lines(key)]
+    assert not any(row["alert"] for row in rows)
+
+
+def test_an_undecodable_record_is_reported_with_every_record_after_it(aws: Aws) -> None:
+    good = toll_line(START, "TX45").encode()
+    event = window_event([good, good, good, good], start=START, state=None)
+    event["Records"][2]["kinesis"]["data"] = "%%% not base64 %%%"
+    result = process(event, config=aws.config(), s3=aws.s3, sns=aws.sns)
+    sequence = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    assert result["batchItemFailures"] == [{"itemIdentifier": sequence[2]}, {"itemIdentifier": sequence[3]}]
+    assert result["state"]["counts"] == {"TX45": 2}  # the state of the records before it, for Lambda's retry
+
+
+def test_a_retried_final_invoke_does_not_teach_the_model_twice(aws: Aws) -> None:
+    rng = random.Random(4)
+    config = aws.config()
+    state = run_window(aws, config, draw_window(rng, START, STEADY_WEIGHTS, 200), START)
+    model_before = aws.s3.get_object(Bucket=BUCKET, Key=MODEL_KEY)["Body"].read()
+    again = process(window_event([], start=START, state=state, final=True), config=config, s3=aws.s3, sns=aws.sns)
+    assert again == {"state": {}, "batchItemFailures": []}
+    assert aws.s3.get_object(Bucket=BUCKET, Key=MODEL_KEY)["Body"].read() == model_before
+
+
+def test_a_dead_topic_keeps_the_alert_in_the_bucket(aws: Aws) -> None:
+    rng = random.Random(3)
+    config = aws.config(threshold=2.5, topic_arn=f"arn:aws:sns:{REGION}:{DEFAULT_ACCOUNT_ID}:deleted-topic")
+    for i in range(41):
+        start = START + timedelta(seconds=10 * i)
+        run_window(aws, config, draw_window(rng, start, STEADY_WEIGHTS if i < 40 else SKEWED_WEIGHTS), start)
+    [alert_key] = aws.keys("anomaly/alerts/")
+    alert = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=alert_key)["Body"].read())
+    assert alert["notified"] is False and "error" in alert
