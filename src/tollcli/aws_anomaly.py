@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,9 +30,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from tollcli.backends.base import RecordSink, SinkStats
 from tollcli.errors import TollError, UsageError
 from tollcli.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.paths import read_template
+from tollcli.records import RecordChunk
 from tollcli.state import Ledger, Resource
 
 EventCallback = Callable[[str], None]
@@ -391,7 +394,6 @@ class AnomalyDeployer:
     def ensure_topic(self, report: DeployReport) -> str:
         sns = self.client("sns")
         name = self.names.topic
-        arn = f"arn:{self.target.partition}:sns:{self.target.region}:{self.target.account}:{name}"
         existing = self.ledger.find(KIND_TOPIC, name) is not None
         arn = sns.create_topic(Name=name, Tags=[{"Key": k, "Value": v} for k, v in self.target.tags.items()])["TopicArn"]
         self._record(report, KIND_TOPIC, name, not existing, arn=arn)
@@ -432,8 +434,7 @@ class AnomalyDeployer:
     def ensure_function(self, report: DeployReport, package: LambdaPackage, role_arn: str, environment: dict[str, str]) -> None:
         lam = self.client("lambda")
         name = self.names.function
-        key = self.upload_package(package)
-        self.ledger.record(Resource(kind=KIND_PACKAGE, name=str(package.path), settings={"s3_key": key}))
+        key = self.upload_package(package)  # the S3 copy goes when teardown empties the bucket
         config = {
             "Role": role_arn,
             "Handler": HANDLER,
@@ -606,8 +607,8 @@ class AnomalyDeployer:
             for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
                 iam.delete_role_policy(RoleName=name, PolicyName=policy)
             iam.delete_role(RoleName=name)
-        elif kind == KIND_PACKAGE:
-            Path(name).unlink(missing_ok=True)  # the cached zip; its S3 copy goes with the bucket
+        elif kind == KIND_PACKAGE:  # the build folder under the home (wheels and zips)
+            shutil.rmtree(name, ignore_errors=True)
 
     def _wait_gone(self, describe: Callable[[], Any]) -> None:
         def gone() -> bool:
@@ -620,3 +621,181 @@ class AnomalyDeployer:
             return False
 
         self._wait("deletion", gone)
+
+
+# --- deploy, as the AWS backend calls it ---------------------------------------------------------
+def deploy_anomaly_app(
+    clients: Callable[[str], Any],
+    target: AnomalyTarget,
+    ledger: Ledger,
+    *,
+    home: Path,
+    threshold: float = DEFAULT_THRESHOLD,
+    email: str | None = None,
+    phone: str | None = None,
+    cache: Path | None = None,
+    settings: dict[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    on_event: EventCallback = lambda _m: None,
+) -> DeployReport:
+    """Check the input, build the function's package, then create or update the app."""
+    from tollcli.lambda_package import build_lambda_package
+
+    threshold = check_threshold(threshold)
+    email = check_email(email) if email else None
+    phone = check_phone(phone) if phone else None
+    build_dir = cache or home / "cache" / "lambda"
+    on_event("building the function's package (our code and a krcf wheel for Lambda python3.12)")
+    package = build_lambda_package(build_dir)
+    if cache is None:  # the build folder under the home is ours to remove at teardown
+        ledger.record(Resource(kind=KIND_PACKAGE, name=str(build_dir), settings={"size": package.size}))
+    deployer = AnomalyDeployer(clients, target, ledger, sleep=sleep, on_event=on_event)
+    return deployer.deploy(package, threshold=threshold, email=email, phone=phone, settings=settings)
+
+
+# --- the live record stream as a sink for `toll generate` ---------------------------------------
+PUT_RECORDS_MAX_COUNT = 500
+PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # data and partition keys, per call
+RECORD_MAX_BYTES = 1024 * 1024
+RETRYABLE_CALL_ERRORS = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "LimitExceededException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "KMSThrottlingException",
+}
+
+
+class KinesisSink(RecordSink):
+    """`PutRecords` to the live stream: at most 500 records and 5 MiB a call; resends exactly
+    the entries that failed (and whole calls that were throttled) with backoff and jitter."""
+
+    def __init__(
+        self,
+        kinesis: Any,
+        stream: str,
+        *,
+        max_attempts: int = 8,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        import random
+
+        self.kinesis = kinesis
+        self.stream = stream
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.sleep = sleep
+        self.jitter = jitter or random.random
+        self._stats = SinkStats()
+        self._pending: list[bytes] = []
+        self._sequence = 0
+        self._closed = False
+
+    @property
+    def stats(self) -> SinkStats:
+        return self._stats
+
+    def write(self, chunk: RecordChunk) -> None:
+        for record in chunk.split_records():
+            if len(record) > RECORD_MAX_BYTES:
+                raise UsageError(f"a record of {len(record)} bytes is over Kinesis's 1 MiB limit")
+            self._pending.append(record)
+        self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for batch in self._batches(pending):
+            self._send(batch)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.flush()
+            self._closed = True
+
+    def _entry(self, data: bytes) -> dict[str, Any]:
+        self._sequence += 1
+        return {"Data": data, "PartitionKey": str(self._sequence % 1024)}
+
+    def _batches(self, records: list[bytes]) -> list[list[dict[str, Any]]]:
+        batches: list[list[dict[str, Any]]] = []
+        current: list[dict[str, Any]] = []
+        size = 0
+        for data in records:
+            entry = self._entry(data)
+            entry_size = len(data) + len(entry["PartitionKey"])
+            if current and (len(current) == PUT_RECORDS_MAX_COUNT or size + entry_size > PUT_RECORDS_MAX_BYTES):
+                batches.append(current)
+                current, size = [], 0
+            current.append(entry)
+            size += entry_size
+        if current:
+            batches.append(current)
+        return batches
+
+    def _backoff(self, attempt: int) -> None:
+        self.sleep(min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + self.jitter() / 2))
+
+    def _send(self, entries: list[dict[str, Any]]) -> None:
+        for attempt in range(self.max_attempts):
+            self._stats.api_calls += 1
+            try:
+                response = self.kinesis.put_records(StreamName=self.stream, Records=entries)
+            except Exception as exc:
+                if _error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
+                    raise TollError(f"could not write to the Kinesis stream {self.stream}: {exc}") from None
+                failed = entries
+            else:
+                results = response.get("Records", [])
+                failed = [entry for entry, result in zip(entries, results) if result.get("ErrorCode")]
+                self._stats.accepted += len(entries) - len(failed)
+            if not failed:
+                return
+            if attempt == self.max_attempts - 1:
+                break
+            self._stats.retried += len(failed)
+            entries = failed
+            self._backoff(attempt)
+        self._stats.failed += len(entries)
+
+
+def _is_transient(exc: Exception) -> bool:
+    """Connection resets and timeouts: worth a resend of the same entries."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ReadTimeoutError
+
+    return isinstance(exc, (BotoConnectionError, ReadTimeoutError))
+
+
+# --- reading what the function wrote, for `toll alerts` ---------------------------------------------
+def read_windows(s3: Any, bucket: str, prefix: str, *, since_key: str | None = None) -> list[dict[str, Any]]:
+    """Every JSON line under `prefix`, oldest window first (keys sort by window start)."""
+    rows: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if since_key:
+        kwargs["StartAfter"] = since_key
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
+            for line in body.splitlines():
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError:
+                        continue
+    rows.sort(key=lambda r: (str(r.get("window_start", "")), str(r.get("station", ""))))
+    return rows
+
+
+def read_alerts(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The alerts the function raised (one JSON object per object), oldest first."""
+    return read_windows(s3, bucket, ALERTS_PREFIX)
+
+
+def read_scores(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """Every scored window row, oldest first."""
+    return read_windows(s3, bucket, SCORES_PREFIX)

@@ -1,0 +1,310 @@
+"""`toll deploy` on AWS against moto in process: what deploy creates, and that teardown leaves nothing.
+
+The function's package is built for real (pip fetches the Lambda wheels from PyPI once; they
+are cached in pytest's cache folder); these tests skip, saying why, only when PyPI is unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tollcli.aws_anomaly import (
+    ANOMALY_KINDS,
+    KIND_PACKAGE,
+    SMS_US_CAVEAT,
+    AnomalyDeployer,
+    AnomalyTarget,
+    deploy_anomaly_app,
+)
+from tollcli.errors import TollError, UsageError
+from tollcli.lambda_package import build_lambda_package
+from tollcli.state import Ledger
+
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+BUCKET = "toll-anomaly-deploy-test"
+
+
+RUN_HANDLER_SCRIPT = """
+import base64, os
+import krcf
+from tollcli.lambda_handler import handler
+
+assert krcf.__file__.startswith(os.environ["TASK_ROOT"]), krcf.__file__
+
+
+def event(lines, start, state, final):
+    records = [
+        {"kinesis": {"data": base64.b64encode(line.encode()).decode(), "sequenceNumber": str(i)}} for i, line in enumerate(lines)
+    ]
+    return {"Records": records, "window": {"start": start, "end": start}, "state": state, "isFinalInvokeForWindow": final}
+
+
+for minute in range(3):
+    start = f"2026-11-28T09:0{minute}:00Z"
+    out = handler(event(["2026-11-28T09:00:01Z,35South,ABC\\n"] * 5, start, {}, False), None)
+    out = handler(event([], start, out["state"], True), None)
+    assert out == {"state": {}, "batchItemFailures": []}, out
+print("ok")
+"""
+
+
+@pytest.fixture(scope="session")
+def lambda_build_cache(request: pytest.FixtureRequest) -> Path:
+    """A build folder kept between runs, so the wheels are downloaded once."""
+    cache = Path(request.config.cache.mkdir("toll-lambda-build"))
+    try:
+        build_lambda_package(cache)
+    except TollError as exc:
+        pytest.skip(f"the Lambda wheels cannot be fetched (PyPI unreachable?): {exc.message}")
+    return cache
+
+
+@pytest.fixture
+def aws() -> Iterator[Callable[[str], Any]]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        boto3.client("glue", region_name=REGION).create_database(DatabaseInput={"Name": "toll"})
+        yield lambda name: boto3.client(name, region_name=REGION)
+
+
+@pytest.fixture
+def target() -> AnomalyTarget:
+    return AnomalyTarget(bucket=BUCKET, database="toll", region=REGION, account=ACCOUNT, stack="toll")
+
+
+@pytest.fixture
+def ledger(home: Path) -> Ledger:
+    home.mkdir(parents=True)
+    led = Ledger(path=home / "ledger.json", backend="aws", stack="toll")
+    led.save()
+    return led
+
+
+def deploy(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, cache: Path | None, **kwargs: Any
+) -> Any:
+    return deploy_anomaly_app(aws, target, ledger, home=home, cache=cache, sleep=lambda _s: None, **kwargs)
+
+
+def live_inventory(aws: Callable[[str], Any]) -> dict[str, list[str]]:
+    """Everything of the kinds the app creates that exists in the (moto) account."""
+    lam = aws("lambda")
+    return {
+        "streams": aws("kinesis").list_streams()["StreamNames"],
+        "delivery_streams": aws("firehose").list_delivery_streams()["DeliveryStreamNames"],
+        "functions": [f["FunctionName"] for f in lam.list_functions()["Functions"]],
+        "mappings": [m["UUID"] for m in lam.list_event_source_mappings()["EventSourceMappings"]],
+        "topics": [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]],
+        "subscriptions": [s["SubscriptionArn"] for s in aws("sns").list_subscriptions()["Subscriptions"]],
+        "roles": [r["RoleName"] for r in aws("iam").list_roles()["Roles"]],
+        "tables": [t["Name"] for t in aws("glue").get_tables(DatabaseName="toll")["TableList"]],
+    }
+
+
+def test_deploy_creates_the_app_and_teardown_removes_all_of_it(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    report = deploy(aws, target, ledger, home, lambda_build_cache, threshold=3.0, email="ops@example.com", phone="+15125550100")
+
+    kinesis = aws("kinesis").describe_stream_summary(StreamName="toll-live-records")["StreamDescriptionSummary"]
+    assert kinesis["OpenShardCount"] == 1
+    assert aws("kinesis").list_tags_for_stream(StreamName="toll-live-records")["Tags"] == [{"Key": "toll:stack", "Value": "toll"}]
+
+    delivery = aws("firehose").describe_delivery_stream(DeliveryStreamName="toll-live-to-s3")["DeliveryStreamDescription"]
+    assert delivery["DeliveryStreamType"] == "KinesisStreamAsSource"
+    assert delivery["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"] == kinesis["StreamARN"]
+    destination = delivery["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["BucketARN"] == f"arn:aws:s3:::{BUCKET}"
+    assert destination["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 60}
+
+    function = aws("lambda").get_function(FunctionName="toll-anomaly")
+    config = function["Configuration"]
+    assert (config["Runtime"], config["Handler"], config["Architectures"]) == (
+        "python3.12",
+        "tollcli.lambda_handler.handler",
+        ["x86_64"],
+    )
+    assert config["Environment"]["Variables"]["TOLL_THRESHOLD"] == "3.0"
+    assert config["Environment"]["Variables"]["TOLL_BUCKET"] == BUCKET
+    assert function["Tags"]["toll:stack"] == "toll"
+
+    [mapping] = aws("lambda").list_event_source_mappings(FunctionName="toll-anomaly")["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == kinesis["StreamARN"]
+    assert mapping["TumblingWindowInSeconds"] == 10
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ParallelizationFactor"] == 1
+
+    subscriptions = aws("sns").list_subscriptions_by_topic(TopicArn=report.topic_arn)["Subscriptions"]
+    assert sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions) == [
+        ("email", "ops@example.com"),
+        ("sms", "+15125550100"),
+    ]
+    assert aws("sns").list_tags_for_resource(ResourceArn=report.topic_arn)["Tags"] == [{"Key": "toll:stack", "Value": "toll"}]
+    assert SMS_US_CAVEAT in report.notes and any("sandbox" in note for note in report.notes)
+
+    table = aws("glue").get_table(DatabaseName="toll", Name="anomaly_scores")["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/anomaly/scores/"
+    assert "anomaly_score" in [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
+
+    # Least privilege: the function's policy names only this stream, this bucket's anomaly/ prefix, this topic.
+    policy = json.loads(
+        json.dumps(aws("iam").get_role_policy(RoleName="toll-anomaly-function", PolicyName="lambda-policy")["PolicyDocument"])
+    )
+    resources = {
+        res for st in policy["Statement"] for res in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])
+    }
+    assert "*" not in resources
+    assert resources >= {kinesis["StreamARN"], f"arn:aws:s3:::{BUCKET}/anomaly/*", report.topic_arn}
+    trust = aws("iam").get_role(RoleName="toll-live-to-s3-firehose")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"sts:ExternalId": ACCOUNT}}
+
+    kinds = {r.kind for r in Ledger.load(ledger.path).resources}
+    assert kinds == ANOMALY_KINDS - {KIND_PACKAGE}  # the build folder is the test's, not the home's
+    assert Ledger.load(ledger.path).meta["anomaly_app"]["data_stream"] == "toll-live-records"
+
+    removed, failed = AnomalyDeployer(aws, target, Ledger.load(ledger.path), sleep=lambda _s: None).teardown()
+    assert failed == []
+    assert removed[0].startswith("anomaly-event-source-mapping")
+    assert live_inventory(aws) == {k: [] for k in live_inventory(aws)}
+    after = Ledger.load(ledger.path)
+    assert after.resources == [] and "anomaly_app" not in after.meta
+
+
+def test_deploy_again_changes_only_what_changed(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    first = deploy(aws, target, ledger, home, lambda_build_cache, email="ops@example.com")
+    second = deploy(aws, target, ledger, home, lambda_build_cache, threshold=4.5, email="ops@example.com")
+    assert first.changed and not second.changed
+    assert len(aws("sns").list_subscriptions()["Subscriptions"]) == 1
+    variables = aws("lambda").get_function_configuration(FunctionName="toll-anomaly")["Environment"]["Variables"]
+    assert variables["TOLL_THRESHOLD"] == "4.5"
+    assert len(aws("lambda").list_event_source_mappings()["EventSourceMappings"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"phone": "5125550100"}, "not an E.164 number"),
+        ({"phone": "+1 512 555 0100"}, "not an E.164 number"),
+        ({"email": "ops@"}, "not an e-mail address"),
+        ({"threshold": 0.0}, "must be above 0"),
+    ],
+)
+def test_bad_input_is_a_usage_error_before_anything_is_made(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        deploy(aws, target, ledger, home, None, **options)
+    assert Ledger.load(ledger.path).resources == []
+    assert not (home / "cache").exists()
+    assert aws("kinesis").list_streams()["StreamNames"] == []
+
+
+def test_no_wheel_for_lambda_means_no_deploy(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip that cannot reach an index: a clear TollError, and nothing created in AWS."""
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    with pytest.raises(TollError, match=r"could not fetch a manylinux_2_28_x86_64 wheel for Python 3.12 of krcf==0.4.0"):
+        deploy(aws, target, ledger, home, home / "empty-cache")
+    assert Ledger.load(ledger.path).resources == []
+    assert aws("kinesis").list_streams()["StreamNames"] == []
+    assert aws("lambda").list_functions()["Functions"] == []
+
+
+def test_teardown_after_a_deploy_that_failed_half_way(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    """The Glue database is gone, so deploy fails at the table: what it made is still removed."""
+    aws("glue").delete_database(Name="toll")
+    with pytest.raises(Exception, match="toll"):
+        deploy(aws, target, ledger, home, lambda_build_cache)
+    assert Ledger.load(ledger.path).find("anomaly-function") is not None
+    removed, failed = AnomalyDeployer(aws, target, Ledger.load(ledger.path), sleep=lambda _s: None).teardown()
+    assert failed == [] and removed
+    assert aws("lambda").list_functions()["Functions"] == []
+    assert aws("kinesis").list_streams()["StreamNames"] == []
+
+
+def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_path: Path, lambda_build_cache: Path) -> None:
+    """Unzip the package into a fresh venv's path with only boto3 beside it (as Lambda's runtime
+    provides it), and score windows against a moto server on 127.0.0.1.
+
+    The machine has no Python 3.12, so the package is built by the same code for this
+    interpreter's version (krcf's wheel is abi3, the same file Lambda gets; numpy's is built per
+    Python version); on a 3.12 interpreter it is byte for byte the package deploy uploads."""
+    import zipfile
+
+    from moto.server import ThreadedMotoServer
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    package = build_lambda_package(lambda_build_cache, python_version=version)
+    assert package.path.name.startswith(f"toll-anomaly-cp{version.replace('.', '')}-x86_64-")
+    task_root = tmp_path / "task"
+    with zipfile.ZipFile(package.path) as archive:
+        archive.extractall(task_root)
+    assert not (task_root / "tollcli" / "cli").exists()
+    runtime = tmp_path / "runtime"  # what /var/runtime holds on Lambda: boto3 and its dependencies
+    runtime.mkdir()
+    import boto3 as boto3_module
+    import botocore
+    import dateutil
+    import jmespath
+    import s3transfer
+    import six
+    import urllib3
+
+    for module in (boto3_module, botocore, s3transfer, jmespath, dateutil, urllib3):
+        (runtime / module.__name__).symlink_to(Path(module.__file__).parent)
+    (runtime / "six.py").symlink_to(Path(six.__file__))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        topic = boto3.client("sns", region_name=REGION, endpoint_url=endpoint).create_topic(Name="alerts")["TopicArn"]
+        script = tmp_path / "invoke.py"
+        script.write_text(RUN_HANDLER_SCRIPT)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": f"{task_root}{os.pathsep}{runtime}",
+            "PYTHONNOUSERSITE": "1",
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "TOLL_BUCKET": BUCKET,
+            "TOLL_TOPIC_ARN": topic,
+            "TOLL_TREES": "20",
+            "TOLL_SAMPLE_SIZE": "32",
+            "TASK_ROOT": str(task_root),
+        }
+        done = subprocess.run([str(venv / "bin" / "python"), str(script)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "ok"
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="anomaly/")["Contents"]]
+        assert len([k for k in keys if k.startswith("anomaly/scores/")]) == 3
+        assert "anomaly/state/model.msgpack" in keys
+    finally:
+        server.stop()
