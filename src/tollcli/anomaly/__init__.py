@@ -1,0 +1,16 @@
+"""The anomaly app shared by every backend: windows, Random Cut Forest, alerts.
+
+    records (event time, station) --> windows.TumblingWindows (10 s, 2 s lateness, late counted)
+        --> rcf scorer (default: one 11-dimensional point per window with attribution;
+                        workshop: the workshop's per-row RANDOM_CUT_FOREST(..., 1, 10, 10, 2))
+        --> app.ScoredWindow (rows of `anomaly_scores`, alerts above the threshold)
+        --> alerts (the workshop's message, an append-only log, a webhook that never blocks)
+
+`app.AnomalyApp` is pure (no files, network, Typer, boto3 or DuckDB): `process(times, stations)`
+returns scored windows and `state_bytes()` / `from_state_bytes()` carry it between runs.
+`local` persists it under `<home>/anomaly/` for the local backend.
+"""
+
+from tollcli.anomaly.app import SCORE_COLUMNS, AnomalyApp, AnomalyConfig, ScoredWindow
+
+__all__ = ["SCORE_COLUMNS", "AnomalyApp", "AnomalyConfig", "ScoredWindow"]

@@ -1,0 +1,322 @@
+"""The anomaly app as a pure object: records in, scored windows out, state as bytes.
+
+    app = AnomalyApp(AnomalyConfig())              # or AnomalyApp.from_state_bytes(blob)
+    for window in app.process(event_times, stations):
+        ...  # window.rows for anomaly_scores, window.alerts to send
+    blob = app.state_bytes()                       # model + open windows, to resume exactly
+
+Nothing here touches files, the network, Typer, boto3 or DuckDB, so a Lambda handler or any
+backend can carry it. Resuming from `state_bytes()` never scores a window twice or skips one:
+open windows travel with the model, and a window closes exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from tollcli.anomaly.alerts import Alert, alert_message, check_threshold, check_webhook
+from tollcli.anomaly.rcf import (
+    WORKSHOP_STATIONS,
+    ForestSettings,
+    Scorer,
+    StationScore,
+    check_forest,
+    check_mode,
+    create_scorer,
+    default_forest,
+    load_scorer,
+)
+from tollcli.anomaly.windows import (
+    DEFAULT_LATENESS_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+    ClosedWindow,
+    TumblingWindows,
+    iso_utc,
+    stations_from_lines,
+)
+from tollcli.errors import TollError, UsageError
+
+DEFAULT_THRESHOLD = 2.5
+WINDOW_RANGE = (1, 3600)
+LATENESS_RANGE = (0.0, 3600.0)
+STATE_MAGIC = b"TOLLRCF1"
+STATE_VERSION = 1
+
+# The columns of `anomaly_scores` (DuckDB types), one row per station per scored window.
+SCORE_COLUMNS = {
+    "window_start": "VARCHAR",
+    "window_end": "VARCHAR",
+    "station": "VARCHAR",
+    "vehicle_count": "INTEGER",
+    "anomaly_score": "DOUBLE",
+    "explanation": "VARCHAR",
+    "alert": "BOOLEAN",
+    "mode": "VARCHAR",
+    "late_records": "INTEGER",
+}
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Everything `toll deploy` decides; `check()` refuses bad values before anything exists."""
+
+    mode: str = "default"
+    threshold: float = DEFAULT_THRESHOLD
+    forest: ForestSettings = field(default_factory=lambda: default_forest("default"))
+    window_seconds: int = int(DEFAULT_WINDOW_SECONDS)
+    lateness_seconds: float = DEFAULT_LATENESS_SECONDS
+    stations: tuple[str, ...] = WORKSHOP_STATIONS
+    webhook: str | None = None
+    email: str | None = None  # SNS subscriptions: the aws backend only
+    phone: str | None = None
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        mode: str = "default",
+        threshold: float = DEFAULT_THRESHOLD,
+        trees: int | None = None,
+        sample_size: int | None = None,
+        time_decay: float | None = None,
+        shingle: int | None = None,
+        window_seconds: int = int(DEFAULT_WINDOW_SECONDS),
+        lateness_seconds: float = DEFAULT_LATENESS_SECONDS,
+        webhook: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        seed: int | None = None,
+    ) -> AnomalyConfig:
+        """A checked config from command-line values; None means the mode's default."""
+        mode = check_mode(mode)
+        base = default_forest(mode)
+        forest = ForestSettings(
+            trees=base.trees if trees is None else trees,
+            sample_size=base.sample_size if sample_size is None else sample_size,
+            time_decay=base.time_decay if time_decay is None else time_decay,
+            shingle=base.shingle if shingle is None else shingle,
+            output_after=base.output_after,
+            seed=base.seed if seed is None else seed,
+        )
+        if mode == "workshop" and sample_size is not None:
+            forest = replace(forest, output_after=forest.sample_size)
+        return cls(
+            mode=mode,
+            threshold=threshold,
+            forest=forest,
+            window_seconds=window_seconds,
+            lateness_seconds=lateness_seconds,
+            webhook=webhook,
+            email=email,
+            phone=phone,
+        ).check()
+
+    def check(self) -> AnomalyConfig:
+        check_mode(self.mode)
+        check_threshold(self.threshold)
+        check_forest(self.forest)
+        lo, hi = WINDOW_RANGE
+        if not lo <= self.window_seconds <= hi:
+            raise UsageError(f"--window must be {lo}-{hi} seconds, not {self.window_seconds}")
+        lo_f, hi_f = LATENESS_RANGE
+        if not lo_f <= self.lateness_seconds <= hi_f:
+            raise UsageError(f"--lateness must be {lo_f:g}-{hi_f:g} seconds, not {self.lateness_seconds}")
+        if self.webhook is not None:
+            check_webhook(self.webhook)
+        return self
+
+    def same_model(self, other: AnomalyConfig) -> bool:
+        """Whether a model trained under `other` can keep scoring under this config."""
+        return (self.mode, self.forest, self.window_seconds, self.stations) == (
+            other.mode,
+            other.forest,
+            other.window_seconds,
+            other.stations,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "threshold": self.threshold,
+            "forest": self.forest.to_json(),
+            "window_seconds": self.window_seconds,
+            "lateness_seconds": self.lateness_seconds,
+            "stations": list(self.stations),
+            "webhook": self.webhook,
+            "email": self.email,
+            "phone": self.phone,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AnomalyConfig:
+        return cls(
+            mode=str(data["mode"]),
+            threshold=float(data["threshold"]),
+            forest=ForestSettings.from_json(data["forest"]),
+            window_seconds=int(data["window_seconds"]),
+            lateness_seconds=float(data["lateness_seconds"]),
+            stations=tuple(str(s) for s in data.get("stations") or WORKSHOP_STATIONS),
+            webhook=data.get("webhook") or None,
+            email=data.get("email") or None,
+            phone=data.get("phone") or None,
+        )
+
+
+@dataclass(frozen=True)
+class ScoredWindow:
+    """A closed window after scoring: its rows for `anomaly_scores` and the alerts it raised."""
+
+    start: float
+    end: float
+    mode: str
+    rows: list[StationScore]
+    alerts: list[Alert]
+    late_records: int
+    rejected_records: int
+
+    @property
+    def window_start(self) -> str:
+        return iso_utc(self.start)
+
+    @property
+    def window_end(self) -> str:
+        return iso_utc(self.end)
+
+    @property
+    def score(self) -> float:
+        return max((r.anomaly_score for r in self.rows), default=0.0)
+
+    @property
+    def vehicle_count(self) -> int:
+        return sum(r.vehicle_count for r in self.rows)
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """The window as rows of `anomaly_scores` (SCORE_COLUMNS)."""
+        alerted = {a.station for a in self.alerts}
+        return [
+            {
+                "window_start": self.window_start,
+                "window_end": self.window_end,
+                "station": r.station,
+                "vehicle_count": r.vehicle_count,
+                "anomaly_score": round(r.anomaly_score, 6),
+                "explanation": r.explanation,
+                "alert": r.station in alerted,
+                "mode": self.mode,
+                "late_records": self.late_records,
+            }
+            for r in self.rows
+        ]
+
+
+@dataclass
+class AppStats:
+    records: int = 0
+    windows_scored: int = 0
+    alerts: int = 0
+    last_window_start: str | None = None
+
+
+class AnomalyApp:
+    """Windows, scorer and alert rule together; `process` is the whole app."""
+
+    def __init__(self, config: AnomalyConfig, *, windows: TumblingWindows | None = None, scorer: Scorer | None = None) -> None:
+        self.config = config
+        self.windows = windows or TumblingWindows(size=config.window_seconds, lateness=config.lateness_seconds)
+        self.scorer = scorer or create_scorer(config.mode, config.forest, config.stations)
+        self.stats = AppStats()
+
+    # scoring ----------------------------------------------------------------------------------
+    def process(self, times: np.ndarray | Sequence[float], stations: Sequence[str | None] | np.ndarray) -> list[ScoredWindow]:
+        """Count records (event time in epoch seconds, station each) and score every window they close."""
+        closed = self.windows.add(np.asarray(times, dtype=np.float64), stations)
+        self.stats.records += len(stations)
+        return [self.score(window) for window in closed]
+
+    def process_lines(self, times: np.ndarray | Sequence[float], lines: bytes) -> list[ScoredWindow]:
+        """As `process`, reading each station from `date,toll,user` lines."""
+        return self.process(times, stations_from_lines(lines))
+
+    def score(self, window: ClosedWindow) -> ScoredWindow:
+        rows = self.scorer.score(window)
+        alerts = self.alerts_for(window, rows)
+        self.stats.windows_scored += 1
+        self.stats.alerts += len(alerts)
+        self.stats.last_window_start = iso_utc(window.start)
+        return ScoredWindow(
+            start=window.start,
+            end=window.end,
+            mode=self.config.mode,
+            rows=rows,
+            alerts=alerts,
+            late_records=window.late_records,
+            rejected_records=window.rejected_records,
+        )
+
+    def alerts_for(self, window: ClosedWindow, rows: list[StationScore]) -> list[Alert]:
+        """Workshop: every row above the threshold. Default: one per window, for the top station."""
+        threshold = self.config.threshold
+        above = [r for r in rows if r.anomaly_score > threshold]
+        if self.config.mode == "default" and above:
+            above = [max(above, key=lambda r: r.share)]
+        return [
+            Alert(
+                window_start=iso_utc(window.start),
+                window_end=iso_utc(window.end),
+                station=r.station,
+                vehicle_count=r.vehicle_count,
+                anomaly_score=round(r.anomaly_score, 4),
+                threshold=threshold,
+                explanation=r.explanation,
+                mode=self.config.mode,
+                message=alert_message(r.station, r.vehicle_count, round(r.anomaly_score, 4), threshold),
+            )
+            for r in above
+        ]
+
+    # checkpoint -------------------------------------------------------------------------------
+    def state_bytes(self) -> bytes:
+        """Model, open windows and counters: everything needed to resume exactly here."""
+        model = self.scorer.to_bytes()
+        header = json.dumps(
+            {
+                "version": STATE_VERSION,
+                "config": self.config.to_json(),
+                "windows": self.windows.to_state(),
+                "stats": vars(self.stats),
+                "model_bytes": len(model),
+            }
+        ).encode()
+        return STATE_MAGIC + struct.pack(">Q", len(header)) + header + model
+
+    @classmethod
+    def from_state_bytes(cls, data: bytes, *, config: AnomalyConfig | None = None) -> AnomalyApp:
+        """Resume; `config` may change the threshold, lateness or webhook, never the model."""
+        try:
+            if data[: len(STATE_MAGIC)] != STATE_MAGIC:
+                raise ValueError("not an anomaly app checkpoint")
+            start = len(STATE_MAGIC) + 8
+            (size,) = struct.unpack(">Q", data[len(STATE_MAGIC) : start])
+            header = json.loads(data[start : start + size])
+            if int(header["version"]) > STATE_VERSION:
+                raise ValueError(f"written by a newer tollcli (version {header['version']})")
+            model = data[start + size :]
+            if len(model) != int(header["model_bytes"]):
+                raise ValueError("truncated")
+            saved = AnomalyConfig.from_json(header["config"])
+        except (ValueError, KeyError, TypeError, struct.error) as exc:
+            raise TollError(f"the anomaly app's checkpoint is unreadable ({exc})") from None
+        if config is not None and not config.same_model(saved):
+            raise TollError("the checkpoint was made with other model settings: deploy again to start a fresh model")
+        config = config or saved
+        windows = TumblingWindows.from_state(header["windows"])
+        windows.lateness = float(config.lateness_seconds)
+        app = cls(config, windows=windows, scorer=load_scorer(config.mode, bytes(model), config.stations))
+        app.stats = AppStats(**header.get("stats", {}))
+        return app
