@@ -9,11 +9,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollcli.config import Settings
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger, Resource
+
+if TYPE_CHECKING:
+    from tollcli.anomaly.app import AnomalyConfig
 
 EventCallback = Callable[[str], None]
 
@@ -105,6 +108,21 @@ class AnomalyFeed(ABC):
 
 
 @dataclass
+class DeployReport:
+    """What `toll deploy` did: resources made or kept, notes for the user, and a replay's figures."""
+
+    created: list[Resource] = field(default_factory=list)
+    existing: list[Resource] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    replay: dict[str, Any] | None = None  # objects, records, windows, alerts, late_records, ...
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+@dataclass
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
@@ -152,9 +170,31 @@ class Backend(ABC):
     def open_sink(self, *, realtime: bool) -> RecordSink:
         """A delivery stream to write records to; `realtime` chooses wall-clock buffering."""
 
-    def open_anomaly_feed(self) -> AnomalyFeed | None:
-        """The deployed anomaly app's input, or None when no app is deployed (`toll deploy`)."""
+    def open_anomaly_feed(self, *, on_alert: EventCallback | None = None) -> AnomalyFeed | None:
+        """The deployed anomaly app's input, or None when no app is deployed (`toll deploy`).
+
+        `on_alert` receives each alert's message (the default prints it on stderr).
+        """
         return None
+
+    # anomaly app ----------------------------------------------------------------------------
+    def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
+        """Deploy (or reconfigure) the anomaly app; `replay` scores what the bucket already holds."""
+        from tollcli.errors import UsageError
+
+        raise UsageError(f"`toll deploy` is not available on the {self.name} backend")
+
+    def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
+        """The alerts raised, oldest first; `since` (a window start) keeps only later ones."""
+        from tollcli.errors import UsageError
+
+        raise UsageError(f"`toll alerts` is not available on the {self.name} backend")
+
+    def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
+        """Every scored window's rows (`anomaly_scores`), oldest first; `since` as for alerts."""
+        from tollcli.errors import UsageError
+
+        raise UsageError(f"`toll alerts --scores` is not available on the {self.name} backend")
 
     # SQL ------------------------------------------------------------------------------------
     @abstractmethod

@@ -14,10 +14,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollcli.backends.base import (
+    AnomalyFeed,
     Backend,
+    DeployReport,
     EventCallback,
     QueryResult,
     RecordSink,
@@ -31,7 +33,14 @@ from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, check_bufferi
 from tollcli.errors import TollError, UsageError
 from tollcli.state import Ledger, Resource, atomic_write_json
 
+if TYPE_CHECKING:
+    from tollcli.anomaly.app import AnomalyConfig
+    from tollcli.anomaly.local import LocalAnomalyStore
+
 TABLE_COLUMNS = {"date": "VARCHAR", "toll": "VARCHAR", "user": "VARCHAR"}
+ANOMALY_APP_KIND = "anomaly_app"
+ANOMALY_APP_NAME = "toll-anomaly"
+ANOMALY_TABLE = f"{DATABASE_NAME}.anomaly_scores"
 
 
 def folder_usage(path: Path) -> tuple[int, int]:
@@ -229,6 +238,106 @@ class LocalBackend(Backend):
 
         self.require_ledger()
         return run_local_query(self, sql, strict=strict)
+
+    # anomaly app ----------------------------------------------------------------------------
+    @property
+    def anomaly_path(self) -> Path:
+        return self.home / "anomaly"
+
+    def _anomaly_store(self) -> LocalAnomalyStore | None:
+        """The deployed app's folder, or None when the ledger holds no app."""
+        from tollcli.anomaly.local import LocalAnomalyStore
+
+        ledger = self.load_ledger()
+        if ledger is None or ledger.find(ANOMALY_APP_KIND, ANOMALY_APP_NAME) is None:
+            return None
+        return LocalAnomalyStore(self.anomaly_path)
+
+    def _require_anomaly_store(self) -> LocalAnomalyStore:
+        self.require_ledger()
+        store = self._anomaly_store()
+        if store is None:
+            raise UsageError(f"no anomaly app is deployed in {self.home}: run `toll deploy` first")
+        return store
+
+    def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
+        from tollcli.anomaly import SCORE_COLUMNS
+        from tollcli.anomaly.local import LocalAnomalyStore, hold_feed_lock
+
+        config.check()
+        if config.email or config.phone:
+            raise UsageError("--email and --phone subscribe to SNS on the aws backend; locally, use --webhook URL")
+        ledger = self.require_ledger()
+        if ledger.backend != self.name:
+            raise UsageError(f"{self.home} holds a {ledger.backend} stack: use --backend {ledger.backend}")
+        if replay and not self.bucket_path.is_dir():
+            raise UsageError(f"the bucket {self.bucket_path} is missing: run `toll setup` again")
+        store = LocalAnomalyStore(self.anomaly_path)
+        deployed = ledger.find(ANOMALY_APP_KIND, ANOMALY_APP_NAME)
+        previous = store.load_config() if deployed is not None else None
+        report = DeployReport(config=config.to_json())
+        fresh_model = previous is None or not config.same_model(previous)
+        try:
+            if fresh_model or replay:
+                with hold_feed_lock(store):
+                    store.reset()
+                if previous is not None and fresh_model:
+                    report.notes.append("the model settings changed: a fresh model starts (earlier scores and alerts removed)")
+            store.scores_path.mkdir(parents=True, exist_ok=True)
+            store.save_config(config)
+        except OSError as exc:
+            raise TollError(f"cannot write the anomaly app to {self.anomaly_path}: {exc.strerror}") from None
+        app_settings = {"mode": config.mode, "threshold": config.threshold, "webhook": config.webhook}
+        resource = self.record_path(ledger, ANOMALY_APP_KIND, ANOMALY_APP_NAME, self.anomaly_path, **app_settings)
+        (report.existing if deployed is not None and deployed.settings == resource.settings else report.created).append(resource)
+        on_event(f"{'deployed' if deployed is None else 'updated'} {ANOMALY_APP_KIND} {ANOMALY_APP_NAME} ({config.mode} mode)")
+        table_settings = {"columns": SCORE_COLUMNS, "location": str(store.scores_path), "format": "jsonl"}
+        table = ledger.find("table", ANOMALY_TABLE)
+        if table is not None and table.settings == table_settings:
+            report.existing.append(table)
+        else:
+            report.created.append(ledger.record(Resource(kind="table", name=ANOMALY_TABLE, settings=table_settings)))
+            on_event(f"created table {ANOMALY_TABLE}")
+        if replay:
+            report.replay = self._replay(store, config, on_event)
+        return report
+
+    def _replay(self, store: LocalAnomalyStore, config: AnomalyConfig, on_event: EventCallback) -> dict[str, Any]:
+        from tollcli.anomaly.local import LocalAnomalyFeed, replay_objects
+
+        figures = {"objects": 0, "records": 0, "unreadable_records": 0}
+        on_event(f"replaying the records in {self.bucket_path}")
+        with LocalAnomalyFeed(store, config, on_alert=on_event, on_problem=on_event) as feed:
+            for parsed in replay_objects(self.bucket_path):
+                figures["objects"] += 1
+                figures["records"] += len(parsed.times)
+                figures["unreadable_records"] += parsed.unreadable
+                feed.process(parsed.times, parsed.stations)
+        figures.update(
+            windows=feed.stats.windows,
+            alerts=feed.stats.alerts,
+            late_records=feed.stats.late_records,
+            rejected_records=feed.stats.rejected_records,
+            open_windows=len(feed.app.windows.open),
+        )
+        return figures
+
+    def open_anomaly_feed(self, *, on_alert: EventCallback | None = None) -> AnomalyFeed | None:
+        from tollcli.anomaly.local import LocalAnomalyFeed, print_to_stderr
+
+        store = self._anomaly_store()
+        if store is None:
+            return None
+        config = store.load_config()
+        if config is None:
+            raise UsageError(f"the anomaly app's settings are missing in {self.anomaly_path}: run `toll deploy` again")
+        return LocalAnomalyFeed(store, config, on_alert=on_alert or print_to_stderr)
+
+    def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
+        return self._require_anomaly_store().alerts.read(since=since)
+
+    def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
+        return self._require_anomaly_store().read_scores(since=since)
 
 
 def _is_inside(path: Path, folder: Path) -> bool:
