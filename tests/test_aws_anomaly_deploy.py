@@ -18,6 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tollcli.anomaly.app import AnomalyConfig
+from tollcli.anomaly.rcf import ForestSettings
 from tollcli.aws_anomaly import (
     ANOMALY_KINDS,
     KIND_PACKAGE,
@@ -31,6 +33,7 @@ from tollcli.lambda_package import build_lambda_package
 from tollcli.state import Ledger
 
 REGION = "us-west-2"
+SMALL_FOREST = ForestSettings(trees=20, sample_size=32, time_decay=100_000, shingle=1, output_after=4, seed=1)
 ACCOUNT = "123456789012"
 BUCKET = "toll-anomaly-deploy-test"
 
@@ -95,7 +98,8 @@ def ledger(home: Path) -> Ledger:
 def deploy(
     aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, cache: Path | None, **kwargs: Any
 ) -> Any:
-    return deploy_anomaly_app(aws, target, ledger, home=home, cache=cache, sleep=lambda _s: None, **kwargs)
+    config = AnomalyConfig(**kwargs)  # unchecked: deploy itself must refuse bad values
+    return deploy_anomaly_app(aws, target, ledger, home=home, cache=cache, config=config, sleep=lambda _s: None)
 
 
 def live_inventory(aws: Callable[[str], Any]) -> dict[str, list[str]]:
@@ -136,7 +140,9 @@ def test_deploy_creates_the_app_and_teardown_removes_all_of_it(
         "tollcli.lambda_handler.handler",
         ["x86_64"],
     )
-    assert config["Environment"]["Variables"]["TOLL_THRESHOLD"] == "3.0"
+    app_config = json.loads(config["Environment"]["Variables"]["TOLL_ANOMALY_CONFIG"])
+    assert (app_config["threshold"], app_config["mode"], app_config["forest"]["trees"]) == (3.0, "default", 100)
+    assert "phone" not in app_config and "email" not in app_config
     assert config["Environment"]["Variables"]["TOLL_BUCKET"] == BUCKET
     assert function["Tags"]["toll:stack"] == "toll"
 
@@ -190,7 +196,7 @@ def test_deploy_again_changes_only_what_changed(
     assert first.changed and not second.changed
     assert len(aws("sns").list_subscriptions()["Subscriptions"]) == 1
     variables = aws("lambda").get_function_configuration(FunctionName="toll-anomaly")["Environment"]["Variables"]
-    assert variables["TOLL_THRESHOLD"] == "4.5"
+    assert json.loads(variables["TOLL_ANOMALY_CONFIG"])["threshold"] == 4.5
     assert len(aws("lambda").list_event_source_mappings()["EventSourceMappings"]) == 1
 
 
@@ -200,7 +206,8 @@ def test_deploy_again_changes_only_what_changed(
         ({"phone": "5125550100"}, "not an E.164 number"),
         ({"phone": "+1 512 555 0100"}, "not an E.164 number"),
         ({"email": "ops@"}, "not an e-mail address"),
-        ({"threshold": 0.0}, "must be above 0"),
+        ({"threshold": 0.0}, "must be a number above 0"),
+        ({"mode": "sql"}, "unknown mode"),
     ],
 )
 def test_bad_input_is_a_usage_error_before_anything_is_made(
@@ -296,8 +303,7 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
             "AWS_SECRET_ACCESS_KEY": "testing",
             "TOLL_BUCKET": BUCKET,
             "TOLL_TOPIC_ARN": topic,
-            "TOLL_TREES": "20",
-            "TOLL_SAMPLE_SIZE": "32",
+            "TOLL_ANOMALY_CONFIG": json.dumps(AnomalyConfig(forest=SMALL_FOREST).to_json()),
             "TASK_ROOT": str(task_root),
         }
         done = subprocess.run([str(venv / "bin" / "python"), str(script)], env=env, capture_output=True, text=True, timeout=120)
@@ -305,6 +311,6 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
         assert done.stdout.strip() == "ok"
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="anomaly/")["Contents"]]
         assert len([k for k in keys if k.startswith("anomaly/scores/")]) == 3
-        assert "anomaly/state/model.msgpack" in keys
+        assert "anomaly/state/model.bin" in keys
     finally:
         server.stop()

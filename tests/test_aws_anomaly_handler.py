@@ -19,12 +19,16 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
-from tollcli.lambda_handler import MODEL_KEY, STATIONS, HandlerConfig, WindowScorer, process
+from tollcli.anomaly.app import AnomalyApp, AnomalyConfig
+from tollcli.anomaly.rcf import WORKSHOP_STATIONS as STATIONS
+from tollcli.anomaly.rcf import ForestSettings
+from tollcli.anomaly.windows import ClosedWindow
+from tollcli.lambda_handler import CONFIG_VARIABLE, MODEL_KEY, HandlerConfig, process
 
 REGION = "us-west-2"
 BUCKET = "toll-anomaly-test-bucket"
 START = datetime(2026, 11, 28, 9, 0, 0, tzinfo=timezone.utc)
-SMALL_FOREST = {"TOLL_TREES": "30", "TOLL_SAMPLE_SIZE": "64", "TOLL_OUTPUT_AFTER": "8", "TOLL_SEED": "7"}
+SMALL_FOREST = ForestSettings(trees=30, sample_size=64, time_decay=100_000, shingle=1, output_after=8, seed=7)
 STEADY_WEIGHTS = [0.02, 0.04, 0.05, 0.06, 0.02, 0.02, 0.02, 0.02, 0.02, 0.1]  # the workshop's first template
 SKEWED_WEIGHTS = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]  # all traffic through 35South
 
@@ -39,12 +43,8 @@ class Aws:
         self.topic_arn = self.sns.create_topic(Name="toll-anomaly-alerts")["TopicArn"]
 
     def config(self, threshold: float = 2.5, topic_arn: str | None = None) -> HandlerConfig:
-        env = {
-            "TOLL_BUCKET": BUCKET,
-            "TOLL_TOPIC_ARN": topic_arn or self.topic_arn,
-            "TOLL_THRESHOLD": str(threshold),
-            **SMALL_FOREST,
-        }
+        app = AnomalyConfig(threshold=threshold, forest=SMALL_FOREST)
+        env = {"TOLL_BUCKET": BUCKET, "TOLL_TOPIC_ARN": topic_arn or self.topic_arn, CONFIG_VARIABLE: json.dumps(app.to_json())}
         return HandlerConfig.from_environ(env)
 
     def sent(self) -> list[tuple[Any, ...]]:
@@ -151,9 +151,10 @@ def test_final_invoke_writes_the_scored_window_and_keeps_the_model_in_the_bucket
     assert sum(r["vehicle_count"] for r in rows) == 500
     assert {r["window_start"] for r in rows} == {"2026-11-28T09:00:00Z"}
     assert {r["anomaly_score"] for r in rows} == {0.0}  # the model is still warming up
-    model = aws.s3.get_object(Bucket=BUCKET, Key=MODEL_KEY)
-    assert model["Metadata"]["last-window-start"] == "2026-11-28T09:00:00Z"
-    assert len(model["Body"].read()) > 1000
+    checkpoint = AnomalyApp.from_state_bytes(aws.s3.get_object(Bucket=BUCKET, Key=MODEL_KEY)["Body"].read())
+    assert checkpoint.stats.last_window_start == "2026-11-28T09:00:00Z"
+    assert (checkpoint.stats.windows_scored, checkpoint.stats.records) == (1, 500)
+    assert checkpoint.config.forest == SMALL_FOREST
 
 
 def test_scores_from_the_bucket_model_equal_an_uninterrupted_forest(aws: Aws) -> None:
@@ -161,12 +162,13 @@ def test_scores_from_the_bucket_model_equal_an_uninterrupted_forest(aws: Aws) ->
     rng = random.Random(2)
     windows = [draw_window(rng, START + timedelta(seconds=10 * i), STEADY_WEIGHTS, 300) for i in range(14)]
     config = aws.config()
-    in_memory = WindowScorer.load(None, config.settings)
+    in_memory = AnomalyApp(config.app)
     expected = []
     for i, payloads in enumerate(windows):
         start = START + timedelta(seconds=10 * i)
         state = run_window(aws, config, payloads, start)
-        expected.append(in_memory.score_window(state["counts"], window_start=start, window_end=start).rows[0].anomaly_score)
+        window = ClosedWindow(start.timestamp(), start.timestamp() + 10, state["counts"], 0, 0)
+        expected.append(in_memory.score(window).table_rows()[0]["anomaly_score"])
     got = [aws.json_lines(key)[0]["anomaly_score"] for key in aws.keys("anomaly/scores/")]
     assert got == expected
     assert any(score > 0 for score in got)

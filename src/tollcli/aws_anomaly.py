@@ -30,8 +30,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from tollcli.anomaly.alerts import check_threshold
+from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
 from tollcli.backends.base import RecordSink, SinkStats
 from tollcli.errors import TollError, UsageError
+from tollcli.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
 from tollcli.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.paths import read_template
 from tollcli.records import RecordChunk
@@ -40,11 +43,7 @@ from tollcli.state import Ledger, Resource
 EventCallback = Callable[[str], None]
 
 TUMBLING_WINDOW_SECONDS = 10
-DEFAULT_THRESHOLD = 2.5
 ANOMALY_PREFIX = "anomaly/"
-SCORES_PREFIX = "anomaly/scores/"
-ALERTS_PREFIX = "anomaly/alerts/"
-MODEL_KEY = "anomaly/state/model.msgpack"
 PACKAGE_PREFIX = "anomaly/package/"
 SCORES_TABLE = "anomaly_scores"
 TAG_KEY = "toll:stack"
@@ -73,6 +72,7 @@ TEARDOWN_ORDER = (
 )
 ANOMALY_KINDS = frozenset(TEARDOWN_ORDER)
 
+HIVE_TYPES = {"VARCHAR": "string", "INTEGER": "int", "BIGINT": "bigint", "DOUBLE": "double", "BOOLEAN": "boolean"}
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 EMAIL = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
@@ -100,12 +100,6 @@ def check_email(email: str) -> str:
     if not EMAIL.match(value):
         raise UsageError(f"--email {email!r} is not an e-mail address")
     return value
-
-
-def check_threshold(threshold: float) -> float:
-    if not threshold > 0:
-        raise UsageError(f"--threshold must be above 0 (the workshop uses {DEFAULT_THRESHOLD}), not {threshold}")
-    return float(threshold)
 
 
 def subscription_caveats(*, email: str | None, phone: str | None) -> list[str]:
@@ -261,11 +255,9 @@ class AnomalyDeployer:
         raise AssertionError("unreachable")
 
     # deploy ---------------------------------------------------------------------------------
-    def deploy(
-        self, package: LambdaPackage, *, threshold: float, email: str | None = None, phone: str | None = None,
-        settings: dict[str, str] | None = None,
-    ) -> DeployReport:  # fmt: skip
+    def deploy(self, package: LambdaPackage, config: AnomalyConfig) -> DeployReport:
         """Create what is missing, update the function's code and settings; idempotent."""
+        threshold, email, phone = config.threshold, config.email, config.phone
         report = DeployReport(threshold=threshold)
         stream_arn = self.ensure_data_stream(report)
         firehose_role_arn = self.ensure_role(
@@ -281,12 +273,12 @@ class AnomalyDeployer:
             report, KIND_FUNCTION_ROLE, self.names.function_role, "lambda-trust", "lambda-policy",
             stream_arn=stream_arn, topic_arn=topic_arn, function=self.names.function,
         )  # fmt: skip
+        function_config = {k: v for k, v in config.to_json().items() if k not in {"email", "phone"}}  # no PII in env
         environment = {
             "TOLL_BUCKET": self.target.bucket,
             "TOLL_TOPIC_ARN": topic_arn,
-            "TOLL_THRESHOLD": repr(float(threshold)),
             "TOLL_STACK": self.target.stack,
-            **(settings or {}),
+            CONFIG_VARIABLE: json.dumps(function_config, separators=(",", ":")),
         }
         self.ensure_function(report, package, function_role_arn, environment)
         self.ensure_mapping(report, stream_arn)
@@ -298,7 +290,7 @@ class AnomalyDeployer:
         if phone:
             report.notes.extend(self.sms_sandbox_notes(phone))
         self.ledger.meta["anomaly_app"] = {
-            "threshold": float(threshold),
+            "config": function_config,
             "data_stream": self.names.data_stream,
             "function": self.names.function,
             "topic_arn": topic_arn,
@@ -520,15 +512,7 @@ class AnomalyDeployer:
             "TableType": "EXTERNAL_TABLE",
             "Parameters": {"classification": "json", "EXTERNAL": "TRUE"},
             "StorageDescriptor": {
-                "Columns": [
-                    {"Name": "window_start", "Type": "string"},
-                    {"Name": "window_end", "Type": "string"},
-                    {"Name": "station", "Type": "string"},
-                    {"Name": "vehicle_count", "Type": "int"},
-                    {"Name": "anomaly_score", "Type": "double"},
-                    {"Name": "explanation", "Type": "string"},
-                    {"Name": "alert", "Type": "boolean"},
-                ],
+                "Columns": [{"Name": name, "Type": HIVE_TYPES[kind]} for name, kind in SCORE_COLUMNS.items()],
                 "Location": f"s3://{self.target.bucket}/{SCORES_PREFIX}",
                 "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
                 "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
@@ -630,27 +614,29 @@ def deploy_anomaly_app(
     ledger: Ledger,
     *,
     home: Path,
-    threshold: float = DEFAULT_THRESHOLD,
-    email: str | None = None,
-    phone: str | None = None,
+    config: AnomalyConfig,
     cache: Path | None = None,
-    settings: dict[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_event: EventCallback = lambda _m: None,
 ) -> DeployReport:
     """Check the input, build the function's package, then create or update the app."""
+    from dataclasses import replace
+
     from tollcli.lambda_package import build_lambda_package
 
-    threshold = check_threshold(threshold)
-    email = check_email(email) if email else None
-    phone = check_phone(phone) if phone else None
+    config = replace(
+        config.check(),
+        threshold=check_threshold(config.threshold),
+        email=check_email(config.email) if config.email else None,
+        phone=check_phone(config.phone) if config.phone else None,
+    )
     build_dir = cache or home / "cache" / "lambda"
-    on_event("building the function's package (our code and a krcf wheel for Lambda python3.12)")
+    on_event("building the function's package (our code, krcf and numpy wheels for Lambda python3.12)")
     package = build_lambda_package(build_dir)
     if cache is None:  # the build folder under the home is ours to remove at teardown
         ledger.record(Resource(kind=KIND_PACKAGE, name=str(build_dir), settings={"size": package.size}))
     deployer = AnomalyDeployer(clients, target, ledger, sleep=sleep, on_event=on_event)
-    return deployer.deploy(package, threshold=threshold, email=email, phone=phone, settings=settings)
+    return deployer.deploy(package, config)
 
 
 # --- the live record stream as a sink for `toll generate` ---------------------------------------

@@ -3,10 +3,13 @@
 Lambda reads the live record stream with 10-second tumbling windows. Within a window it calls
 us once per batch with the state we returned last time; we count vehicles per station into that
 state (a few hundred bytes, far below Lambda's 1 MB). On the window's final invoke
-(`isFinalInvokeForWindow`) we score the window with the shared anomaly core, whose model lives in
-the bucket between windows (a forest is ~3.5 MB, too big for the window state), then write the
-scored window under `anomaly/scores/`, and above the threshold write an alert under
-`anomaly/alerts/` and publish the workshop's message to the SNS topic.
+(`isFinalInvokeForWindow`) we hand the window to the shared anomaly core (`tollcli.anomaly`:
+the same scorer, alert rule and message as the local backend; Lambda's windows stand in for its
+event-time windows, so the window is by arrival time, as the workshop's ROWTIME was). The core's
+checkpoint lives in the bucket between windows (a forest is ~4 MB, too big for the window state).
+The scored window goes under `anomaly/scores/` (Athena's `anomaly_scores`); each alert goes
+under `anomaly/alerts/` and its workshop message to the SNS topic. The app's config (mode,
+threshold, forest) comes from the `TOLL_ANOMALY_CONFIG` environment variable that deploy sets.
 
 Failures, as Lambda defines them for streams with tumbling windows:
 - A record we cannot decode (not base64 or not UTF-8) stops the batch there: it and every
@@ -32,37 +35,35 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from tollcli.anomaly.alerts import WebhookNotifier
+from tollcli.anomaly.app import AnomalyApp, AnomalyConfig
+from tollcli.anomaly.windows import ClosedWindow
+from tollcli.errors import TollError
+
 log = logging.getLogger("tollcli.anomaly")
 log.setLevel(logging.INFO)
 
 SCORES_PREFIX = "anomaly/scores/"
 ALERTS_PREFIX = "anomaly/alerts/"
-MODEL_KEY = "anomaly/state/model.msgpack"
-LAST_WINDOW_METADATA = "last-window-start"
+MODEL_KEY = "anomaly/state/model.bin"
+CONFIG_VARIABLE = "TOLL_ANOMALY_CONFIG"
 STATE_VERSION = 1
-
-ALERT_MESSAGE = (
-    "Anomalous data detected at station {station}. Total vehicles detected was {vehicle_count}. "
-    "The anomaly score was {anomaly_score}, which is greater than your configured threshold of {threshold}"
-)
 
 
 @dataclass(frozen=True)
 class HandlerConfig:
+    """The function's environment: where to write, where to alert, and the app's config."""
+
     bucket: str
     topic_arn: str | None
-    threshold: float
-    settings: Mapping[str, str]
+    app: AnomalyConfig
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> HandlerConfig:
         env = os.environ if environ is None else environ
-        return cls(
-            bucket=env["TOLL_BUCKET"],
-            topic_arn=env.get("TOLL_TOPIC_ARN") or None,
-            threshold=float(env.get("TOLL_THRESHOLD", "2.5")),
-            settings={k: v for k, v in env.items() if k.startswith("TOLL_")},
-        )
+        raw = env.get(CONFIG_VARIABLE)
+        app = AnomalyConfig.from_json(json.loads(raw)) if raw else AnomalyConfig()
+        return cls(bucket=env["TOLL_BUCKET"], topic_arn=env.get("TOLL_TOPIC_ARN") or None, app=app)
 
 
 # --- counting within a window ------------------------------------------------------------------
@@ -105,65 +106,6 @@ def count_records(records: list[dict[str, Any]], state: Mapping[str, Any]) -> tu
     return new_state, failed
 
 
-# --- scoring (the shared anomaly core) ---------------------------------------------------------
-STATIONS = ("183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South")
-
-
-@dataclass(frozen=True)
-class ScoredRow:
-    station: str
-    vehicle_count: int
-    anomaly_score: float
-    explanation: str
-
-
-@dataclass(frozen=True)
-class ScoredWindow:
-    rows: list[ScoredRow]
-    top_station: str | None  # the station an alert names, when the window has one score
-
-
-class WindowScorer:
-    """One RCF point per window (the counts of all stations), as the local app's default mode."""
-
-    def __init__(self, forest: Any) -> None:
-        self.forest = forest
-
-    @classmethod
-    def load(cls, blob: bytes | None, settings: Mapping[str, str]) -> WindowScorer:
-        import krcf
-
-        if blob is not None:
-            return cls(krcf.RandomCutForest.from_msgpack(blob))
-        options = {
-            "dimensions": len(STATIONS),
-            "shingle_size": 1,
-            "num_trees": int(settings.get("TOLL_TREES", "100")),
-            "sample_size": int(settings.get("TOLL_SAMPLE_SIZE", "256")),
-            "output_after": int(settings.get("TOLL_OUTPUT_AFTER", "32")),
-            "random_seed": int(settings.get("TOLL_SEED", "42")),
-        }
-        return cls(krcf.RandomCutForest(options))
-
-    def score_window(self, counts: Mapping[str, int], *, window_start: datetime, window_end: datetime) -> ScoredWindow:
-        point = [float(counts.get(station, 0)) for station in STATIONS]
-        score = float(self.forest.score(point))
-        explanation, top = "", None
-        if score > 0:
-            attribution = self.forest.attribution(point)
-            high, low = attribution.get("high", [0.0] * len(point)), attribution.get("low", [0.0] * len(point))
-            shares = [(h + lo, "HIGH" if h >= lo else "LOW", s) for h, lo, s in zip(high, low, STATIONS)]
-            strength, direction, top = max(shares)
-            explanation = f"{top} {direction} {strength / score:.0%}"
-        self.forest.update(point)
-        stations = [*STATIONS, *sorted(set(counts) - set(STATIONS))]  # a silent station is a row too (count 0)
-        rows = [ScoredRow(s, int(counts.get(s, 0)), round(score, 4), explanation) for s in stations]
-        return ScoredWindow(rows=rows, top_station=top)
-
-    def to_bytes(self) -> bytes:
-        return bytes(self.forest.to_msgpack())
-
-
 # --- the bucket --------------------------------------------------------------------------------
 def window_key(prefix: str, window_start: datetime) -> str:
     stamp = window_start.strftime("%Y-%m-%dT%H-%M-%SZ")
@@ -179,88 +121,73 @@ def iso(moment: datetime) -> str:
 
 
 class ModelStore:
-    """The scorer's state in the bucket, with the start of the last window it learned."""
+    """The app's checkpoint (`AnomalyApp.state_bytes`: model and counters) in the bucket."""
 
     def __init__(self, s3: Any, bucket: str) -> None:
         self.s3 = s3
         self.bucket = bucket
 
-    def load(self) -> tuple[bytes | None, str | None]:
+    def load(self, config: AnomalyConfig) -> AnomalyApp:
+        """The app as the last window left it; a fresh one before the first window, or when the
+        checkpoint was made with other model settings (a deploy that changed them)."""
         try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=MODEL_KEY)
+            blob = self.s3.get_object(Bucket=self.bucket, Key=MODEL_KEY)["Body"].read()
         except Exception as exc:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
             if code in {"NoSuchKey", "404", "NotFound"}:
-                return None, None
+                return AnomalyApp(config)
             raise
-        return response["Body"].read(), response.get("Metadata", {}).get(LAST_WINDOW_METADATA)
+        try:
+            return AnomalyApp.from_state_bytes(blob, config=config)
+        except TollError as exc:
+            log.warning("starting a fresh model: %s", exc.message)
+            return AnomalyApp(config)
 
-    def save(self, blob: bytes, last_window: str) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=MODEL_KEY, Body=blob, Metadata={LAST_WINDOW_METADATA: last_window})
+    def save(self, app: AnomalyApp) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=MODEL_KEY, Body=app.state_bytes())
 
 
 # --- the final invoke --------------------------------------------------------------------------
-def alert_text(row: Mapping[str, Any], threshold: float) -> str:
-    return ALERT_MESSAGE.format(
-        station=row["station"], vehicle_count=row["vehicle_count"], anomaly_score=row["anomaly_score"], threshold=threshold
-    )
-
-
 def finish_window(
     state: Mapping[str, Any], window: Mapping[str, str], *, config: HandlerConfig, s3: Any, sns: Any
 ) -> dict[str, Any]:
-    """Score one closed window, persist it, alert if needed; a summary for the log."""
+    """Score one closed window with the shared core, persist it, alert if needed; a log summary."""
     start, end = parse_time(window["start"]), parse_time(window["end"])
-    counts = {str(k): int(v) for k, v in (state.get("counts") or {}).items()}
     store = ModelStore(s3, config.bucket)
-    blob, last_window = store.load()
-    if last_window is not None and parse_time(last_window) >= start:
-        log.info("window %s was already scored (model learned up to %s): nothing to do", iso(start), last_window)
+    app = store.load(config.app)
+    last = app.stats.last_window_start
+    if last is not None and parse_time(last) >= start:
+        log.info("window %s was already scored (the model learned up to %s): nothing to do", iso(start), last)
         return {"window_start": iso(start), "skipped": True}
-    scorer = WindowScorer.load(blob, config.settings)
-    scored = scorer.score_window(counts, window_start=start, window_end=end)
-    rows = []
-    for row in scored.rows:
-        rows.append(
-            {
-                "window_start": iso(start),
-                "window_end": iso(end),
-                "station": row.station,
-                "vehicle_count": row.vehicle_count,
-                "anomaly_score": row.anomaly_score,
-                "explanation": row.explanation,
-                "alert": row.anomaly_score > config.threshold,
-            }
-        )
-    body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
-    s3.put_object(
-        Bucket=config.bucket, Key=window_key(SCORES_PREFIX, start), Body=body.encode(), ContentType="application/x-ndjson"
+    closed = ClosedWindow(
+        start=start.timestamp(),
+        end=end.timestamp(),
+        counts={str(k): int(v) for k, v in (state.get("counts") or {}).items()},
+        late_records=0,  # Lambda's windows are by arrival time: no record is ever late
+        rejected_records=int(state.get("rejected", 0)),
     )
-    alerts = [r for r in rows if r["alert"]]
-    if scored.top_station is not None:  # one score per window: one alert, naming the station that explains it
-        alerts = [r for r in alerts if r["station"] == scored.top_station][:1]
-    for alert in alerts:
-        message = alert_text(alert, config.threshold)
-        record = {
-            **alert,
-            "threshold": config.threshold,
-            "message": message,
-            "records": int(state.get("records", 0)),
-            "rejected": int(state.get("rejected", 0)),
-            "notified": False,
-        }
+    app.stats.records += closed.records
+    scored = app.score(closed)
+    rows = scored.table_rows()
+    body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows).encode()
+    s3.put_object(Bucket=config.bucket, Key=window_key(SCORES_PREFIX, start), Body=body, ContentType="application/x-ndjson")
+    for alert in scored.alerts:
+        record = {**alert.to_json(), "records": closed.records, "rejected_records": closed.rejected_records, "notified": False}
         if config.topic_arn:
             try:
-                sns.publish(TopicArn=config.topic_arn, Subject=f"toll: anomalous traffic at {alert['station']}", Message=message)
+                subject = f"toll: anomalous traffic at {alert.station}"
+                sns.publish(TopicArn=config.topic_arn, Subject=subject, Message=alert.message)
                 record["notified"] = True
             except Exception as exc:  # the alert is kept in the bucket; a dead topic never stops scoring
                 log.error("could not publish the alert to %s: %s", config.topic_arn, exc)
                 record["error"] = str(exc)
-        key = window_key(ALERTS_PREFIX, start).replace(".json", f"-{alert['station']}.json")
+        if config.app.webhook:  # synchronous here: the invocation ends when the window does
+            record["webhook_delivered"] = WebhookNotifier(config.app.webhook, attempts=3, timeout=3.0).deliver(alert.to_json())
+        key = window_key(ALERTS_PREFIX, start).replace(".json", f"-{alert.station}.json")
         s3.put_object(Bucket=config.bucket, Key=key, Body=json.dumps(record).encode(), ContentType="application/json")
-        log.warning(message)
-    store.save(scorer.to_bytes(), iso(start))
-    return {"window_start": iso(start), "rows": len(rows), "alerts": len(alerts), "records": int(state.get("records", 0))}
+        log.warning(alert.message)
+    store.save(app)
+    return {"window_start": iso(start), "records": closed.records, "score": scored.score, "alerts": len(scored.alerts)}
 
 
 # --- the entry point ---------------------------------------------------------------------------
