@@ -1,0 +1,165 @@
+"""`FirehoseSink`: what `toll generate` writes to on AWS, a Direct PUT delivery stream.
+
+Unlike the Kinesis Data Generator it replaces, it counts only what Firehose accepted:
+`PutRecordBatch` calls of at most 500 records and 4 MiB; a call can succeed with some entries
+failed, so exactly the entries carrying an `ErrorCode` are sent again, and whole calls refused
+for throttling or a service error are sent again too, each time after an exponential backoff
+with jitter. Batches go out on a small thread pool so a high `--rate` is reached; `write`
+blocks once enough batches are in flight, which paces the generator.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from tollcli.awsclient import RetryableError
+from tollcli.backends.base import RecordSink, SinkStats
+from tollcli.errors import TollError, UsageError
+from tollcli.records import RecordChunk
+
+BATCH_MAX_RECORDS = 500
+BATCH_MAX_BYTES = 4 * 1024 * 1024
+RECORD_MAX_BYTES = 1000 * 1024
+
+
+class BatchPutter(Protocol):
+    """`AwsClient.put_record_batch`: each entry's ErrorCode (None if accepted); RetryableError for the call."""
+
+    def put_record_batch(self, stream: str, records: list[bytes]) -> list[str | None]: ...
+
+
+def plan_batches(records: list[bytes]) -> list[list[bytes]]:
+    """Split records into PutRecordBatch calls: <= 500 records and <= 4 MiB each, order kept."""
+    batches: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for record in records:
+        if current and (len(current) == BATCH_MAX_RECORDS or size + len(record) > BATCH_MAX_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append(record)
+        size += len(record)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class FirehoseSink(RecordSink):
+    """Sends records to one delivery stream; see the module docstring."""
+
+    def __init__(
+        self,
+        putter: BatchPutter,
+        stream: str,
+        *,
+        realtime: bool = True,
+        workers: int = 4,
+        max_attempts: int = 8,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.putter = putter
+        self.stream = stream
+        self.realtime = realtime
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.sleep = sleep
+        self.jitter = jitter
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="firehose")
+        self._in_flight: deque[Future[None]] = deque()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._stats = SinkStats()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def stats(self) -> SinkStats:
+        with self._lock:
+            return SinkStats(**vars(self._stats))
+
+    # RecordSink -----------------------------------------------------------------------------
+    def write(self, chunk: RecordChunk) -> None:
+        """Queue the chunk's records; full batches go out now, and the rest too when `realtime`."""
+        if self._closed:
+            raise TollError("the Firehose sink is closed")
+        records = chunk.split_records()
+        for record in records:
+            if len(record) > RECORD_MAX_BYTES:
+                raise UsageError(f"a record of {len(record):,} bytes is over Firehose's 1,000 KiB limit")
+        self._pending.extend(records)
+        self._pending_bytes += sum(len(r) for r in records)
+        while len(self._pending) >= BATCH_MAX_RECORDS or self._pending_bytes >= BATCH_MAX_BYTES:
+            batch = plan_batches(self._pending[:BATCH_MAX_RECORDS])[0]
+            self._take(len(batch))
+            self._submit(batch)
+        if self.realtime and self._pending:
+            self._submit(self._take(len(self._pending)))
+
+    def flush(self) -> None:
+        """Send what is queued and wait for every call in flight; raises the first hard failure."""
+        if self._pending:
+            for batch in plan_batches(self._take(len(self._pending))):
+                self._submit(batch)
+        while self._in_flight:
+            self._in_flight.popleft().result()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # sending --------------------------------------------------------------------------------
+    def _take(self, count: int) -> list[bytes]:
+        taken, self._pending = self._pending[:count], self._pending[count:]
+        self._pending_bytes -= sum(len(r) for r in taken)
+        return taken
+
+    def _submit(self, batch: list[bytes]) -> None:
+        # Bound the calls in flight: the oldest finishes (or raises) before another is queued.
+        while len(self._in_flight) >= 2 * self.workers:
+            self._in_flight.popleft().result()
+        self._in_flight.append(self._pool.submit(self._send, batch))
+
+    def _backoff(self, attempt: int) -> None:
+        """Exponential backoff with jitter: half the capped delay plus a random half."""
+        delay = min(self.max_delay, self.base_delay * 2**attempt)
+        self.sleep(delay * (0.5 + 0.5 * self.jitter()))
+
+    def _send(self, records: list[bytes]) -> None:
+        """Deliver one batch; resend exactly the failed entries until none is left or attempts run out."""
+        for attempt in range(self.max_attempts):
+            with self._lock:
+                self._stats.api_calls += 1
+            try:
+                codes = self.putter.put_record_batch(self.stream, records)
+            except RetryableError:
+                failed = records
+            else:
+                failed = [record for record, code in zip(records, codes) if code]
+                with self._lock:
+                    self._stats.accepted += len(records) - len(failed)
+            if not failed:
+                return
+            if attempt == self.max_attempts - 1:
+                break
+            with self._lock:
+                self._stats.retried += len(failed)
+            records = failed
+            self._backoff(attempt)
+        with self._lock:
+            self._stats.failed += len(records)
