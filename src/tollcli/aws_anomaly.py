@@ -47,6 +47,7 @@ ANOMALY_PREFIX = "anomaly/"
 PACKAGE_PREFIX = "anomaly/package/"
 SCORES_TABLE = "anomaly_scores"
 TAG_KEY = "toll:stack"
+ROLE_PATH = "/toll/"  # where the AWS backend looks for roles left over from other runs
 # Ledger kinds, in the order deploy creates them; teardown walks TEARDOWN_ORDER.
 KIND_DATA_STREAM = "anomaly-data-stream"
 KIND_FIREHOSE_ROLE = "anomaly-firehose-role"
@@ -281,7 +282,7 @@ class AnomalyDeployer:
             CONFIG_VARIABLE: json.dumps(function_config, separators=(",", ":")),
         }
         self.ensure_function(report, package, function_role_arn, environment)
-        self.ensure_mapping(report, stream_arn)
+        self.ensure_mapping(report, stream_arn, config.window_seconds)
         self.ensure_scores_table(report)
         report.function = self.names.function
         report.data_stream = self.names.data_stream
@@ -338,6 +339,7 @@ class AnomalyDeployer:
                 raise TollError(f"could not look up the IAM role {name}: {exc}") from None
             arn = iam.create_role(
                 RoleName=name,
+                Path=ROLE_PATH,
                 AssumeRolePolicyDocument=policy_document(trust, **fill),
                 Description=f"toll anomaly app ({self.target.stack}): reaches only this app's resources",
                 Tags=[{"Key": k, "Value": v} for k, v in self.target.tags.items()],
@@ -477,32 +479,39 @@ class AnomalyDeployer:
 
         self._wait(f"function {name}", ready)
 
-    def ensure_mapping(self, report: DeployReport, stream_arn: str) -> None:
+    def ensure_mapping(self, report: DeployReport, stream_arn: str, window_seconds: int = TUMBLING_WINDOW_SECONDS) -> None:
         lam = self.client("lambda")
         name = self.names.function
         mappings = lam.list_event_source_mappings(FunctionName=name, EventSourceArn=stream_arn).get("EventSourceMappings", [])
         if mappings:
-            uuid, created = mappings[0]["UUID"], False
+            mapping, created = mappings[0], False
+            if mapping.get("TumblingWindowInSeconds") != window_seconds:
+                lam.update_event_source_mapping(UUID=mapping["UUID"], TumblingWindowInSeconds=window_seconds)
+                created = True
         else:
-            uuid = lam.create_event_source_mapping(
+            mapping = lam.create_event_source_mapping(
                 EventSourceArn=stream_arn,
                 FunctionName=name,
                 StartingPosition="TRIM_HORIZON",  # the stream is new: everything in it is for us
                 BatchSize=500,
                 ParallelizationFactor=1,  # one model, windows in order
-                TumblingWindowInSeconds=TUMBLING_WINDOW_SECONDS,
+                TumblingWindowInSeconds=window_seconds,
                 FunctionResponseTypes=["ReportBatchItemFailures"],
                 MaximumRetryAttempts=5,
                 Tags=self.target.tags,
-            )["UUID"]
+            )
             created = True
+        uuid = mapping["UUID"]
 
         def enabled() -> bool:
             state = lam.get_event_source_mapping(UUID=uuid)["State"]
             return state in {"Enabled", "Disabled"}
 
         self._wait("event source mapping", enabled)
-        self._record(report, KIND_MAPPING, uuid, created, function=name, tumbling_window_seconds=TUMBLING_WINDOW_SECONDS)
+        self._record(
+            report, KIND_MAPPING, uuid, created,
+            arn=mapping.get("EventSourceMappingArn", ""), function=name, tumbling_window_seconds=window_seconds,
+        )  # fmt: skip
 
     def ensure_scores_table(self, report: DeployReport) -> None:
         glue = self.client("glue")
@@ -510,7 +519,7 @@ class AnomalyDeployer:
             "Name": SCORES_TABLE,
             "Description": "Every scored 10 s window of the anomaly app (JSON lines written by the Lambda function)",
             "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"classification": "json", "EXTERNAL": "TRUE"},
+            "Parameters": {"classification": "json", "EXTERNAL": "TRUE", TAG_KEY: self.target.stack},
             "StorageDescriptor": {
                 "Columns": [{"Name": name, "Type": HIVE_TYPES[kind]} for name, kind in SCORE_COLUMNS.items()],
                 "Location": f"s3://{self.target.bucket}/{SCORES_PREFIX}",
@@ -785,3 +794,93 @@ def read_alerts(s3: Any, bucket: str) -> list[dict[str, Any]]:
 def read_scores(s3: Any, bucket: str) -> list[dict[str, Any]]:
     """Every scored window row, oldest first."""
     return read_windows(s3, bucket, SCORES_PREFIX)
+
+
+# --- what AwsBackend delegates here (deploy, alerts, the live sink) --------------------------------
+def _backend_target(backend: Any, ledger: Ledger, aws: Any) -> AnomalyTarget:
+    """Section 1's bucket and database, as `toll --backend aws setup` recorded them."""
+    from tollcli.backends.aws import KIND_BUCKET, KIND_DATABASE
+    from tollcli.config import DATABASE_NAME
+
+    bucket = ledger.find(KIND_BUCKET)
+    if bucket is None or ledger.find(KIND_DATABASE) is None or bucket.settings.get("state") == "creating":
+        raise UsageError("Section 1 is not set up here: run `toll --backend aws setup` before `toll deploy`")
+    return AnomalyTarget(
+        bucket=bucket.name,
+        database=DATABASE_NAME,
+        region=aws.region,
+        account=aws.account_id(),
+        stack=backend.settings.stack,
+        partition=aws.partition,
+    )
+
+
+def deploy_on_backend(backend: Any, *, config: AnomalyConfig, replay: bool, on_event: EventCallback) -> Any:
+    """`AwsBackend.deploy`: the app on Kinesis, Lambda, S3 and SNS; a `backends.base.DeployReport`."""
+    from tollcli.backends.base import DeployReport as BackendDeployReport
+
+    if replay:
+        raise UsageError(
+            "--replay is not available on the aws backend: the function scores records as they arrive; "
+            "run `toll generate` after `toll deploy`"
+        )
+    if not 1 <= config.window_seconds <= 900:
+        raise UsageError(f"--window on AWS is Lambda's tumbling window: 1-900 seconds, not {config.window_seconds}")
+    ledger = backend.require_ledger()
+    aws = backend.client_for(ledger)
+    backend._check_account(aws, ledger)
+    target = _backend_target(backend, ledger, aws)
+    with aws.translate("deploy the anomaly app"):
+        report = deploy_anomaly_app(aws.client, target, ledger, home=backend.settings.home, config=config,
+                                    sleep=backend.sleep, on_event=on_event)  # fmt: skip
+    notes = list(report.notes)
+    notes.append(
+        f"On AWS the windows are Lambda's {config.window_seconds} s tumbling windows by arrival time "
+        "(as the workshop's ROWTIME); --lateness applies to the local backend only."
+    )
+    notes.append(f"toll generate now writes to the Kinesis stream {report.data_stream}; alerts go to {report.topic_arn}.")
+    return BackendDeployReport(created=report.created, existing=report.existing, notes=notes,
+                               config={k: v for k, v in config.to_json().items()})  # fmt: skip
+
+
+def _since(rows: list[dict[str, Any]], since: str | None) -> list[dict[str, Any]]:
+    return rows if since is None else [r for r in rows if str(r.get("window_start", "")) > since]
+
+
+def read_alerts_on_backend(backend: Any, *, since: str | None = None) -> list[dict[str, Any]]:
+    ledger = backend.require_ledger()
+    app = ledger.meta.get("anomaly_app")
+    if not app:
+        raise UsageError("no anomaly app is deployed here: run `toll --backend aws deploy` first")
+    aws = backend.client_for(ledger)
+    with aws.translate("read the alerts from the bucket"):
+        return _since(read_alerts(aws.client("s3"), app["bucket"]), since)
+
+
+def read_scores_on_backend(backend: Any, *, since: str | None = None) -> list[dict[str, Any]]:
+    ledger = backend.require_ledger()
+    app = ledger.meta.get("anomaly_app")
+    if not app:
+        raise UsageError("no anomaly app is deployed here: run `toll --backend aws deploy` first")
+    aws = backend.client_for(ledger)
+    with aws.translate("read the scored windows from the bucket"):
+        return _since(read_scores(aws.client("s3"), app["bucket"]), since)
+
+
+def open_live_sink(backend: Any, ledger: Ledger, aws: Any) -> KinesisSink | None:
+    """After `toll deploy`, generated records go to the live Kinesis stream (which also copies
+    them into the bucket through its own delivery stream); None before it."""
+    app = ledger.meta.get("anomaly_app")
+    if not app or ledger.find(KIND_DATA_STREAM, app.get("data_stream")) is None:
+        return None
+    stream = str(app["data_stream"])
+    with aws.translate(f"look up the Kinesis stream {stream}"):
+        try:
+            status = aws.client("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
+        except Exception as exc:
+            if _is_missing(exc):
+                raise UsageError(f"the Kinesis stream {stream} is missing: run `toll --backend aws deploy` again") from None
+            raise
+    if status not in {"ACTIVE", "UPDATING"}:
+        raise UsageError(f"the Kinesis stream {stream} is {status}: wait a minute or run `toll --backend aws deploy` again")
+    return KinesisSink(aws.client("kinesis"), stream, sleep=backend.sleep)
