@@ -1,0 +1,256 @@
+"""Firehose-style delivery into a local bucket folder, and a stdout sink for `--output -`.
+
+`LocalDeliveryStream` buffers records until the size hint or the interval hint is reached
+(the interval counts event time in backfill, wall time otherwise), then delivers the buffer as
+one object at `<bucket>/YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>` (UTC, the time of
+the object's first record). An object is written aside under a name starting with '.', fsynced,
+then renamed into place: `kill -9` at any moment leaves whole objects only. Writing happens on
+a background thread so generation and disk work overlap; `stats.accepted` counts only records in
+renamed objects. Like Firehose, it stores exactly the bytes it was sent and adds no delimiter.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from tollcli.backends.base import RecordSink, SinkStats
+from tollcli.errors import TollError
+from tollcli.records import RecordChunk
+
+PENDING_OBJECTS = 4  # objects queued for the writer thread before `write` waits
+
+
+def object_key(stream_name: str, moment: float, object_id: str, version: int = 1) -> str:
+    """Firehose's key for an object whose first record arrived (or happened) at `moment`."""
+    stamp = datetime.fromtimestamp(moment, tz=timezone.utc)
+    return f"{stamp:%Y/%m/%d/%H}/{stream_name}-{version}-{stamp:%Y-%m-%d-%H-%M-%S}-{object_id}"
+
+
+def record_ends(chunk: RecordChunk) -> np.ndarray | None:
+    """Byte offset just past each record, or None when the chunk is not one line per record."""
+    ends = np.flatnonzero(np.frombuffer(chunk.lines, dtype=np.uint8) == 10) + 1
+    if len(ends) != chunk.count or (len(ends) and ends[-1] != len(chunk.lines)):
+        return None
+    return ends
+
+
+class LocalDeliveryStream(RecordSink):
+    """A delivery stream whose destination is a folder laid out like the S3 bucket."""
+
+    def __init__(
+        self,
+        *,
+        bucket: Path,
+        stream_name: str,
+        buffer_bytes: int,
+        buffer_seconds: float,
+        realtime: bool,
+        version: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.bucket = Path(bucket)
+        self.stream_name = stream_name
+        self.buffer_bytes = max(1, int(buffer_bytes))
+        self.buffer_seconds = float(buffer_seconds)
+        self.realtime = realtime
+        self.version = version
+        self._clock = clock
+        self._wall = wall
+        self._new_id = new_id
+        self._parts: list[bytes] = []
+        self._buffered_bytes = 0
+        self._buffered_records = 0
+        self._opened_at = 0.0  # clock() (realtime) or event time (backfill) of the first record
+        self._key_time = 0.0  # epoch seconds that name the object
+        self._stats = SinkStats()
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, bytes, int] | None] = queue.Queue(maxsize=PENDING_OBJECTS)
+        self._writer: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+
+    # RecordSink -------------------------------------------------------------------------------
+    @property
+    def stats(self) -> SinkStats:
+        with self._lock:
+            return SinkStats(**vars(self._stats))
+
+    def write(self, chunk: RecordChunk) -> None:
+        self._raise_writer_error()
+        if self._closed:
+            raise TollError("the delivery stream is closed")
+        if chunk.count == 0 or not chunk.lines:
+            return
+        ends = record_ends(chunk)
+        if ends is None:  # not one line per record (a producer without '\n'): deliver as sent
+            self._append(chunk.lines, chunk.count, float(chunk.event_times[0]) if len(chunk.event_times) else self._wall())
+            self._flush_if_due()
+            return
+        times = np.asarray(chunk.event_times, dtype=np.float64)
+        record = 0
+        while record < chunk.count:
+            base = int(ends[record - 1]) if record else 0
+            if not self._parts:
+                self._open(float(times[record]) if len(times) == chunk.count else self._wall())
+            room = self.buffer_bytes - self._buffered_bytes
+            stop = min(int(np.searchsorted(ends, base + room, side="left")) + 1, chunk.count)
+            if not self.realtime and self.buffer_seconds > 0 and len(times) == chunk.count:
+                in_interval = int(np.searchsorted(times, self._opened_at + self.buffer_seconds, side="left"))
+                if in_interval <= record:  # this record starts the next object
+                    self._deliver()
+                    continue
+                stop = min(stop, in_interval)
+            end = int(ends[stop - 1])
+            self._append(chunk.lines[base:end], stop - record, None)
+            record = stop
+            if self._buffered_bytes >= self.buffer_bytes or (not self.realtime and record < chunk.count):
+                self._deliver()
+        self._flush_if_due()
+
+    def poll(self) -> None:
+        """Deliver the buffer if its wall-clock interval has passed (called while idle)."""
+        self._raise_writer_error()
+        if self._parts and self.realtime:
+            self._flush_if_due()
+
+    def flush(self) -> None:
+        """Deliver what is buffered and wait until every object is in place."""
+        if self._parts:
+            self._deliver()
+        if self._writer is not None:
+            self._queue.join()
+        self._raise_writer_error()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            if self._writer is not None:
+                self._queue.put(None)
+                self._writer.join()
+                self._writer = None
+        self._raise_writer_error()
+
+    # buffering --------------------------------------------------------------------------------
+    def _open(self, event_time: float) -> None:
+        if self.realtime:
+            self._opened_at = self._clock()
+            self._key_time = self._wall()
+        else:
+            self._opened_at = event_time
+            self._key_time = event_time
+
+    def _append(self, data: bytes, records: int, event_time: float | None) -> None:
+        if event_time is not None and not self._parts:
+            self._open(event_time)
+        self._parts.append(data)
+        self._buffered_bytes += len(data)
+        self._buffered_records += records
+
+    def _flush_if_due(self) -> None:
+        if not self._parts:
+            return
+        if (
+            self._buffered_bytes >= self.buffer_bytes
+            or self.buffer_seconds <= 0
+            or (self.realtime and self._clock() - self._opened_at >= self.buffer_seconds)
+        ):
+            self._deliver()
+
+    def _deliver(self) -> None:
+        """Hand the buffer to the writer thread as one object."""
+        if not self._parts:
+            return
+        data = b"".join(self._parts)
+        key = object_key(self.stream_name, self._key_time, self._new_id(), self.version)
+        records = self._buffered_records
+        self._parts, self._buffered_bytes, self._buffered_records = [], 0, 0
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_objects, name="toll-delivery", daemon=True)
+            self._writer.start()
+        while True:
+            self._raise_writer_error()
+            try:
+                self._queue.put((key, data, records), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # the writer thread ------------------------------------------------------------------------
+    def _write_objects(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is not None:
+                    continue  # after a failure, queued objects are not delivered (nor counted)
+                key, data, records = item
+                try:
+                    self._put_object(key, data)
+                except OSError as exc:
+                    self._error = TollError(f"cannot deliver {key} to {self.bucket}: {exc.strerror or exc}")
+                    continue
+                with self._lock:
+                    self._stats.accepted += records
+                    self._stats.objects += 1
+                    self._stats.api_calls += 1
+            finally:
+                self._queue.task_done()
+
+    def _put_object(self, key: str, data: bytes) -> None:
+        target = self.bucket / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        aside = target.with_name(f".{target.name}.writing")
+        with open(aside, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(aside, target)
+
+    def _raise_writer_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+class StreamSink(RecordSink):
+    """`--output -`: records go to a byte stream (stdout) instead of the delivery stream."""
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        self._stats = SinkStats()
+
+    @property
+    def stats(self) -> SinkStats:
+        return self._stats
+
+    def write(self, chunk: RecordChunk) -> None:
+        self._stream.write(chunk.lines)
+        self._stream.flush()
+        self._stats.accepted += chunk.count
+        self._stats.api_calls += 1
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            pass
+
+    def close(self) -> None:
+        self.flush()

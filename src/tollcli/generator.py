@@ -1,0 +1,714 @@
+"""The toll record generator: what the Kinesis Data Generator did, without losing a record.
+
+Pipeline: a `GeneratorSpec` (from a KDG template, `kdg.py`) -> `RecordFactory`, which builds a
+whole chunk of records at once with numpy (weighted draws by binary search over cumulative
+weights; dates formatted once per second of event time; bytes scattered into one buffer) ->
+`run_generation`, which paces chunks from a monotonic clock (record i is due at start + i/R, so
+the rate never drifts), or in `backfill` writes them as fast as possible while event time
+advances at the rate -> the backend's sink, then the anomaly feed. The summary counts what the
+sink accepted, so it always equals the records delivered.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tollcli.errors import TollError, UsageError
+from tollcli.kdg import (
+    DateField,
+    FakerField,
+    GeneratorSpec,
+    Literal,
+    NumberField,
+    UniformChoice,
+    WeightedChoice,
+    compile_moment,
+    default_spec,
+    format_fraction,
+    format_second,
+    load_template,
+    skewed_spec,
+)
+from tollcli.records import RecordChunk
+from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
+
+DEFAULT_RATE = 100.0  # the workshop recommends 100 records per second
+MAX_CHUNK = 32_768  # records per chunk: big enough to amortise numpy, small enough for memory
+MIN_TICK = 0.05  # realtime: records are handed over at most this long after they are due
+MAX_TICK = 0.1  # realtime: how often stop requests, skew changes and progress are looked at
+SKEW_POLL = 0.5  # seconds between looks at the skew file (a change applies within a second)
+PROGRESS_EVERY = 0.25
+TABLE_LOOP_LIMIT = 32  # categories up to which bytes are scattered per category
+
+
+# ---------------------------------------------------------------------------------------------
+# Column-wise record assembly
+
+
+class ByteTable:
+    """Distinct byte strings of one column, padded into a matrix for scattering."""
+
+    def __init__(self, values: list[bytes]) -> None:
+        self.values = values
+        self.lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
+        width = int(self.lengths.max()) if values else 0
+        self.width = width
+        self.fixed = bool(values) and bool((self.lengths == width).all())
+        matrix = np.zeros((len(values), width), dtype=np.uint8)
+        for row, value in enumerate(values):
+            if value:
+                matrix[row, : len(value)] = np.frombuffer(value, dtype=np.uint8)
+        self.matrix = matrix
+
+
+def _clean(value: str) -> bytes:
+    """A value as UTF-8, with line breaks made spaces: one record must stay one line."""
+    return value.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").encode("utf-8")
+
+
+Segment = tuple[ByteTable, np.ndarray] | bytes  # (table, codes) or a literal
+
+
+def assemble(segments: list[Segment], count: int) -> bytes:
+    """Concatenate per-record segments into one bytes object, record after record."""
+    if count == 0:
+        return b""
+    lengths = np.zeros(count, dtype=np.int64)
+    for segment in segments:
+        if isinstance(segment, bytes):
+            lengths += len(segment)
+        else:
+            table, codes = segment
+            lengths += table.lengths[codes]
+    ends = np.cumsum(lengths)
+    out = np.empty(int(ends[-1]), dtype=np.uint8)
+    position = ends - lengths
+    for segment in segments:
+        if isinstance(segment, bytes):
+            for offset, byte in enumerate(segment):
+                out[position + offset] = byte
+            position += len(segment)
+            continue
+        table, codes = segment
+        if table.fixed:
+            for offset in range(table.width):
+                out[position + offset] = table.matrix[codes, offset]
+            position += table.width
+        elif len(table.values) <= TABLE_LOOP_LIMIT:
+            for code, value in enumerate(table.values):
+                if not value:
+                    continue
+                rows = np.flatnonzero(codes == code)
+                if rows.size:
+                    out[position[rows][:, None] + np.arange(len(value))] = table.matrix[code, : len(value)]
+            position += table.lengths[codes]
+        else:
+            record_lengths = table.lengths[codes]
+            matrix = table.matrix[codes]
+            for offset in range(table.width):
+                rows = record_lengths > offset
+                out[position[rows] + offset] = matrix[rows, offset]
+            position += record_lengths
+    return out.tobytes()
+
+
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, code of each element): a linear pass when sorted, else np.unique."""
+    if values.size and bool((values[1:] >= values[:-1]).all()):
+        starts = np.concatenate(([True], values[1:] != values[:-1]))
+        return values[starts], np.cumsum(starts) - 1
+    distinct, codes = np.unique(values, return_inverse=True)
+    return distinct, codes.reshape(-1)
+
+
+class RecordFactory:
+    """Builds `RecordChunk`s from a spec; seeded, so a seed and event times give the same bytes."""
+
+    def __init__(self, spec: GeneratorSpec, *, seed: int | None = None) -> None:
+        self.spec = spec
+        self.rng = np.random.default_rng(seed)
+        self._faker: Any = None
+        self._seed = seed
+        self._tables: dict[int, ByteTable] = {}
+        self._cumulative: dict[int, np.ndarray] = {}
+        self._fraction_tables: dict[int, ByteTable] = {}
+        self._moments = {i: compile_moment(p.format) for i, p in enumerate(spec.parts) if isinstance(p, DateField)}
+        for index, part in enumerate(spec.parts):
+            if isinstance(part, (WeightedChoice, UniformChoice)):
+                self._tables[index] = ByteTable([_clean(v) for v in part.data])
+            if isinstance(part, WeightedChoice):
+                self._cumulative[index] = np.cumsum(np.asarray(part.weights, dtype=np.float64))
+            if isinstance(part, NumberField) and _number_steps(part) <= 100_000:
+                steps = _number_steps(part)
+                self._tables[index] = ByteTable([_format_number(part, k) for k in range(steps)])
+        self.station_index = spec.station_part_index
+        self.station_names: np.ndarray | None = None
+        self.station_counts: np.ndarray | None = None
+        if self.station_index is not None:
+            station = spec.parts[self.station_index]
+            assert isinstance(station, WeightedChoice)
+            self.station_names = np.array(list(station.data), dtype=object)
+            self.station_counts = np.zeros(len(station.data), dtype=np.int64)
+            self.template_station_weights = tuple(station.weights)
+
+    @property
+    def stations(self) -> tuple[str, ...]:
+        return tuple(self.station_names) if self.station_names is not None else ()
+
+    def set_station_weights(self, weights: tuple[float, ...]) -> None:
+        if self.station_index is None:
+            raise UsageError("this template has no weighted station field (the second field) to skew")
+        cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
+        if cumulative[-1] <= 0:
+            raise UsageError("station weights are all zero")
+        self._cumulative[self.station_index] = cumulative
+
+    def per_station(self) -> dict[str, int]:
+        if self.station_names is None or self.station_counts is None:
+            return {}
+        return {str(name): int(n) for name, n in zip(self.station_names, self.station_counts)}
+
+    def _faker_instance(self) -> Any:
+        if self._faker is None:
+            from faker import Faker
+
+            self._faker = Faker()
+            if self._seed is not None:
+                self._faker.seed_instance(self._seed)
+        return self._faker
+
+    def _date_segments(self, index: int, part: DateField, event_times: np.ndarray) -> list[Segment]:
+        milliseconds = np.floor(event_times * 1000.0 + 1e-3).astype(np.int64)
+        seconds = milliseconds // 1000
+        segments: list[Segment] = []
+        distinct: np.ndarray | None = None
+        codes: np.ndarray | None = None
+        for piece in self._moments[index]:
+            if piece.kind == "second":
+                if distinct is None:
+                    distinct, codes = _runs(seconds)
+                zone = timezone.utc if part.utc else None
+                texts = []
+                for second in distinct.tolist():
+                    moment = datetime.fromtimestamp(second, tz=timezone.utc)
+                    if zone is None:
+                        moment = moment.astimezone()
+                    texts.append(_clean(format_second(piece.tokens, moment)))
+                assert codes is not None
+                segments.append((ByteTable(texts), codes))
+            elif piece.kind == "fraction":
+                table = self._fraction_tables.get(piece.width)
+                if table is None:
+                    table = ByteTable([format_fraction(ms, piece.width).encode() for ms in range(1000)])
+                    self._fraction_tables[piece.width] = table
+                segments.append((table, milliseconds % 1000))
+            else:  # epoch milliseconds, one value per record
+                segments.append((ByteTable([str(ms).encode() for ms in milliseconds.tolist()]), np.arange(len(milliseconds))))
+        return segments
+
+    def make_chunk(self, event_times: np.ndarray) -> RecordChunk:
+        """One chunk: a record per event time (float64 epoch seconds)."""
+        event_times = np.asarray(event_times, dtype=np.float64)
+        count = len(event_times)
+        segments: list[Segment] = []
+        station_codes: np.ndarray | None = None
+        for index, part in enumerate(self.spec.parts):
+            if isinstance(part, Literal):
+                segments.append(_clean(part.text))
+            elif isinstance(part, DateField):
+                segments.extend(self._date_segments(index, part, event_times))
+            elif isinstance(part, WeightedChoice):
+                cumulative = self._cumulative[index]
+                draws = self.rng.random(count) * cumulative[-1]
+                codes = np.minimum(np.searchsorted(cumulative, draws, side="right"), len(cumulative) - 1)
+                segments.append((self._tables[index], codes))
+                if index == self.station_index:
+                    station_codes = codes
+            elif isinstance(part, UniformChoice):
+                segments.append((self._tables[index], self.rng.integers(0, len(part.data), size=count)))
+            elif isinstance(part, NumberField):
+                steps = _number_steps(part)
+                codes = self.rng.integers(0, steps, size=count)
+                table = self._tables.get(index)
+                if table is None:
+                    table = ByteTable([_format_number(part, k) for k in codes.tolist()])
+                    codes = np.arange(count)
+                segments.append((table, codes))
+            elif isinstance(part, FakerField):
+                method = getattr(self._faker_instance(), part.method)
+                kwargs = dict(part.kwargs)
+                values = [_faker_text(method(**kwargs)) for _ in range(count)]
+                segments.append((ByteTable(values), np.arange(count)))
+        segments.append(b"\n")
+        stations = None
+        if station_codes is not None and self.station_names is not None and self.station_counts is not None:
+            stations = self.station_names[station_codes]
+            self.station_counts += np.bincount(station_codes, minlength=len(self.station_names))
+        return RecordChunk(lines=assemble(segments, count), count=count, event_times=event_times, stations=stations)
+
+
+def _number_steps(part: NumberField) -> int:
+    return math.floor((part.maximum - part.minimum) / part.precision + 1e-9) + 1
+
+
+def _format_number(part: NumberField, step: int) -> bytes:
+    value = part.minimum + step * part.precision
+    if part.precision >= 1 and float(part.minimum).is_integer() and float(part.precision).is_integer():
+        return str(round(value)).encode()
+    decimals = max(0, -math.floor(math.log10(part.precision)))
+    return f"{value:.{decimals}f}".encode()
+
+
+def _faker_text(value: Any) -> bytes:
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, (list, tuple)):
+        value = " ".join(str(v) for v in value)
+    return _clean(str(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rate: constant, or a profile of the day
+
+
+@dataclass(frozen=True)
+class RateProfile:
+    """Mean records per second for each UTC hour, with relative noise (the KDG's periodic mode)."""
+
+    rates: tuple[float, ...]  # 24 values
+    noise: tuple[float, ...]  # 24 values, e.g. 0.1 = standard deviation of 10% of the mean
+
+    @property
+    def mean_rate(self) -> float:
+        return sum(self.rates) / 24
+
+
+def load_rate_profile(path: Path) -> RateProfile:
+    """Read `hour,rate[,noise]` rows; hours not listed keep the rate of the hour before."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"rate profile {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read rate profile {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    listed: dict[int, tuple[float, float]] = {}
+    rows = [row for row in csv.reader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))]
+    for number, row in enumerate(rows, start=1):
+        cells = [c.strip() for c in row]
+        if number == 1 and cells and cells[0].lower() == "hour":
+            continue
+        try:
+            hour, rate = int(cells[0]), float(cells[1])
+            noise = float(cells[2]) if len(cells) > 2 and cells[2] else 0.0
+        except (ValueError, IndexError):
+            raise UsageError(f"rate profile {path}: row {number} is not hour,rate[,noise]: {','.join(cells)}") from None
+        if not 0 <= hour <= 23 or not math.isfinite(rate) or rate < 0 or not math.isfinite(noise) or noise < 0:
+            raise UsageError(f"rate profile {path}: row {number} needs an hour 0-23, a rate >= 0 and noise >= 0")
+        listed[hour] = (rate, noise)
+    if not listed or all(rate == 0 for rate, _ in listed.values()):
+        raise UsageError(f"rate profile {path} lists no hour with a rate above 0")
+    rates, noise = [], []
+    last = listed[max(listed)]
+    for hour in range(24):
+        last = listed.get(hour, last)
+        rates.append(last[0])
+        noise.append(last[1])
+    return RateProfile(rates=tuple(rates), noise=tuple(noise))
+
+
+class Schedule:
+    """When each record is due, as an offset in seconds from the run's start.
+
+    Piecewise constant rates over whole UTC minutes (a constant rate is one endless piece);
+    C(t), the records due by offset t, is piecewise linear and record i is at C^-1(i)."""
+
+    def __init__(self, *, start: float, rate: float, profile: RateProfile | None = None, seed: int | None = None) -> None:
+        self.start = start
+        self.rate = rate
+        self.profile = profile
+        self._noise_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**32))
+        self._offsets: list[float] = [0.0]  # piece starts (offsets)
+        self._counts: list[float] = [0.0]  # C at piece starts
+        self._rates: list[float] = []
+
+    def _minute_rate(self, minute: int) -> float:
+        assert self.profile is not None
+        hour = (minute // 60) % 24
+        mean, noise = self.profile.rates[hour], self.profile.noise[hour]
+        if noise <= 0 or mean <= 0:
+            return mean
+        wobble = np.random.default_rng([self._noise_seed, minute % (2**32)]).standard_normal()
+        return max(0.0, mean * (1.0 + noise * float(wobble)))
+
+    def _extend(self, *, until_count: float | None = None, until_offset: float | None = None) -> None:
+        """Add pieces until C reaches `until_count` or the pieces reach `until_offset`."""
+        while (until_count is not None and self._counts[-1] <= until_count) or (
+            until_offset is not None and self._offsets[-1] <= until_offset
+        ):
+            begin = self._offsets[-1]
+            absolute = self.start + begin
+            minute = math.floor(absolute / 60)
+            end = (minute + 1) * 60 - self.start
+            if end - begin < 1e-9:
+                end += 60
+            rate = self._minute_rate(minute)
+            self._rates.append(rate)
+            self._offsets.append(end)
+            self._counts.append(self._counts[-1] + rate * (end - begin))
+            if len(self._rates) > 10_000_000:
+                raise TollError("the rate profile produces no records")
+
+    def offsets(self, first: int, count: int) -> np.ndarray:
+        """Offsets of records first .. first+count-1."""
+        index = np.arange(first, first + count, dtype=np.float64)
+        if self.profile is None:
+            return index / self.rate
+        self._extend(until_count=float(first + count))
+        counts = np.asarray(self._counts)
+        piece = np.searchsorted(counts, index, side="right") - 1
+        piece = np.minimum(piece, len(self._rates) - 1)
+        rates = np.asarray(self._rates)[piece]
+        return np.asarray(self._offsets)[piece] + (index - counts[piece]) / rates
+
+    def offset_of(self, record: int) -> float:
+        return float(self.offsets(record, 1)[0])
+
+    def count_at(self, offset: float) -> float:
+        """C(offset): records due by then, as a real number."""
+        if self.profile is None:
+            return offset * self.rate
+        self._extend(until_offset=offset)
+        piece = int(np.searchsorted(np.asarray(self._offsets), offset, side="right")) - 1
+        return self._counts[piece] + self._rates[piece] * (offset - self._offsets[piece])
+
+    def due_by(self, offset: float) -> int:
+        """Records whose offset is <= `offset`."""
+        return math.floor(self.count_at(offset) + 1e-9) + 1
+
+    def before(self, offset: float) -> int:
+        """Records whose offset is < `offset`."""
+        return max(0, math.ceil(self.count_at(offset) - 1e-9))
+
+
+# ---------------------------------------------------------------------------------------------
+# Options, parsing helpers and the run loop
+
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '90s', '5m', '1h', '1h30m' or a plain number of seconds."""
+    compact = text.strip().lower().replace(" ", "")
+    total, at = 0.0, 0
+    for match in DURATION.finditer(compact):
+        if match.start() != at:
+            break
+        total += float(match.group(1)) * DURATION_UNITS[match.group(2)]
+        at = match.end()
+    if not compact or at != len(compact) or total <= 0:
+        raise UsageError(f"cannot read the duration {text!r}: use e.g. 90s, 5m, 1h or 1h30m")
+    return total
+
+
+def parse_start(text: str) -> datetime:
+    """An ISO-8601 instant; without an offset it is UTC."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"cannot read --start {text!r}: use ISO-8601, e.g. 2026-11-28T08:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class GenerateOptions:
+    """Everything `toll generate` (and `toll workshop`) can ask of the generator."""
+
+    rate: float = DEFAULT_RATE
+    count: int | None = None
+    duration: float | None = None  # seconds
+    seed: int | None = None
+    template_path: Path | None = None
+    spec: GeneratorSpec | None = None  # a parsed template (wins over template_path)
+    backfill: bool = False
+    start: datetime | None = None  # backfill's first event time; default now minus the run's length
+    rate_profile_path: Path | None = None
+    rate_profile: RateProfile | None = None
+    skew_station: str | None = None  # start skewed towards (or, with drop, without) this station
+    drop: bool = False
+    watch_skew: bool = True  # follow `toll skew` while running
+
+
+@dataclass
+class GenerateProgress:
+    generated: int
+    accepted: int
+    elapsed: float
+    rate: float
+    per_station: dict[str, int]
+
+
+@dataclass
+class GenerateSummary:
+    records: int  # accepted by the sink: equals the records delivered
+    generated: int
+    retried: int
+    failed: int
+    objects: int
+    elapsed_s: float
+    target_rate: float | None
+    achieved_rate: float
+    per_station: dict[str, int]
+    stopped_by: str  # count, duration, interrupt, stop, output closed
+    backfill: bool
+    first_event: str | None = None
+    last_event: str | None = None
+    skew: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PreparedRun:
+    """Options checked and resolved; nothing has been written yet."""
+
+    options: GenerateOptions
+    spec: GeneratorSpec
+    profile: RateProfile | None
+    limit: int | None  # records to send, when known up front
+    start: float | None  # backfill start (epoch seconds)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def prepare(options: GenerateOptions) -> PreparedRun:
+    """Check every option (UsageError on bad input) before anything is opened or written."""
+    if not isinstance(options.rate, (int, float)) or not math.isfinite(options.rate) or options.rate <= 0:
+        raise UsageError(f"--rate must be a number above 0, not {options.rate}")
+    if options.count is not None and options.count < 1:
+        raise UsageError(f"--count must be at least 1, not {options.count}")
+    if options.duration is not None and (not math.isfinite(options.duration) or options.duration <= 0):
+        raise UsageError("--duration must be above 0")
+    if options.count is not None and options.duration is not None:
+        raise UsageError("give --count or --duration, not both")
+    if options.start is not None and not options.backfill:
+        raise UsageError("--start sets backfill's event time: add --backfill")
+    if options.backfill and options.count is None and options.duration is None:
+        raise UsageError("--backfill needs --count or --duration (it runs as fast as it can)")
+    if options.drop and not options.skew_station:
+        raise UsageError("--drop needs --skew STATION")
+    spec = options.spec or (load_template(options.template_path) if options.template_path else default_spec())
+    profile = options.rate_profile or (load_rate_profile(options.rate_profile_path) if options.rate_profile_path else None)
+    if options.skew_station is not None:
+        station = spec.station_field
+        if station is None:
+            raise UsageError("--skew needs a template whose second field is a weighted station list")
+        check_station(options.skew_station, station.data)
+    limit: int | None = options.count
+    start: float | None = None
+    if options.backfill:
+        mean_rate = profile.mean_rate if profile else options.rate
+        length = options.duration if options.duration is not None else (options.count or 0) / mean_rate
+        start = options.start.timestamp() if options.start else time.time() - length
+    return PreparedRun(options=options, spec=spec, profile=profile, limit=limit, start=start)
+
+
+def sample_records(options: GenerateOptions, count: int) -> bytes:
+    """`count` records from the template, as the KDG's "Test template" shows them."""
+    if count < 1:
+        raise UsageError(f"--sample must be at least 1, not {count}")
+    run = prepare(options)
+    factory = RecordFactory(run.spec, seed=options.seed)
+    _apply_skew(factory, _initial_skew(options, None))
+    start = run.start if run.start is not None else time.time()
+    schedule = Schedule(start=start, rate=options.rate, profile=run.profile, seed=options.seed)
+    return factory.make_chunk(start + schedule.offsets(0, count)).lines
+
+
+def _initial_skew(options: GenerateOptions, home: Path | None) -> SkewState | None:
+    if options.skew_station:
+        return SkewState(station=options.skew_station, mode="drop" if options.drop else "divert")
+    if home is not None and options.watch_skew:
+        return read_skew(home)
+    return None
+
+
+def _apply_skew(factory: RecordFactory, state: SkewState | None) -> str | None:
+    """Re-weight the station field; a note when the state names a station we do not have."""
+    if factory.station_index is None:
+        return None if state is None else "skew ignored: the template has no weighted station field"
+    if state is not None and state.station not in factory.stations:
+        return f"skew ignored: {state.station} is not a station of this template"
+    pattern = skewed_spec().station_field
+    assert pattern is not None
+    try:
+        weights = skewed_weights(factory.stations, factory.template_station_weights, state, pattern.data, pattern.weights)
+    except UsageError as exc:
+        return f"skew ignored: {exc.message}"
+    factory.set_station_weights(weights)
+    return None
+
+
+def run_generation(
+    backend: Any,
+    options: GenerateOptions,
+    *,
+    on_progress: Callable[[GenerateProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    sink: Any = None,
+) -> GenerateSummary:
+    """Generate and deliver records until the count, the duration, or a stop request.
+
+    Opens `backend.open_sink(realtime=not backfill)` (or uses `sink`, e.g. stdout, in which case
+    no anomaly feed is opened) and hands each chunk to the sink, then to the anomaly feed. The
+    sink is flushed and the feed closed however the run ends, Ctrl-C included."""
+    run = prepare(options)
+    home = Path(backend.settings.home) if backend is not None and options.watch_skew else None
+    factory = RecordFactory(run.spec, seed=options.seed)
+    skew_state = _initial_skew(options, home)
+    notes: list[str] = []
+    note = _apply_skew(factory, skew_state)
+    if note:
+        notes.append(note)
+    watcher = SkewWatcher(home) if home is not None else None
+
+    own_sink = sink is None
+    if own_sink:
+        sink = backend.open_sink(realtime=not options.backfill)
+    feed = backend.open_anomaly_feed() if (own_sink and backend is not None) else None
+
+    clock = time.monotonic
+    began = clock()
+    wall_start = time.time()
+    start = run.start if options.backfill else wall_start
+    assert start is not None
+    schedule = Schedule(start=start, rate=options.rate, profile=run.profile, seed=options.seed)
+    limit = run.limit
+    if options.duration is not None:
+        limit = schedule.before(options.duration)
+    generated = 0
+    stopped_by = "interrupt"
+    first_event: float | None = None
+    last_event: float | None = None
+    last_skew_poll = began
+    last_progress = began
+
+    def send(count: int) -> None:
+        nonlocal generated, first_event, last_event
+        while count > 0:
+            size = min(count, MAX_CHUNK)
+            times = start + schedule.offsets(generated, size)
+            chunk = factory.make_chunk(times)
+            sink.write(chunk)
+            if feed is not None:
+                feed.consume(chunk)
+            if first_event is None:
+                first_event = float(times[0])
+            last_event = float(times[-1])
+            generated += size
+            count -= size
+
+    def housekeeping(now: float) -> None:
+        nonlocal last_skew_poll, last_progress, skew_state
+        if watcher is not None and now - last_skew_poll >= SKEW_POLL:
+            last_skew_poll = now
+            if watcher.changed():
+                skew_state = watcher.current()
+                message = _apply_skew(factory, skew_state)
+                if message and message not in notes:
+                    notes.append(message)
+        poll = getattr(sink, "poll", None)
+        if poll is not None:
+            poll()
+        if on_progress is not None and now - last_progress >= PROGRESS_EVERY:
+            last_progress = now
+            on_progress(_progress(now))
+
+    def _progress(now: float) -> GenerateProgress:
+        elapsed = max(now - began, 1e-9)
+        return GenerateProgress(generated, sink.stats.accepted, elapsed, generated / elapsed, factory.per_station())
+
+    try:
+        if options.backfill:
+            assert limit is not None
+            while generated < limit:
+                if should_stop is not None and should_stop():
+                    stopped_by = "stop"
+                    break
+                send(min(MAX_CHUNK, limit - generated))
+                housekeeping(clock())
+            else:
+                stopped_by = "count" if options.count is not None else "duration"
+        else:
+            while True:
+                if should_stop is not None and should_stop():
+                    stopped_by = "stop"
+                    break
+                now = clock()
+                due = schedule.due_by(now - began)
+                if limit is not None:
+                    due = min(due, limit)
+                if due > generated:
+                    send(due - generated)
+                if limit is not None and generated >= limit:
+                    # a run of N records at R/s lasts N/R seconds, like the schedule says
+                    end_at = options.duration if options.duration is not None else schedule.offset_of(limit)
+                    _sleep_until(began + end_at, clock, should_stop)
+                    stopped_by = "count" if options.count is not None else "duration"
+                    break
+                housekeeping(clock())
+                next_due = began + schedule.offset_of(generated)
+                now = clock()
+                time.sleep(min(MAX_TICK, max(MIN_TICK, next_due - now)))
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+    except BrokenPipeError:
+        stopped_by = "output closed"
+    finally:
+        try:
+            sink.close()
+        finally:
+            if feed is not None:
+                feed.close()
+    elapsed = max(clock() - began, 1e-9)
+    stats = sink.stats
+    return GenerateSummary(
+        records=stats.accepted,
+        generated=generated,
+        retried=stats.retried,
+        failed=stats.failed,
+        objects=stats.objects,
+        elapsed_s=round(elapsed, 3),
+        target_rate=None if run.profile else options.rate,
+        achieved_rate=round(stats.accepted / elapsed, 1),
+        per_station=factory.per_station(),
+        stopped_by=stopped_by,
+        backfill=options.backfill,
+        first_event=_iso(first_event) if first_event is not None else None,
+        last_event=_iso(last_event) if last_event is not None else None,
+        skew=skew_state.to_json() if skew_state is not None else None,
+        notes=notes,
+    )
+
+
+def _sleep_until(deadline: float, clock: Callable[[], float], should_stop: Callable[[], bool] | None) -> None:
+    while True:
+        left = deadline - clock()
+        if left <= 0 or (should_stop is not None and should_stop()):
+            return
+        time.sleep(min(left, MAX_TICK))
