@@ -108,11 +108,11 @@ def alerts(
             render_alerts(app, alert_rows, score_rows if scores else None)
         return
     emit = _emit_json_lines if as_json else (lambda kind, rows: _emit_lines(app, kind, rows))
-    emit("score", score_rows)
-    emit("alert", alert_rows)
-    last_alert = _last_window(alert_rows)
-    last_score = _last_window(score_rows)
-    try:
+    try:  # Ctrl-C is how a follow ends: exit 0, as after any finished listing
+        emit("score", score_rows)
+        emit("alert", alert_rows)
+        last_alert = _last_window(alert_rows)
+        last_score = _last_window(score_rows)
         while True:
             time.sleep(interval)
             if scores:
