@@ -1,0 +1,158 @@
+"""The anomaly app's quality over seeds, and what scoring costs a backfill.
+
+    /work/venv/bin/python bench/bench_anomaly.py [--seeds 10] [--records 600000]
+
+Quality: the workshop's scenario (30 min steady at 100 records/s = 180 windows, then 2 min of the
+skewed template = 12 windows; and the same with one sensor dropped), scored by the app alone in
+both modes. Printed per mode: steady-phase alerts (after warm-up: scores are 0 before it), the
+highest steady score, the skewed window of the first alert (0 = the first), and its station.
+
+Overhead: a backfill at rate 100 (1,000 records per window) into the local delivery stream,
+without and with the app deployed, as a ratio measured in the same run; with the real generator
+(`run_generation`) when it is importable, and with synthetic RecordChunks always.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from tollcli.anomaly import AnomalyApp, AnomalyConfig
+from tollcli.anomaly.scenario import SKEWED_WEIGHTS, dropped_weights, scenario
+
+STEADY_WINDOWS, CHANGE_WINDOWS = 180, 12
+DROPPED = "TX45"
+
+
+def quality(seed: int, mode: str, change: np.ndarray, expect: tuple[str, str]) -> dict:
+    times, stations = scenario(seed, STEADY_WINDOWS, change, CHANGE_WINDOWS)
+    app = AnomalyApp(AnomalyConfig.from_options(mode=mode, seed=seed))
+    scored = []
+    for lo in range(0, len(times), 5000):
+        scored += app.process(times[lo : lo + 5000], stations[lo : lo + 5000])
+    warm = 32 if mode == "default" else 2
+    steady = scored[warm:STEADY_WINDOWS]
+    changed = scored[STEADY_WINDOWS:]
+    first = next(((i, w.alerts[0]) for i, w in enumerate(changed) if w.alerts), None)
+    station, direction = expect
+    return {
+        "false_alerts": sum(len(w.alerts) for w in scored[:STEADY_WINDOWS]),
+        "top_steady": max(w.score for w in steady),
+        "first": None if first is None else first[0],
+        "station": None if first is None else first[1].station,
+        "hit": first is not None
+        and first[0] <= 1
+        and first[1].station == station
+        and (mode == "workshop" or f"{station} {direction}" in first[1].explanation),
+    }
+
+
+def report_quality(seeds: int) -> None:
+    cases = [
+        ("skew to 35South", SKEWED_WEIGHTS, ("35South", "HIGH")),
+        (f"{DROPPED} dropped", dropped_weights(DROPPED), (DROPPED, "LOW")),
+    ]
+    for label, change, expect in cases:
+        print(f"\n{label}: {seeds} seeds, {STEADY_WINDOWS} steady + {CHANGE_WINDOWS} changed windows at 100 records/s")
+        print(f"{'mode':<9} {'steady alerts (total)':>22} {'seeds w/o':>10} {'max steady':>11} {'hit':>6}  first alerts")
+        for mode in ("default", "workshop"):
+            runs = [quality(seed, mode, change, expect) for seed in range(1, seeds + 1)]
+            firsts = ", ".join("-" if r["first"] is None else f"{r['first']}:{r['station']}" for r in runs)
+            print(
+                f"{mode:<9} {sum(r['false_alerts'] for r in runs):>22} {sum(r['false_alerts'] == 0 for r in runs):>7}/{seeds}"
+                f" {max(r['top_steady'] for r in runs):>11.2f} {sum(r['hit'] for r in runs):>3}/{seeds}  {firsts}"
+            )
+
+
+# --- overhead ------------------------------------------------------------------------------------
+def fresh_home(root: Path, name: str, deploy: bool):
+    from tollcli.backends import open_backend
+    from tollcli.config import resolve_settings
+
+    backend = open_backend(resolve_settings(backend="local", home=root / name, region=None, profile=None))
+    backend.setup(buffer_mb=1, buffer_seconds=60)
+    if deploy:
+        backend.deploy(config=AnomalyConfig.from_options())
+    return backend
+
+
+def synthetic_backfill(backend, records: int, chunk: int = 5000) -> float:
+    """Chunks made as the generator makes them (CSV lines, event times, stations), into the sink and feed."""
+    times, stations = scenario(1, records // 1000, SKEWED_WEIGHTS, 0)
+    dates = np.datetime_as_string(times.astype("datetime64[s]"), unit="s")
+    plates = np.array([f"ABC{i:04d}" for i in range(1000)], dtype=object)
+    from tollcli.records import RecordChunk
+
+    began = time.perf_counter()
+    sink = backend.open_sink(realtime=False)
+    feed = backend.open_anomaly_feed(on_alert=lambda _m: None)
+    for lo in range(0, len(times), chunk):
+        hi = min(lo + chunk, len(times))
+        lines = "".join(
+            f"{d}Z,{s},{p}\n" for d, s, p in zip(dates[lo:hi], stations[lo:hi], plates[np.arange(lo, hi) % 1000])
+        ).encode()
+        batch = RecordChunk(lines=lines, count=hi - lo, event_times=times[lo:hi], stations=stations[lo:hi])
+        sink.write(batch)
+        if feed is not None:
+            feed.consume(batch)
+    sink.close()
+    if feed is not None:
+        feed.close()
+    return time.perf_counter() - began
+
+
+def generator_backfill(backend, records: int) -> float:
+    from tollcli.generator import GenerateOptions, run_generation
+
+    options = GenerateOptions(
+        rate=100, count=records, seed=1, backfill=True, start=datetime(2026, 11, 1, tzinfo=timezone.utc), watch_skew=False
+    )
+    began = time.perf_counter()
+    run_generation(backend, options)
+    return time.perf_counter() - began
+
+
+def report_overhead(records: int, repeats: int) -> None:
+    print(f"\nbackfill overhead: {records:,} records at rate 100 (1,000 per window), best of {repeats}")
+    runners = [("synthetic chunks", synthetic_backfill)]
+    try:
+        import tollcli.generator  # noqa: F401
+
+        runners.append(("real generator", generator_backfill))
+    except ImportError as exc:
+        print(f"  real generator: not importable here ({exc})")
+    for label, runner in runners:
+        plain, with_app = [], []
+        for attempt in range(repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp)
+                plain.append(runner(fresh_home(root, f"plain{attempt}", False), records))
+                with_app.append(runner(fresh_home(root, f"app{attempt}", True), records))
+        base, app = min(plain), min(with_app)
+        print(
+            f"  {label:<17} without app {base:6.2f} s ({records / base:>9,.0f} rec/s)   with app {app:6.2f} s "
+            f"({records / app:>9,.0f} rec/s)   ratio {app / base:.3f}  (median ratio "
+            f"{statistics.median(a / b for a, b in zip(with_app, plain)):.3f})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--records", type=int, default=600_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-quality", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_quality:
+        report_quality(args.seeds)
+    report_overhead(args.records, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
