@@ -231,6 +231,10 @@ class AwsBackend(Backend):
         if kind == KIND_WORKGROUP:
             workgroup = aws.get_workgroup(name)
             return (workgroup["State"] if workgroup else "missing"), details
+        if kind.startswith("quicksight-"):  # `toll dashboard --quicksight` (tollcli.quicksight)
+            from tollcli.quicksight import live_state_on_backend
+
+            return live_state_on_backend(self, aws, ledger, resource)
         return "recorded", details  # kinds other commands add (the anomaly app) report themselves
 
     def _unknown_tagged(self, aws: AwsClient, ledger: Ledger, notes: list[str]) -> list[ResourceStatus]:
@@ -263,6 +267,7 @@ class AwsBackend(Backend):
             raise UsageError(f"{self.settings.home} holds a {ledger.backend} stack: use --backend {ledger.backend}")
         aws = self.client_for(ledger)
         self._check_account(aws, ledger)
+        self._teardown_quicksight(aws, ledger, report, on_event)
         self._teardown_anomaly_app(aws, ledger, report, on_event)
         for kind in TEARDOWN_ORDER:
             for resource in [r for r in ledger.resources if r.kind == kind]:
@@ -288,6 +293,12 @@ class AwsBackend(Backend):
                 except OSError:
                     pass
         return report
+
+    def _teardown_quicksight(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
+        """The QuickSight analysis, dataset, data source and grant read this stack: they go first."""
+        from tollcli.quicksight import teardown_on_backend
+
+        teardown_on_backend(self, aws, ledger, report, on_event)
 
     def _teardown_anomaly_app(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The Section 2 app (`toll deploy`) sits on this stack: it goes first."""
@@ -370,6 +381,12 @@ class AwsBackend(Backend):
             state = stream["DeliveryStreamStatus"] if stream else "missing"
             raise UsageError(f"the delivery stream {STREAM_NAME} is {state}: run `toll --backend aws setup`")
         return FirehoseSink(aws, STREAM_NAME, realtime=realtime, sleep=self.sleep)
+
+    # QuickSight (`toll dashboard --quicksight`, in tollcli.quicksight) -------------------------
+    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
+        from tollcli.quicksight import publish_on_backend
+
+        return publish_on_backend(self, user_arn=user_arn, on_event=on_event)
 
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:
         """Run the Athena SQL unchanged through PyAthena in the stack's workgroup."""

@@ -196,6 +196,13 @@ class Backend(ABC):
 
         raise UsageError(f"`toll alerts --scores` is not available on the {self.name} backend")
 
+    # QuickSight (`toll dashboard --quicksight`) ---------------------------------------------
+    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
+        """The workshop's QuickSight analysis, shared with `user_arn`; a `quicksight.QuickSightReport`."""
+        from tollcli.errors import UsageError
+
+        raise UsageError("--quicksight needs --backend aws (QuickSight is an AWS service); `toll dashboard` alone works offline")
+
     # SQL ------------------------------------------------------------------------------------
     @abstractmethod
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:

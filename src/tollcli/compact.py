@@ -1,0 +1,245 @@
+"""`toll compact`: rewrite delivered CSV objects as Parquet, as Firehose's format conversion would.
+
+For each hour folder of the bucket (`YYYY/MM/DD/HH/`), the CSV objects not compacted yet become
+one Parquet part under `<home>/compacted/<table>/YYYY/MM/DD/HH/part-<uuid>.parquet`:
+
+1. check the objects (good rows, bad rows) exactly as queries do;
+2. write the good rows to a hidden temporary file, count them back from the file, fsync, and
+   rename it into place;
+3. keep any object that held bad rows, byte for byte, under `compacted/<table>/rejected/`;
+4. record the part, its source objects and their bad-row count in the manifest (atomic write);
+5. only then delete the source CSV objects.
+
+The manifest is the truth: queries read the parts it lists plus every CSV object it does not
+list as a source, so a crash at any step loses no row and counts none twice. A part left
+without a manifest entry (a crash between 2 and 4) is removed by the next run, and sources a
+crash left behind after step 4 are deleted then. Bad rows stay counted (queries keep reporting
+them as skipped) and stay on disk in their raw form.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tollcli.backends.base import EventCallback, ignore_event
+from tollcli.config import DATABASE_NAME, TABLE_NAME
+from tollcli.errors import TollError, UsageError
+from tollcli.state import atomic_write_bytes, atomic_write_json
+
+if TYPE_CHECKING:
+    from tollcli.backends.local import LocalBackend
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def resolve_location(value: str | Path) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+@dataclass
+class CompactionManifest:
+    """The Parquet parts of one table and the CSV objects each replaced (paths relative)."""
+
+    folder: Path  # <home>/compacted/<table>
+    location: Path  # the table's CSV location
+    parts: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, backend: LocalBackend, table: str, location: Path | None = None) -> CompactionManifest:
+        folder = (backend.home / "compacted" / table).resolve()
+        path = folder / MANIFEST_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = {}
+        except (OSError, ValueError) as exc:
+            raise TollError(f"the compaction manifest {path} is unreadable ({exc}); fix or remove it by hand") from None
+        stored_location = data.get("location")
+        chosen = location or (Path(stored_location) if stored_location else backend.bucket_path)
+        return cls(folder=folder, location=resolve_location(chosen), parts=list(data.get("parts") or []))
+
+    @property
+    def path(self) -> Path:
+        return self.folder / MANIFEST_NAME
+
+    def save(self) -> None:
+        atomic_write_json(self.path, {"version": MANIFEST_VERSION, "location": str(self.location), "parts": self.parts})
+
+    def parquet_paths(self) -> list[Path]:
+        return [self.folder / part["parquet"] for part in self.parts]
+
+    def source_paths(self) -> set[str]:
+        return {str(self.location / source) for part in self.parts for source in part["sources"]}
+
+    def skipped_rows(self) -> int:
+        return sum(int(part.get("skipped", 0)) for part in self.parts)
+
+    def rows(self) -> int:
+        return sum(int(part.get("rows", 0)) for part in self.parts)
+
+
+@dataclass
+class CompactReport:
+    table: str
+    objects_compacted: int = 0
+    parts_written: int = 0
+    rows: int = 0
+    skipped_rows: int = 0
+    objects_kept_raw: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    parts_total: int = 0
+    rows_total: int = 0
+    folder: str = ""
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.objects_compacted == 0
+
+
+@contextmanager
+def compaction_lock(folder: Path) -> Iterator[None]:
+    """One `toll compact` at a time per table; a second one is told so instead of racing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError("another `toll compact` is running on this home: wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(path: Path) -> None:
+    try:
+        _fsync_file(path)
+    except OSError:
+        pass
+
+
+def _tidy(manifest: CompactionManifest, on_event: EventCallback) -> None:
+    """Finish what a crashed run left: orphan parts and temporaries go, listed sources go."""
+    listed = {str(p) for p in manifest.parquet_paths()}
+    rejected = manifest.folder / "rejected"
+    for root, _dirs, files in os.walk(manifest.folder):
+        if Path(root) == rejected or rejected in Path(root).parents:
+            continue
+        for name in files:
+            path = Path(root, name)
+            if name.endswith(".parquet.tmp") or (name.endswith(".parquet") and str(path) not in listed):
+                path.unlink(missing_ok=True)
+                on_event(f"removed {path.name}, left by an interrupted compaction")
+    for source in manifest.source_paths():
+        if os.path.exists(source):
+            os.unlink(source)
+
+
+def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) -> CompactReport:
+    """Rewrite every CSV object of the toll table not yet compacted as Parquet; see the module doc."""
+    import duckdb
+
+    from tollcli.queries import check_objects, csv_reader_sql, list_objects, quote_ident, valid_row_sql
+
+    ledger = backend.require_ledger()
+    table_name = f"{DATABASE_NAME}.{TABLE_NAME}"
+    resource = ledger.find("table", table_name)
+    if resource is None:
+        raise UsageError(f"the table {table_name} is missing: run `toll setup` again")
+    if str(resource.settings.get("format", "csv")) != "csv":
+        raise UsageError(f"the table {table_name} is not CSV: nothing to compact")
+    columns = {str(k): str(v) for k, v in resource.settings["columns"].items()}
+    location = resolve_location(resource.settings["location"])
+    manifest = CompactionManifest.load(backend, TABLE_NAME, location)
+    report = CompactReport(table=table_name, folder=str(manifest.folder))
+    if ledger.find("compacted", table_name) is None:
+        backend.record_path(ledger, "compacted", table_name, backend.home / "compacted" / TABLE_NAME, format="parquet")
+
+    with compaction_lock(manifest.folder):
+        manifest = CompactionManifest.load(backend, TABLE_NAME, location)
+        _tidy(manifest, on_event)
+        done = manifest.source_paths()
+        objects = [o for o in list_objects(location) if str(o.path) not in done]
+        by_hour = defaultdict(list)
+        for obj in objects:
+            by_hour[obj.path.parent.relative_to(location)].append(obj)
+        names = ", ".join(quote_ident(c) for c in columns)
+        con = duckdb.connect(":memory:")
+        try:
+            for hour, group in sorted(by_hour.items()):
+                check_objects(con, group, columns)
+                good_rows = sum(o.rows or 0 for o in group)
+                skipped = sum(o.skipped or 0 for o in group)
+                part_name = f"part-{uuid.uuid4()}.parquet"
+                out_dir = manifest.folder / hour
+                out_dir.mkdir(parents=True, exist_ok=True)
+                final = out_dir / part_name
+                temporary = out_dir / f".{part_name}.tmp"
+                clean = [o.path for o in group if not o.skipped]
+                dirty = [o.path for o in group if o.skipped]
+                selects = []
+                if clean:
+                    selects.append(f"SELECT {names} FROM {csv_reader_sql(clean, columns)}")
+                if dirty:
+                    selects.append(f"SELECT {names} FROM {csv_reader_sql(dirty, columns)} WHERE {valid_row_sql(columns)}")
+                query = " UNION ALL ".join(selects)
+                try:
+                    con.execute(f"COPY ({query}) TO '{temporary}' (FORMAT parquet, COMPRESSION zstd)")
+                    written = con.execute(f"SELECT count(*) FROM read_parquet('{temporary}')").fetchone()[0]
+                    if written != good_rows:
+                        raise TollError(f"compaction of {hour} wrote {written} rows, expected {good_rows}: nothing changed")
+                    _fsync_file(temporary)
+                    os.replace(temporary, final)
+                    _fsync_folder(out_dir)
+                except (duckdb.Error, OSError) as exc:
+                    temporary.unlink(missing_ok=True)
+                    raise TollError(f"cannot compact {hour}: {exc}") from None
+                finally:
+                    temporary.unlink(missing_ok=True)
+                for obj in group:
+                    if obj.skipped:
+                        atomic_write_bytes(manifest.folder / "rejected" / obj.path.relative_to(location), obj.path.read_bytes())
+                        report.objects_kept_raw += 1
+                manifest.parts.append(
+                    {
+                        "parquet": str(final.relative_to(manifest.folder)),
+                        "sources": [str(o.path.relative_to(location)) for o in group],
+                        "rows": good_rows,
+                        "skipped": skipped,
+                        "kept_raw": [str(o.path.relative_to(location)) for o in group if o.skipped],
+                    }
+                )
+                manifest.save()  # from here on the part, not the CSV objects, holds these rows
+                for obj in group:
+                    obj.path.unlink(missing_ok=True)
+                report.objects_compacted += len(group)
+                report.parts_written += 1
+                report.rows += good_rows
+                report.skipped_rows += skipped
+                report.bytes_before += sum(o.size for o in group)
+                report.bytes_after += final.stat().st_size
+                on_event(f"compacted {hour}/: {len(group)} object(s), {good_rows:,} rows -> {part_name}")
+        finally:
+            con.close()
+        report.parts_total = len(manifest.parts)
+        report.rows_total = manifest.rows()
+    return report

@@ -1,0 +1,638 @@
+"""The workshop's three questions, and any read-only SQL, written once in Athena's dialect.
+
+    run_question(backend, "busiest", since=..., limit=...)
+        -> templates/sql/busiest.sql filled in -> backend.query(sql) -> QuestionResult
+
+The question SQL is plain Athena (Trino) SQL: the AWS backend sends it to Athena unchanged. The
+local backend calls `run_local_query`, which translates the few Athena functions DuckDB spells
+differently (`athena_to_duckdb`), refuses anything but one SELECT, and runs it in a fresh
+in-memory DuckDB whose schema `toll` holds one view per table in the ledger:
+
+- CSV tables (the bucket) are read with declared column types, never sniffed. Bad rows (wrong
+  field count, unparseable date, empty fields, empty lines) are left out and counted: each
+  delivered object is checked once, and the counts are kept in `<home>/catalog/` keyed by the
+  object's size and modification time, so later queries read clean objects without re-checking.
+- Objects that `toll compact` rewrote as Parquet are read from the Parquet files its manifest
+  lists (see `tollcli.compact`), together with every CSV object not yet compacted.
+- An empty table is an empty typed relation, never an error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tollcli.backends.base import QueryResult
+from tollcli.errors import TollError, UsageError
+from tollcli.paths import read_template
+from tollcli.state import Ledger, atomic_write_json
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from tollcli.backends.base import Backend
+    from tollcli.backends.local import LocalBackend
+
+DEFAULT_SCHEMA = "toll"
+CATALOG_FOLDER = "catalog"
+CATALOG_RESOURCE = ("query_cache", "catalog")
+COMPACTED_FOLDER = "compacted"
+NO_LIMIT = 2_147_483_647  # Athena's INTEGER maximum: "no rank limit" inside the same SQL text
+
+# A station is quiet when it has at most this share of the median station's records ...
+QUIET_RATIO = 0.5
+# ... and the shortfall is beyond Poisson noise (this many standard deviations of the median count).
+QUIET_SIGMAS = 4.0
+
+
+# ---------------------------------------------------------------------------------------------
+# questions
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    template: str
+    title: str
+    label_column: str  # what the chart labels with
+
+
+QUESTIONS: dict[str, Question] = {
+    "busiest": Question("busiest", "busiest.sql", "Which is the busiest toll station?", "station"),
+    "most-active": Question("most-active", "most_active.sql", "Who is the most active user by license plate?", "plate"),
+    "quiet": Question("quiet", "quiet.sql", "Which toll station reports less traffic than it should?", "station"),
+}
+
+
+@dataclass
+class QuestionResult:
+    """A question's answer: rows to show, the SQL that produced them, and what was left out."""
+
+    question: str
+    title: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    sql: str
+    total_records: int
+    skipped_rows: int = 0
+    since: str | None = None
+    until: str | None = None
+    flagged: list[str] = field(default_factory=list)  # quiet: the stations named as outliers
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.total_records == 0
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "title": self.title,
+            "since": self.since,
+            "until": self.until,
+            "total_records": self.total_records,
+            "skipped_rows": self.skipped_rows,
+            "flagged": self.flagged,
+            "rows": self.records(),
+            "notes": self.notes,
+            "sql": self.sql,
+        }
+
+
+def check_question(name: str) -> Question:
+    try:
+        return QUESTIONS[name]
+    except KeyError:
+        raise UsageError(f"unknown question {name!r}: choose one of {', '.join(QUESTIONS)}") from None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hrs": 3600}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`15m`, `90s`, `2h`, `1d` (a bare number is seconds) -> timedelta; anything else is a UsageError."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise UsageError(f"cannot read the duration {text!r}: use a number with s, m, h or d, e.g. 15m")
+    amount = float(match.group(1))
+    unit = (match.group(2) or "s").lower()
+    seconds = amount * (86400 if unit.startswith("d") else _UNIT_SECONDS[unit])
+    if seconds <= 0:
+        raise UsageError(f"the duration {text!r} must be more than zero")
+    return timedelta(seconds=seconds)
+
+
+def parse_instant(text: str, *, option: str = "time") -> datetime:
+    """An ISO-8601 date or date-time; without an offset it is UTC."""
+    value = (text or "").strip()
+    try:
+        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+    except ValueError:
+        raise UsageError(f"cannot read {option} {text!r}: use ISO-8601, e.g. 2026-11-28T08:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def time_range(
+    *, since: str | None = None, until: str | None = None, last: str | None = None, now: datetime | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """The --since/--until/--last options as a UTC range; --last counts back from now."""
+    if last is not None and since is not None:
+        raise UsageError("--last and --since both set the start: give one of them")
+    start = parse_instant(since, option="--since") if since is not None else None
+    end = parse_instant(until, option="--until") if until is not None else None
+    if last is not None:
+        start = (now or datetime.now(timezone.utc)) - parse_duration(last)
+    if start is not None and end is not None and start >= end:
+        raise UsageError("the time range is empty: --since/--last must come before --until")
+    return start, end
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def time_filter_sql(since: datetime | None, until: datetime | None) -> str:
+    """An Athena condition on the string column `date` ([since, until)), or `true`."""
+    conditions = []
+    if since is not None:
+        conditions.append(f"from_iso8601_timestamp(\"date\") >= from_iso8601_timestamp('{_iso(since)}')")
+    if until is not None:
+        conditions.append(f"from_iso8601_timestamp(\"date\") < from_iso8601_timestamp('{_iso(until)}')")
+    return " AND ".join(conditions) or "true"
+
+
+def question_sql(name: str, *, since: datetime | None = None, until: datetime | None = None, limit: int | None = None) -> str:
+    """The Athena SQL for a question, from its template under templates/sql/."""
+    question = check_question(name)
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+    text = read_template("sql", question.template)
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return body.format(time_filter=time_filter_sql(since, until), rank_limit=limit or NO_LIMIT).strip() + "\n"
+
+
+def _as_int(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def _as_float(value: Any) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def quiet_stations(counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Each station against the median station, quietest first; `quiet` marks real outliers.
+
+    The median is robust: one or two failing stations do not move it. A station is quiet when it
+    has at most QUIET_RATIO of the median's records and the shortfall is more than QUIET_SIGMAS
+    Poisson standard deviations, so random variation on small samples never names a station.
+    """
+    if not counts:
+        return []
+    median = float(statistics.median(counts.values()))
+    noise = math.sqrt(median) if median > 0 else 0.0
+    rows = []
+    for station, records in sorted(counts.items(), key=lambda item: (item[1], item[0])):
+        ratio = records / median if median > 0 else 1.0
+        shortfall = median - records
+        quiet = median > 0 and ratio <= QUIET_RATIO and shortfall > QUIET_SIGMAS * noise
+        rows.append(
+            {
+                "station": station,
+                "records": records,
+                "median": median,
+                "below_median_pct": round(100.0 * (1 - ratio), 1) if median > 0 else 0.0,
+                "sigmas_below": round(shortfall / noise, 1) if noise > 0 else 0.0,
+                "quiet": quiet,
+            }
+        )
+    return rows
+
+
+def run_question(
+    backend: Backend,
+    name: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    strict: bool = False,
+) -> QuestionResult:
+    """Answer one of the workshop's questions on any backend."""
+    question = check_question(name)
+    sql = question_sql(name, since=since, until=until, limit=None if name == "quiet" else limit)
+    result = backend.query(sql, strict=strict)
+    answer = QuestionResult(
+        question=name,
+        title=question.title,
+        columns=[],
+        rows=[],
+        sql=sql,
+        total_records=0,
+        skipped_rows=result.skipped_rows,
+        since=_iso(since) if since else None,
+        until=_iso(until) if until else None,
+        notes=list(result.notes),
+    )
+    if name == "quiet":
+        counts = {str(row[0]): _as_int(row[1]) for row in result.rows}
+        stations = quiet_stations(counts)
+        answer.total_records = sum(counts.values())
+        answer.flagged = [row["station"] for row in stations if row["quiet"]]
+        if limit is not None:
+            stations = stations[:limit]
+        answer.columns = ["station", "records", "median", "below_median_pct", "sigmas_below", "quiet"]
+        answer.rows = [tuple(row[c] for c in answer.columns) for row in stations]
+        if answer.total_records:
+            if answer.flagged:
+                worst = {row["station"]: row for row in quiet_stations(counts)}
+                answer.notes.append(
+                    "quiet: "
+                    + ", ".join(f"{s} ({worst[s]['below_median_pct']:.0f}% below the median station)" for s in answer.flagged)
+                )
+            else:
+                answer.notes.append("no station reports unusually little traffic")
+    else:
+        answer.columns = [question.label_column, "records", "share_pct", "rank"]
+        answer.rows = [(str(r[0]), _as_int(r[1]), _as_float(r[2]), _as_int(r[3])) for r in result.rows]
+        answer.total_records = _as_int(result.rows[0][4]) if result.rows else 0
+    if answer.empty:
+        answer.rows = []
+        answer.notes.append("no data yet" + (" in this time range" if since or until else "") + ": run `toll generate`")
+    return answer
+
+
+# ---------------------------------------------------------------------------------------------
+# Athena -> DuckDB
+
+# Athena functions that DuckDB names differently; the targets are DuckDB built-ins or the macros
+# `_LOCAL_MACROS` defines in every local connection.
+FUNCTION_RENAMES = {
+    "from_iso8601_timestamp": "toll_from_iso8601_timestamp",
+    "from_iso8601_date": "toll_from_iso8601_date",
+    "to_iso8601": "toll_to_iso8601",
+    "approx_percentile": "approx_quantile",
+    "approx_distinct": "approx_count_distinct",
+}
+_LOCAL_MACROS = (
+    "CREATE MACRO toll_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
+    "CREATE MACRO toll_from_iso8601_date(s) AS CAST(s AS DATE)",
+    "CREATE MACRO toll_to_iso8601(t) AS strftime(CAST(t AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ')",
+)
+# Strings, quoted identifiers and comments pass through untouched; words may be renamed.
+_TOKENS = re.compile(
+    r"""(?P<string>'(?:[^']|'')*')|(?P<quoted>"(?:[^"]|"")*")|(?P<backtick>`[^`]*`)"""
+    r"""|(?P<comment>--[^\n]*|/\*.*?\*/)|(?P<word>[A-Za-z_][A-Za-z0-9_$]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_$]*)*)""",
+    re.DOTALL,
+)
+
+
+def athena_to_duckdb(sql: str) -> str:
+    """Translate the Athena SQL we accept into DuckDB's dialect, token by token.
+
+    Renames functions (`from_iso8601_timestamp(` and friends), turns Athena's backtick quoting
+    into double quotes, and drops the `awsdatacatalog.` catalog prefix.
+    """
+    out: list[str] = []
+    position = 0
+    for match in _TOKENS.finditer(sql):
+        out.append(sql[position : match.start()])
+        position = match.end()
+        token = match.group(0)
+        if match.lastgroup == "backtick":
+            token = '"' + token[1:-1].replace('"', '""') + '"'
+        elif match.lastgroup == "word":
+            parts = [p.strip() for p in token.split(".")]
+            if len(parts) > 1 and parts[0].lower() == "awsdatacatalog":
+                parts = parts[1:]
+            if len(parts) == 1 and sql[match.end() :].lstrip().startswith("("):
+                parts[0] = FUNCTION_RENAMES.get(parts[0].lower(), parts[0])
+            token = ".".join(parts)
+        out.append(token)
+    out.append(sql[position:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# read-only check
+
+
+def check_read_only(sql: str) -> str:
+    """`sql` (DuckDB dialect) if it is exactly one SELECT-like statement; else a UsageError."""
+    import duckdb
+
+    if not sql.strip():
+        raise UsageError("the query is empty")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise UsageError(f"SQL error: {_first_line(exc)}") from None
+    if len(statements) != 1:
+        raise UsageError(f"give exactly one statement, not {len(statements)}")
+    kind = statements[0].type
+    if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+        name = str(kind).rsplit(".", 1)[-1]
+        raise UsageError(f"only read-only queries (SELECT) are allowed here; this is a {name} statement")
+    return sql
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# the local engine
+
+
+@dataclass
+class CsvObject:
+    """One delivered object and what checking it found."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    rows: int | None = None  # good rows; None until checked
+    skipped: int | None = None
+
+
+@dataclass
+class TableFiles:
+    """What a table's view reads: Parquet parts from compaction, then newer CSV objects."""
+
+    name: str
+    schema: str
+    columns: dict[str, str]
+    file_format: str
+    location: Path | None = None
+    parquet: list[Path] = field(default_factory=list)
+    objects: list[CsvObject] = field(default_factory=list)  # csv/jsonl files not compacted
+    compacted_skipped: int = 0
+
+    @property
+    def skipped_rows(self) -> int:
+        return self.compacted_skipped + sum(o.skipped or 0 for o in self.objects)
+
+
+def split_table_name(name: str) -> tuple[str, str]:
+    schema, _, table = name.rpartition(".")
+    return (schema or DEFAULT_SCHEMA), table
+
+
+def list_objects(location: Path) -> list[CsvObject]:
+    """Every delivered object below `location`, oldest key first; `.`-files are in flight."""
+    found = []
+    if not location.is_dir():
+        return found
+    for root, dirs, files in os.walk(location):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(root, name)
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append(CsvObject(path=path, size=info.st_size, mtime_ns=info.st_mtime_ns))
+    return found
+
+
+def sql_string(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_list(paths: Iterable[str | Path]) -> str:
+    return "[" + ", ".join(sql_string(p) for p in paths) + "]"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def csv_reader_sql(paths: Iterable[Path], columns: dict[str, str], *, filename: bool = False) -> str:
+    """read_csv over explicit files with declared types: no sniffing, rows with a wrong field count skipped."""
+    spec = "{" + ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in columns.items()) + "}"
+    return (
+        f"read_csv({sql_list(paths)}, columns = {spec}, header = false, delim = ',', quote = '', escape = '', "
+        f"new_line = '\\n', auto_detect = false, ignore_errors = true, null_padding = false"
+        + (", filename = true" if filename else "")
+        + ")"
+    )
+
+
+def valid_row_sql(columns: dict[str, str]) -> str:
+    """The condition a row of the toll table must meet: every field present, a parseable date."""
+    checks = [f"{quote_ident(c)} IS NOT NULL" for c in columns]
+    if "date" in columns:
+        checks.append('TRY_CAST("date" AS TIMESTAMPTZ) IS NOT NULL')
+    return " AND ".join(checks)
+
+
+def count_lines(path: Path) -> int:
+    """Lines in a file; a last line without its newline counts too (Athena reads it as a row)."""
+    data = path.read_bytes()
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def check_objects(con: duckdb.DuckDBPyConnection, objects: list[CsvObject], columns: dict[str, str]) -> None:
+    """Fill in good and skipped rows for each object: skipped = lines - good rows."""
+    if not objects:
+        return
+    good: dict[str, int] = {}
+    for start in range(0, len(objects), 2000):
+        batch = objects[start : start + 2000]
+        reader = csv_reader_sql([o.path for o in batch], columns, filename=True)
+        rows = con.execute(f"SELECT filename, count(*) FROM {reader} WHERE {valid_row_sql(columns)} GROUP BY filename").fetchall()
+        good.update((str(name), int(count)) for name, count in rows)
+    for obj in objects:
+        obj.rows = good.get(str(obj.path), 0)
+        obj.skipped = max(0, count_lines(obj.path) - obj.rows)
+
+
+class ObjectIndex:
+    """Per-object check results kept under <home>/catalog/: a cache, safe to lose."""
+
+    def __init__(self, backend: LocalBackend, table: str) -> None:
+        self.backend = backend
+        self.path = backend.home / CATALOG_FOLDER / f"{table}.objects.json"
+        self.entries: dict[str, dict[str, int]] = {}
+        try:
+            import json
+
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("objects"), dict):
+                self.entries = data["objects"]
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def apply(self, objects: list[CsvObject]) -> list[CsvObject]:
+        """Fill in known results; return the objects still to check."""
+        unknown = []
+        for obj in objects:
+            entry = self.entries.get(str(obj.path))
+            if entry and entry.get("size") == obj.size and entry.get("mtime_ns") == obj.mtime_ns:
+                obj.rows, obj.skipped = int(entry["rows"]), int(entry["skipped"])
+            else:
+                unknown.append(obj)
+        return unknown
+
+    def save(self, objects: list[CsvObject]) -> None:
+        """Remember the current objects (dropping those gone); silently skip an unwritable home."""
+        self.entries = {
+            str(o.path): {"size": o.size, "mtime_ns": o.mtime_ns, "rows": o.rows or 0, "skipped": o.skipped or 0}
+            for o in objects
+            if o.rows is not None
+        }
+        try:
+            _record_catalog(self.backend)
+            atomic_write_json(self.path, {"version": 1, "objects": self.entries})
+        except (OSError, TollError):
+            pass
+
+
+def _record_catalog(backend: LocalBackend) -> None:
+    ledger = backend.load_ledger()
+    kind, name = CATALOG_RESOURCE
+    if ledger is not None and ledger.find(kind, name) is None:
+        backend.record_path(ledger, kind, name, backend.home / CATALOG_FOLDER)
+
+
+def table_files(backend: LocalBackend, con: duckdb.DuckDBPyConnection, ledger: Ledger, resource_name: str) -> TableFiles:
+    """The files behind one ledger table, checked, with what compaction already took over."""
+    from tollcli.compact import CompactionManifest, resolve_location
+
+    resource = ledger.find("table", resource_name)
+    assert resource is not None
+    settings = resource.settings
+    schema, table = split_table_name(resource.name)
+    columns = {str(k): str(v) for k, v in (settings.get("columns") or {}).items()}
+    file_format = str(settings.get("format", "csv")).lower()
+    files = TableFiles(name=table, schema=schema, columns=columns, file_format=file_format)
+    location = resolve_location(str(settings.get("location", "")))
+    files.location = location
+    # List before reading the manifest: a compaction in between then shows up as CSV objects the
+    # manifest excludes (or that vanish, and the query lists again), never as rows missed.
+    objects = list_objects(location)
+    manifest = CompactionManifest.load(backend, table, location)
+    files.parquet = [p for p in manifest.parquet_paths() if p.exists()]
+    files.compacted_skipped = manifest.skipped_rows()
+    compacted = manifest.source_paths()
+    files.objects = [o for o in objects if str(o.path) not in compacted]
+    if file_format == "csv":
+        index = ObjectIndex(backend, table)
+        unknown = index.apply(files.objects)
+        if unknown:
+            check_objects(con, unknown, columns)
+            index.save(files.objects)
+    return files
+
+
+def empty_relation_sql(columns: dict[str, str]) -> str:
+    return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in columns.items()) + " WHERE false"
+
+
+def view_sql(files: TableFiles) -> str:
+    """One SELECT over all of a table's files, with its declared columns and types."""
+    columns = files.columns
+    names = ", ".join(quote_ident(c) for c in columns)
+    typed = ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in columns.items())
+    parts = []
+    if files.parquet:
+        parts.append(f"SELECT {typed} FROM read_parquet({sql_list(files.parquet)})")
+    paths = [o.path for o in files.objects]
+    if files.file_format == "csv":
+        clean = [o.path for o in files.objects if not o.skipped]
+        dirty = [o.path for o in files.objects if o.skipped]
+        if clean:
+            parts.append(f"SELECT {names} FROM {csv_reader_sql(clean, columns)}")
+        if dirty:
+            parts.append(f"SELECT {names} FROM {csv_reader_sql(dirty, columns)} WHERE {valid_row_sql(columns)}")
+    elif files.file_format in ("jsonl", "json") and paths:
+        spec = "{" + ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in columns.items()) + "}"
+        parts.append(
+            f"SELECT {names} FROM read_json({sql_list(paths)}, columns = {spec}, "
+            "format = 'newline_delimited', ignore_errors = true)"
+        )
+    elif files.file_format == "parquet" and paths:
+        parts.append(f"SELECT {typed} FROM read_parquet({sql_list(paths)}, union_by_name = true)")
+    if not parts:
+        return empty_relation_sql(columns)
+    return "\nUNION ALL\n".join(parts)
+
+
+def open_local_catalog(backend: LocalBackend) -> tuple[duckdb.DuckDBPyConnection, dict[str, TableFiles]]:
+    """A fresh in-memory DuckDB with schema `toll` and one view per ledger table, locked down."""
+    import duckdb
+
+    ledger = backend.require_ledger()
+    con = duckdb.connect(":memory:")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {DEFAULT_SCHEMA}")
+    for statement in _LOCAL_MACROS:
+        con.execute(statement)
+    tables: dict[str, TableFiles] = {}
+    for resource in ledger.resources:
+        if resource.kind != "table" or not resource.settings.get("columns"):
+            continue
+        files = table_files(backend, con, ledger, resource.name)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(files.schema)}")
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(files.schema)}.{quote_ident(files.name)} AS {view_sql(files)}")
+        tables[files.name.lower()] = files
+    # Unqualified names resolve in `toll`; the user's SQL may read only the home's files.
+    con.execute(f"SET search_path = '{DEFAULT_SCHEMA},main'")
+    readable = {str(backend.home.resolve()) + os.sep} | {str(t.location) + os.sep for t in tables.values() if t.location}
+    con.execute(f"SET allowed_directories = [{', '.join(sql_string(d) for d in sorted(readable))}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con, tables
+
+
+_RETRYABLE = ("No files found", "No such file", "Cannot open file")
+
+
+def run_local_query(backend: LocalBackend, sql: str, *, strict: bool = False) -> QueryResult:
+    """Run one read-only Athena statement on DuckDB over the home's files."""
+    import duckdb
+
+    local_sql = check_read_only(athena_to_duckdb(sql))
+    for attempt in range(2):
+        con, tables = open_local_catalog(backend)
+        try:
+            try:
+                referenced = {name.split(".")[-1].strip('"').lower() for name in con.get_table_names(local_sql)}
+            except duckdb.Error:
+                referenced = set(tables)
+            skipped = sum(tables[name].skipped_rows for name in referenced if name in tables)
+            if strict and skipped:
+                raise TollError(
+                    f"{skipped} bad row(s) in the data (wrong field count, bad date or empty line): --strict refuses them"
+                )
+            cursor = con.execute(local_sql)
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall()
+        except (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException) as exc:
+            raise UsageError(f"SQL error: {_first_line(exc)}") from None
+        except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.PermissionException) as exc:
+            raise UsageError(f"SQL error: {_first_line(exc)}") from None
+        except duckdb.IOException as exc:
+            # `toll compact` may have replaced an object between listing and reading: list again once.
+            if attempt == 0 and any(marker in str(exc) for marker in _RETRYABLE):
+                continue
+            raise TollError(f"cannot read the data: {_first_line(exc)}") from None
+        except duckdb.Error as exc:
+            raise TollError(f"query failed: {_first_line(exc)}") from None
+        finally:
+            con.close()
+        notes = [f"skipped {skipped} bad row(s)"] if skipped else []
+        return QueryResult(columns=columns, rows=rows, skipped_rows=skipped, notes=notes)
+    raise TollError("the data kept changing while it was read: try again")  # pragma: no cover
