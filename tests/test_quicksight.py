@@ -373,3 +373,59 @@ def test_teardown_leaves_what_is_not_tagged_ours(moto_account: None, stub: Stubb
     stub.assert_no_pending_responses()  # no delete_analysis was sent
     assert removed == [] and failed[0][0] == f"{KIND_ANALYSIS} toll-workshop" and "not tagged" in failed[0][1]
     assert ledger.find(KIND_ANALYSIS) is not None
+
+
+# --- on the AWS backend: after `toll setup`, in `toll status` and `toll teardown` ---------------------
+def expect_new_analysis(stub: Stubber) -> None:
+    expect_missing(stub, "describe_data_set", DataSetId="toll-toll-records")
+    expect_missing(stub, "describe_analysis", AnalysisId="toll-workshop")
+    stub.add_response("create_analysis", {"Arn": ANALYSIS_ARN, "AnalysisId": "toll-workshop", "Status": 202})
+    stub.add_response("describe_analysis", {"Analysis": {"Arn": ANALYSIS_ARN, "Status": "CREATION_SUCCESSFUL"}, "Status": 200})
+
+
+def test_on_the_backend_status_shows_the_url_and_teardown_goes_first(moto_account: None, stub: Stubber, home: Path) -> None:
+    from tollcli.backends.aws import AwsBackend
+    from tollcli.config import Settings
+
+    settings = Settings(backend="aws", home=home, region=REGION, backend_explicit=True)
+    backend = AwsBackend(settings, aws=TestAws(routed(stub)), sleep=lambda _s: None)
+    backend.setup(buffer_mb=1, buffer_seconds=60)
+    expect_subscription(stub)
+    expect_new_analysis(stub)
+
+    report = backend.publish_quicksight(user_arn=USER_ARN)
+
+    assert report.principal == USER_ARN and report.analysis_url.endswith("/sn/analyses/toll-workshop")
+    source = boto3.client("quicksight", region_name=REGION).describe_data_source(AwsAccountId=ACCOUNT, DataSourceId="toll-athena")
+    assert source["DataSource"]["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == "toll-workgroup"  # setup's workgroup
+
+    stub.add_response("describe_data_set", {"DataSet": {"Arn": DATASET_ARN}, "Status": 200})
+    stub.add_response("describe_analysis", {"Analysis": {"Arn": ANALYSIS_ARN, "Status": "CREATION_SUCCESSFUL"}, "Status": 200})
+    status = {r.kind: r for r in backend.status().resources}
+    assert status[KIND_ANALYSIS].state == "CREATION_SUCCESSFUL"
+    assert status[KIND_ANALYSIS].details["url"] == report.analysis_url
+    assert status[KIND_DATA_SOURCE].state == "CREATION_SUCCESSFUL" and status[KIND_GRANT].state == "present"
+
+    stub.add_response("list_tags_for_resource", {"Tags": OUR_TAGS, "Status": 200})
+    stub.add_response("delete_analysis", {"Arn": ANALYSIS_ARN, "Status": 200})
+    stub.add_response("delete_data_set", {"Arn": DATASET_ARN, "Status": 200})
+    teardown = backend.teardown()
+
+    stub.assert_no_pending_responses()
+    assert teardown.failed == []
+    kinds = [label.split()[0] for label in teardown.removed]
+    assert kinds[:4] == [KIND_ANALYSIS, KIND_DATASET, KIND_DATA_SOURCE, KIND_GRANT]
+    assert {"bucket", "workgroup", "role"} <= set(kinds[4:])
+    assert not settings.ledger_path.exists()
+
+
+def test_publish_needs_a_set_up_stack_and_a_valid_user_first(moto_account: None, stub: Stubber, home: Path) -> None:
+    from tollcli.backends.aws import AwsBackend
+    from tollcli.config import Settings
+
+    backend = AwsBackend(Settings(backend="aws", home=home, region=REGION), aws=TestAws(routed(stub)))
+    with pytest.raises(UsageError, match="not a QuickSight user ARN"):
+        backend.publish_quicksight(user_arn="alice")
+    with pytest.raises(UsageError, match="run `toll setup` first"):
+        backend.publish_quicksight(user_arn=USER_ARN)
+    assert not home.exists()

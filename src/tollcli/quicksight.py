@@ -433,27 +433,26 @@ class QuickSight:
     # status ---------------------------------------------------------------------------------
     def status(self) -> list[ResourceStatus]:
         """Each QuickSight resource in the ledger with its live state; the analysis with its URL."""
-        statuses = []
-        for resource in [r for r in self.ledger.resources if r.kind in QUICKSIGHT_KINDS]:
-            details: dict[str, Any] = {"arn": resource.settings.get("arn", resource.name)}
-            if resource.kind == KIND_GRANT:
-                found = self.aws.describe("iam", "get_policy", f"look up {resource.name}", PolicyArn=resource.name)
-                state = "missing" if found is None else "present"
-                details = {"role": resource.settings.get("role", SERVICE_ROLE)}
-            elif resource.kind == KIND_DATA_SOURCE:
-                found = self._qs_describe("describe_data_source", "look up the data source", DataSourceId=resource.name)
-                state = "missing" if found is None else str(found["DataSource"].get("Status", "present"))
-                details["workgroup"] = self.target.workgroup
-            elif resource.kind == KIND_DATASET:
-                found = self._qs_describe("describe_data_set", "look up the dataset", DataSetId=resource.name)
-                state = "missing" if found is None else "present"
-                details["table"] = f"{self.target.database}.{self.target.table}"
-            else:
-                found = self._qs_describe("describe_analysis", "look up the analysis", AnalysisId=resource.name)
-                state = "missing" if found is None else str(found["Analysis"].get("Status", "present"))
-                details["url"] = analysis_url(self.aws.region, resource.name)
-            statuses.append(ResourceStatus(kind=resource.kind, name=resource.name, state=state, details=details))
-        return statuses
+        return [ResourceStatus(r.kind, r.name, *self.live_state(r)) for r in self.ledger.resources if r.kind in QUICKSIGHT_KINDS]
+
+    def live_state(self, resource: Resource) -> tuple[str, dict[str, Any]]:
+        """(state, details) of one QuickSight resource: QuickSight's own status, or present/missing."""
+        kind, name = resource.kind, resource.name
+        if kind == KIND_GRANT:
+            found = self.aws.describe("iam", "get_policy", f"look up {name}", PolicyArn=name)
+            return ("missing" if found is None else "present"), {"role": resource.settings.get("role", SERVICE_ROLE)}
+        details: dict[str, Any] = {"arn": resource.settings.get("arn", "")}
+        if kind == KIND_DATA_SOURCE:
+            found = self._qs_describe("describe_data_source", f"look up the data source {name}", DataSourceId=name)
+            details["workgroup"] = self.target.workgroup
+            return ("missing" if found is None else str(found["DataSource"].get("Status", "present"))), details
+        if kind == KIND_DATASET:
+            found = self._qs_describe("describe_data_set", f"look up the dataset {name}", DataSetId=name)
+            details["table"] = f"{self.target.database}.{self.target.table}"
+            return ("missing" if found is None else "present"), details
+        found = self._qs_describe("describe_analysis", f"look up the analysis {name}", AnalysisId=name)
+        details["url"] = analysis_url(self.aws.region, name)
+        return ("missing" if found is None else str(found["Analysis"].get("Status", "present"))), details
 
     # teardown -------------------------------------------------------------------------------
     def teardown(self) -> tuple[list[str], list[tuple[str, str]]]:
@@ -521,3 +520,47 @@ def quicksight_user_name(caller_arn: str) -> str | None:
 
 def has_quicksight_resources(ledger: Ledger | None) -> bool:
     return ledger is not None and any(r.kind in QUICKSIGHT_KINDS for r in ledger.resources)
+
+
+# --- as the AWS backend calls it ----------------------------------------------------------------------
+def _backend_quicksight(backend: Any, aws: AwsClient, ledger: Ledger, on_event: EventCallback) -> QuickSight:
+    """The QuickSight step over what `toll setup` recorded: the bucket, workgroup and table."""
+    from tollcli.backends.aws import KIND_BUCKET, KIND_WORKGROUP, RESULTS_PREFIX
+    from tollcli.config import DATABASE_NAME, TABLE_NAME
+
+    bucket, workgroup = ledger.find(KIND_BUCKET), ledger.find(KIND_WORKGROUP)
+    target = QuickSightTarget(
+        stack=backend.settings.stack,
+        bucket=bucket.name if bucket else "",
+        workgroup=workgroup.name if workgroup else "",
+        database=DATABASE_NAME,
+        table=TABLE_NAME,
+        results_prefix=RESULTS_PREFIX,
+    )
+    return QuickSight(aws, target, ledger, on_event=on_event)
+
+
+def publish_on_backend(backend: Any, *, user_arn: str | None, on_event: EventCallback) -> QuickSightReport:
+    """`AwsBackend.publish_quicksight`: check the input, then the subscription, then create."""
+    if user_arn is not None:
+        user_arn = check_user_arn(user_arn)
+    ledger = backend.require_ledger()
+    quicksight = _backend_quicksight(backend, backend.client_for(ledger), ledger, on_event)
+    if not quicksight.target.bucket or not quicksight.target.workgroup:
+        raise UsageError("the bucket or the Athena workgroup is missing: run `toll --backend aws setup` first")
+    backend._check_account(quicksight.aws, ledger)
+    return quicksight.provision(user_arn)
+
+
+def live_state_on_backend(backend: Any, aws: AwsClient, ledger: Ledger, resource: Resource) -> tuple[str, dict[str, Any]]:
+    """`toll status` on AWS: one QuickSight resource's live state (the analysis with its URL)."""
+    return _backend_quicksight(backend, aws, ledger, lambda _m: None).live_state(resource)
+
+
+def teardown_on_backend(backend: Any, aws: AwsClient, ledger: Ledger, report: Any, on_event: EventCallback) -> None:
+    """`toll teardown` on AWS: analysis, dataset, data source, grant; before the stack they read."""
+    if not has_quicksight_resources(ledger):
+        return
+    removed, failed = _backend_quicksight(backend, aws, ledger, on_event).teardown()
+    report.removed.extend(removed)
+    report.failed.extend(failed)

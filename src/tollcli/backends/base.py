@@ -207,3 +207,9 @@ class Backend(ABC):
     @abstractmethod
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:
         """Run one read-only statement in the dialect Athena accepts."""
+
+    def compact(self, *, on_event: EventCallback = ignore_event) -> Any:
+        """Rewrite delivered CSV objects as Parquet (`toll compact`); returns a CompactReport."""
+        from tollcli.errors import UsageError
+
+        raise UsageError(f"`toll compact` is not available on the {self.name} backend")

@@ -36,6 +36,7 @@ from tollcli.state import Ledger, Resource, atomic_write_json
 if TYPE_CHECKING:
     from tollcli.anomaly.app import AnomalyConfig
     from tollcli.anomaly.local import LocalAnomalyStore
+    from tollcli.compact import CompactReport
 
 TABLE_COLUMNS = {"date": "VARCHAR", "toll": "VARCHAR", "user": "VARCHAR"}
 ANOMALY_APP_KIND = "anomaly_app"
@@ -238,6 +239,11 @@ class LocalBackend(Backend):
 
         self.require_ledger()
         return run_local_query(self, sql, strict=strict)
+
+    def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
+        from tollcli.compact import compact
+
+        return compact(self, on_event=on_event)
 
     # anomaly app ----------------------------------------------------------------------------
     @property
