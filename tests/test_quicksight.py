@@ -250,9 +250,8 @@ def test_provision_then_teardown_in_order(moto_account: None, stub: Stubber, led
     stub.add_response("describe_analysis", {"Analysis": {"Arn": ANALYSIS_ARN, "Status": "CREATION_SUCCESSFUL"}, "Status": 200})
     statuses = {s.kind: s for s in quicksight.status()}
     assert statuses[KIND_ANALYSIS].details["url"] == report.analysis_url
-    assert [statuses[k].state for k in (KIND_GRANT, KIND_DATA_SOURCE, KIND_DATASET, KIND_ANALYSIS)] == [
-        "present", "CREATION_SUCCESSFUL", "present", "CREATION_SUCCESSFUL",
-    ]  # fmt: skip
+    assert [statuses[k].state for k in (KIND_GRANT, KIND_DATA_SOURCE, KIND_DATASET, KIND_ANALYSIS)] == ["present"] * 4
+    assert statuses[KIND_ANALYSIS].details["shared with"] == principal
 
     # teardown: analysis, dataset, data source, grant
     client.calls.clear()
@@ -402,9 +401,9 @@ def test_on_the_backend_status_shows_the_url_and_teardown_goes_first(moto_accoun
     stub.add_response("describe_data_set", {"DataSet": {"Arn": DATASET_ARN}, "Status": 200})
     stub.add_response("describe_analysis", {"Analysis": {"Arn": ANALYSIS_ARN, "Status": "CREATION_SUCCESSFUL"}, "Status": 200})
     status = {r.kind: r for r in backend.status().resources}
-    assert status[KIND_ANALYSIS].state == "CREATION_SUCCESSFUL"
+    assert status[KIND_ANALYSIS].state == "present"
     assert status[KIND_ANALYSIS].details["url"] == report.analysis_url
-    assert status[KIND_DATA_SOURCE].state == "CREATION_SUCCESSFUL" and status[KIND_GRANT].state == "present"
+    assert status[KIND_DATA_SOURCE].state == "present" and status[KIND_GRANT].state == "present"
 
     stub.add_response("list_tags_for_resource", {"Tags": OUR_TAGS, "Status": 200})
     stub.add_response("delete_analysis", {"Arn": ANALYSIS_ARN, "Status": 200})

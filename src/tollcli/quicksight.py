@@ -436,23 +436,24 @@ class QuickSight:
         return [ResourceStatus(r.kind, r.name, *self.live_state(r)) for r in self.ledger.resources if r.kind in QUICKSIGHT_KINDS]
 
     def live_state(self, resource: Resource) -> tuple[str, dict[str, Any]]:
-        """(state, details) of one QuickSight resource: QuickSight's own status, or present/missing."""
+        """(state, details) of one QuickSight resource: present (QuickSight's status when not settled) or missing."""
         kind, name = resource.kind, resource.name
         if kind == KIND_GRANT:
             found = self.aws.describe("iam", "get_policy", f"look up {name}", PolicyArn=name)
-            return ("missing" if found is None else "present"), {"role": resource.settings.get("role", SERVICE_ROLE)}
-        details: dict[str, Any] = {"arn": resource.settings.get("arn", "")}
+            return ("missing" if found is None else "present"), {"attached to": resource.settings.get("role", SERVICE_ROLE)}
         if kind == KIND_DATA_SOURCE:
             found = self._qs_describe("describe_data_source", f"look up the data source {name}", DataSourceId=name)
-            details["workgroup"] = self.target.workgroup
-            return ("missing" if found is None else str(found["DataSource"].get("Status", "present"))), details
+            return _settled(found and found["DataSource"]), {"workgroup": self.target.workgroup}
         if kind == KIND_DATASET:
             found = self._qs_describe("describe_data_set", f"look up the dataset {name}", DataSetId=name)
-            details["table"] = f"{self.target.database}.{self.target.table}"
-            return ("missing" if found is None else "present"), details
+            return _settled(found and found["DataSet"]), {"table": f"{self.target.database}.{self.target.table}"}
         found = self._qs_describe("describe_analysis", f"look up the analysis {name}", AnalysisId=name)
-        details["url"] = analysis_url(self.aws.region, name)
-        return ("missing" if found is None else str(found["Analysis"].get("Status", "present"))), details
+        details = {
+            "url": analysis_url(self.aws.region, name),
+            "shared with": ", ".join(resource.settings.get("shared_with", [])),
+            "cost": "QuickSight bills its users monthly; each view runs Athena queries ($5/TB scanned)",
+        }
+        return _settled(found and found["Analysis"]), details
 
     # teardown -------------------------------------------------------------------------------
     def teardown(self) -> tuple[list[str], list[tuple[str, str]]]:
@@ -501,6 +502,14 @@ class QuickSight:
         self.aws.describe("iam", "detach_role_policy", f"detach {arn} from {role}", RoleName=role, PolicyArn=arn)
         self._delete_old_policy_versions(arn)
         self.aws.describe("iam", "delete_policy", f"delete the policy {arn}", PolicyArn=arn)
+
+
+def _settled(described: dict[str, Any] | None) -> str:
+    """ "present" once QuickSight has finished with a resource, else its status ("missing" when gone)."""
+    if not described or described.get("Status") == "DELETED":
+        return "missing"
+    status = str(described.get("Status") or "")
+    return "present" if not status or status.endswith("_SUCCESSFUL") else status
 
 
 def quicksight_user_name(caller_arn: str) -> str | None:
