@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore.loaders
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -82,6 +83,8 @@ RETRYABLE_CODES = frozenset(
     }
 )
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+# One loader per process: the service models are parsed once, however many sessions we open.
+_SHARED_LOADER = botocore.loaders.create_loader()
 
 
 class RetryableError(TollError):
@@ -94,8 +97,11 @@ def error_code(exc: BaseException) -> str:
 
 
 def error_message(exc: BaseException) -> str:
+    """AWS's message, cut to its first line (an emulator's 500 may answer a whole HTML page)."""
     response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Message", "")) or str(exc)
+    message = str(response.get("Error", {}).get("Message", "")) or str(exc)
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return first if len(first) <= 200 else first[:197] + "..."
 
 
 def is_missing(exc: BaseException) -> bool:
@@ -164,6 +170,7 @@ class AwsClient:
         self.endpoint_url = env.get("AWS_ENDPOINT_URL") or None
         try:
             self.session = boto3.Session(profile_name=self.profile)
+            self.session._session.register_component("data_loader", _SHARED_LOADER)
         except ProfileNotFound:
             raise UsageError(
                 f"AWS profile {self.profile!r} is not in your AWS config: fix --profile or AWS_PROFILE, "

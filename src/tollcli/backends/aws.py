@@ -22,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollcli.awsclient import TAG_KEY, AwsClient
 from tollcli.backends.base import (
     Backend,
+    DeployReport,
     EventCallback,
     QueryResult,
     RecordSink,
@@ -40,6 +41,9 @@ from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, Settings, che
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import Ledger, Resource
+
+if TYPE_CHECKING:
+    from tollcli.anomaly.app import AnomalyConfig
 
 KIND_BUCKET = "bucket"
 KIND_ROLE = "role"
@@ -211,7 +215,7 @@ class AwsBackend(Backend):
         return report
 
     def _live_state(self, aws: AwsClient, ledger: Ledger, resource: Resource) -> tuple[str, dict[str, Any]]:
-        details = {k: v for k, v in resource.settings.items() if k not in {"policy", "trust"}}
+        details = {k: v for k, v in resource.settings.items() if k not in {"arn", "region"}}
         kind, name = resource.kind, resource.name
         if kind == KIND_BUCKET:
             if not aws.bucket_exists(name):
@@ -372,15 +376,35 @@ class AwsBackend(Backend):
 
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
+        from tollcli.aws_anomaly import open_live_sink
         from tollcli.firehose import FirehoseSink
 
         ledger = self.require_ledger()
         aws = self.client_for(ledger)
+        live = open_live_sink(self, ledger, aws)  # after `toll deploy`: the app's Kinesis stream
+        if live is not None:
+            return live
         stream = aws.describe_delivery_stream(STREAM_NAME) if ledger.find(KIND_STREAM, STREAM_NAME) else None
         if stream is None or stream["DeliveryStreamStatus"] != "ACTIVE":
             state = stream["DeliveryStreamStatus"] if stream else "missing"
             raise UsageError(f"the delivery stream {STREAM_NAME} is {state}: run `toll --backend aws setup`")
         return FirehoseSink(aws, STREAM_NAME, realtime=realtime, sleep=self.sleep)
+
+    # the anomaly app (Section 2 on AWS, in tollcli.aws_anomaly) -------------------------------
+    def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
+        from tollcli.aws_anomaly import deploy_on_backend
+
+        return deploy_on_backend(self, config=config, replay=replay, on_event=on_event)
+
+    def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
+        from tollcli.aws_anomaly import read_alerts_on_backend
+
+        return read_alerts_on_backend(self, since=since)
+
+    def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
+        from tollcli.aws_anomaly import read_scores_on_backend
+
+        return read_scores_on_backend(self, since=since)
 
     # QuickSight (`toll dashboard --quicksight`, in tollcli.quicksight) -------------------------
     def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
