@@ -265,7 +265,7 @@ def _format_number(part: NumberField, step: int) -> bytes:
     value = part.minimum + step * part.precision
     if part.precision >= 1 and float(part.minimum).is_integer() and float(part.precision).is_integer():
         return str(round(value)).encode()
-    decimals = max(0, -math.floor(math.log10(part.precision)))
+    decimals = len(f"{part.precision:.10f}".rstrip("0").split(".")[1])
     return f"{value:.{decimals}f}".encode()
 
 

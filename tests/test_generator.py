@@ -1,0 +1,243 @@
+"""The generator: frequencies against the weights, seeds, schedules, and `run_generation`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tollcli.backends.local import LocalBackend
+from tollcli.config import resolve_settings
+from tollcli.errors import UsageError
+from tollcli.generator import (
+    GenerateOptions,
+    GenerateProgress,
+    RecordFactory,
+    Schedule,
+    load_rate_profile,
+    parse_duration,
+    parse_start,
+    run_generation,
+    sample_records,
+)
+from tollcli.kdg import default_spec, skewed_spec
+from tollcli.paths import template_path
+from tollcli.records import RecordChunk
+from tollcli.skew import SkewState, write_skew
+
+CHI2_DF9_P001 = 27.877  # chi-square critical value, 9 degrees of freedom, p = 0.001
+START = parse_start("2026-11-28T08:00:00Z").timestamp()
+
+
+def chi_square(observed: dict[str, int], data: tuple[str, ...], weights: tuple[float, ...]) -> float:
+    total = sum(observed.values())
+    probabilities = np.asarray(weights) / sum(weights)
+    return sum((observed.get(name, 0) - total * p) ** 2 / (total * p) for name, p in zip(data, probabilities) if p > 0)
+
+
+def draw(factory: RecordFactory, n: int = 100_000) -> list[RecordChunk]:
+    return [factory.make_chunk(START + np.arange(i, i + 25_000) / 100) for i in range(0, n, 25_000)]
+
+
+def column_counts(chunks: list[RecordChunk], column: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        for line in chunk.lines.decode().splitlines():
+            value = line.split(",")[column]
+            counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("profile", ["default", "skewed"])
+def test_station_and_plate_frequencies_follow_the_weights(profile: str) -> None:
+    spec = default_spec() if profile == "default" else skewed_spec()
+    factory = RecordFactory(spec, seed=11)
+    chunks = draw(factory)
+    station, plates = spec.fields[1], spec.fields[2]
+    stations = column_counts(chunks, 1)
+    assert chi_square(stations, station.data, station.weights) < CHI2_DF9_P001
+    assert chi_square(column_counts(chunks, 2), plates.data, plates.weights) < CHI2_DF9_P001
+    # the chunk's own station column and the factory's counts agree with the bytes
+    assert factory.per_station() == {name: stations.get(name, 0) for name in station.data}
+    names, counts = np.unique(np.concatenate([c.stations for c in chunks]), return_counts=True)
+    assert dict(zip(names.tolist(), counts.tolist())) == stations
+
+
+def test_skew_reweights_as_the_second_template_and_drop_silences_a_station() -> None:
+    from tollcli.generator import _apply_skew
+
+    factory = RecordFactory(default_spec(), seed=2)
+    assert _apply_skew(factory, SkewState("35South")) is None
+    skewed = skewed_spec().station_field
+    assert chi_square(column_counts(draw(factory), 1), skewed.data, skewed.weights) < CHI2_DF9_P001
+    _apply_skew(factory, SkewState("183A"))
+    counts = column_counts(draw(factory, 50_000), 1)
+    assert max(counts, key=counts.get) == "183A" and counts["183A"] / 50_000 == pytest.approx(0.1 / 0.37, abs=0.01)
+    _apply_skew(factory, SkewState("TX45", mode="drop"))
+    counts = column_counts(draw(factory, 50_000), 1)
+    assert "TX45" not in counts and len(counts) == 9
+    _apply_skew(factory, None)
+    assert len(column_counts(draw(factory, 50_000), 1)) == 10
+
+
+def test_a_seed_repeats_byte_for_byte() -> None:
+    times = START + np.arange(5000) / 100
+    first = RecordFactory(default_spec(), seed=42).make_chunk(times).lines
+    assert RecordFactory(default_spec(), seed=42).make_chunk(times).lines == first
+    assert RecordFactory(default_spec(), seed=43).make_chunk(times).lines != first
+    options = GenerateOptions(seed=7, backfill=True, count=10, start=parse_start("2026-11-28T08:00:00Z"))
+    assert sample_records(options, 10) == sample_records(options, 10)
+
+
+def test_constant_schedule_has_no_drift() -> None:
+    schedule = Schedule(start=START, rate=100)
+    assert schedule.offsets(0, 3).tolist() == [0.0, 0.01, 0.02]
+    assert schedule.offset_of(360_000) == 3600.0
+    assert schedule.due_by(0) == 1 and schedule.due_by(1.0) == 101 and schedule.before(1.0) == 100
+    assert Schedule(start=START, rate=3).before(90) == 270
+
+
+def test_rate_profile_sets_the_rate_by_hour(tmp_path: Path) -> None:
+    shipped = load_rate_profile(template_path("rate-profiles", "rush-hour.csv"))
+    assert len(shipped.rates) == 24 and max(shipped.rates) > 3 * min(shipped.rates)
+    path = tmp_path / "profile.csv"
+    path.write_text("hour,rate\n0,1\n8,10\n9,2\n")  # hours not listed keep the hour before
+    profile = load_rate_profile(path)
+    assert profile.rates[7] == 1 and profile.rates[8] == 10 and profile.rates[23] == 2
+    schedule = Schedule(start=START, rate=1, profile=profile, seed=1)  # starts at 08:00
+    assert schedule.before(3600) == 36_000 and schedule.before(7200) == 36_000 + 7200
+    offsets = schedule.offsets(35_999, 3)
+    assert offsets[0] < 3600 <= offsets[1] and offsets[2] - offsets[1] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("text", ["", "hour,rate\n25,1\n", "hour,rate\n1,-2\n", "hour,rate\n1,0\n", "1;2\n"])
+def test_bad_rate_profiles_are_usage_errors(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(UsageError):
+        load_rate_profile(path)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("2.5", 2.5)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5x", "m", "0s", "-1s", "1h 2q"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_duration(text)
+
+
+class RecordingFeed:
+    def __init__(self) -> None:
+        self.records = 0
+        self.stations_filled = True
+        self.closed = False
+
+    def consume(self, chunk: RecordChunk) -> None:
+        self.records += chunk.count
+        self.stations_filled &= chunk.stations is not None and len(chunk.stations) == chunk.count
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class BackendWithFeed(LocalBackend):
+    """The real local backend, with an anomaly app that counts what it is fed."""
+
+    feed = RecordingFeed()
+
+    def open_anomaly_feed(self) -> RecordingFeed:  # type: ignore[override]
+        return self.feed
+
+
+def local_backend(home: Path, cls: type[LocalBackend] = LocalBackend, buffer_seconds: int = 60) -> LocalBackend:
+    backend = cls(resolve_settings(backend="local", home=home, region=None, profile=None))
+    backend.setup(buffer_mb=1, buffer_seconds=buffer_seconds)
+    return backend
+
+
+def bucket_lines(home: Path) -> list[bytes]:
+    objects = [p for p in sorted((home / "bucket").rglob("*")) if p.is_file()]
+    assert not [p for p in objects if p.name.startswith(".")], "temporary files left behind"
+    return b"".join(p.read_bytes() for p in objects).splitlines()
+
+
+def test_backfill_delivers_exactly_the_count_and_feeds_the_anomaly_app(home: Path) -> None:
+    BackendWithFeed.feed = RecordingFeed()
+    backend = local_backend(home, BackendWithFeed)
+    options = GenerateOptions(backfill=True, count=70_001, seed=1, start=parse_start("2026-11-28T08:00:00Z"))
+    summary = run_generation(backend, options)
+    lines = bucket_lines(home)
+    assert summary.records == summary.generated == len(lines) == 70_001
+    assert sum(summary.per_station.values()) == 70_001
+    assert summary.first_event == "2026-11-28T08:00:00.000Z" and lines[0].startswith(b"2026-11-28T08:00:00.000Z,")
+    assert summary.last_event == "2026-11-28T08:11:40.000Z"  # 70,000 records later at 100/s
+    assert BackendWithFeed.feed.records == 70_001 and BackendWithFeed.feed.stations_filled and BackendWithFeed.feed.closed
+
+
+def test_backfill_duration_and_default_start(home: Path) -> None:
+    backend = local_backend(home)
+    before = time.time()
+    summary = run_generation(backend, GenerateOptions(backfill=True, duration=90, rate=10, seed=2))
+    assert summary.records == 900 == len(bucket_lines(home))
+    first = parse_start(summary.first_event).timestamp()
+    assert before - 90 - 1 <= first <= time.time() - 90 + 1  # ends about now
+
+
+def test_realtime_count_is_exact(home: Path) -> None:
+    summary = run_generation(local_backend(home), GenerateOptions(rate=400, count=100, seed=3))
+    assert summary.records == 100 == len(bucket_lines(home))
+    assert summary.stopped_by == "count" and not summary.backfill
+
+
+def test_bad_options_are_refused_before_anything_is_written(home: Path) -> None:
+    backend = local_backend(home)
+    for options in (
+        GenerateOptions(rate=0),
+        GenerateOptions(count=0),
+        GenerateOptions(backfill=True),
+        GenerateOptions(start=parse_start("2026-01-01")),
+        GenerateOptions(skew_station="Nowhere"),
+        GenerateOptions(count=5, duration=5),
+    ):
+        with pytest.raises(UsageError):
+            run_generation(backend, options)
+    assert bucket_lines(home) == []
+
+
+def test_a_skew_reaches_a_running_generator(home: Path) -> None:
+    backend = local_backend(home, buffer_seconds=1)
+    stop = threading.Event()
+    latest: list[GenerateProgress] = []
+    result = {}
+    options = GenerateOptions(rate=2000, seed=4)
+
+    def work() -> None:
+        result["summary"] = run_generation(backend, options, on_progress=latest.append, should_stop=stop.is_set)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        while not latest:
+            time.sleep(0.05)
+        write_skew(backend, "35South", drop=False)
+        at_skew = dict(latest[-1].per_station)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait for the effect, not for a time
+            now = latest[-1].per_station
+            added = {k: now[k] - at_skew[k] for k in now}
+            if sum(added.values()) > 3000 and added["35South"] / sum(added.values()) > 0.15:
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        worker.join()
+    summary = result["summary"]
+    assert summary.skew == {"station": "35South", "mode": "divert", "changed_at": summary.skew["changed_at"]}
+    assert added["35South"] / sum(added.values()) > 0.15  # from 1% before the skew
+    assert summary.records == len(bucket_lines(home))
