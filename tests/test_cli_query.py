@@ -1,0 +1,128 @@
+"""`toll query ...` and `toll compact` through CliRunner and as a real process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from test_queries import BAD_LINES, make_records, set_up_home, write_objects
+
+
+@pytest.fixture
+def lake(home: Path) -> list[tuple[str, str, str]]:
+    """A set-up home whose bucket holds 24,000 records on the workshop's weights."""
+    backend = set_up_home(home)
+    records = make_records(24_000)
+    write_objects(backend.bucket_path, records, per_object=6000)
+    return records
+
+
+def test_busiest_table_with_chart(toll, lake) -> None:
+    result = toll("query", "busiest", "--chart")
+    assert result.exit_code == 0, result.output
+    top, count = Counter(s for _, s, _ in lake).most_common(1)[0]
+    assert "Which is the busiest toll station?" in result.stdout
+    assert top in result.stdout and f"{count:,}" in result.stdout
+    assert "█" in result.stdout and "24,000 records" in result.stdout
+
+
+def test_most_active_json_is_only_json(toll, lake) -> None:
+    result = toll("query", "most-active", "--format", "json", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    plates = Counter(p for _, _, p in lake)
+    assert payload["total_records"] == 24_000 and payload["skipped_rows"] == 0
+    assert all(row["records"] == plates[row["plate"]] for row in payload["rows"])
+    assert payload["rows"][0]["records"] == plates.most_common(1)[0][1]
+    assert "from_iso8601_timestamp" not in payload["sql"] and "lab_toll_data_stream" in payload["sql"]
+
+
+def test_quiet_csv_names_35south(toll, lake) -> None:
+    result = toll("query", "quiet", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["station"] for row in rows if row["quiet"] == "True"] == ["35South"]
+    assert len(rows) == 10
+
+
+def test_time_options(toll, lake) -> None:
+    result = toll("query", "busiest", "--since", "2026-11-28T08:10:00Z", "--until", "2026-11-28T08:20:00Z", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["total_records"] == 6000  # 10 records/s for 10 minutes
+    recent = toll("query", "busiest", "--last", "15m")
+    assert recent.exit_code == 0 and "no data yet" in recent.stderr  # the data is from 2026-11-28 08:00
+
+
+def test_sql_command_formats(toll, lake) -> None:
+    sql = "SELECT toll, count(*) AS n FROM lab_toll_data_stream GROUP BY toll ORDER BY n DESC, toll LIMIT 2"
+    table = toll("query", "sql", sql)
+    assert table.exit_code == 0, table.output
+    as_json = json.loads(toll("query", "sql", sql, "--format", "json").stdout)
+    assert as_json["columns"] == ["toll", "n"] and len(as_json["rows"]) == 2
+    assert as_json["rows"][0]["toll"] in table.stdout
+    as_csv = toll("query", "sql", sql, "--format", "csv").stdout.splitlines()
+    assert as_csv[0] == "toll,n" and len(as_csv) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["query", "sql", "DROP TABLE lab_toll_data_stream"], "read-only"),
+        (["query", "sql", "COPY lab_toll_data_stream TO 'x.csv'"], "read-only"),
+        (["query", "sql", "ATTACH 'x.db'"], "read-only"),
+        (["query", "sql", "SELEC 1"], "syntax error"),
+        (["query", "sql", "SELECT * FROM nowhere"], "nowhere"),
+        (["query", "busiest", "--last", "fifteen"], "duration"),
+        (["query", "busiest", "--since", "noon"], "--since"),
+        (["query", "busiest", "--limit", "0"], "--limit"),
+        (["query", "loudest"], "loudest"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(toll, lake, args, fragment) -> None:
+    result = toll(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("toll: error:") and fragment in lines[0]
+
+
+def test_before_setup_exit_2(toll) -> None:
+    result = toll("query", "busiest")
+    assert result.exit_code == 2 and "toll setup" in result.stderr
+
+
+def test_empty_bucket_says_no_data_yet(toll, home) -> None:
+    set_up_home(home)
+    result = toll("query", "quiet")
+    assert result.exit_code == 0 and "no data yet" in result.stderr
+    as_json = json.loads(toll("query", "busiest", "--format", "json").stdout)
+    assert as_json["rows"] == [] and as_json["total_records"] == 0
+
+
+def test_bad_rows_warn_and_strict_fails(toll, home) -> None:
+    backend = set_up_home(home)
+    write_objects(backend.bucket_path, make_records(500), extra=b"".join(BAD_LINES))
+    result = toll("query", "busiest")
+    assert result.exit_code == 0 and "skipped 5 bad row(s)" in result.stderr
+    strict = toll("query", "busiest", "--strict")
+    assert strict.exit_code == 1 and "5 bad row(s)" in strict.stderr
+
+
+def test_compact_then_query_as_processes(toll_process, home, lake) -> None:
+    """The real command line: compact, the answer does not change, compacting again does nothing."""
+    before = toll_process("query", "busiest", "--format", "json")
+    assert before.returncode == 0, before.stderr
+    compacted = toll_process("compact", "--format", "json")
+    assert compacted.returncode == 0, compacted.stderr
+    report = json.loads(compacted.stdout)
+    assert report["rows"] == 24_000 and report["objects_compacted"] == 4
+    after = toll_process("query", "busiest", "--format", "json")
+    assert json.loads(after.stdout)["rows"] == json.loads(before.stdout)["rows"]
+    again = toll_process("compact")
+    assert again.returncode == 0 and "Nothing to compact" in again.stdout
+    refused = toll_process("query", "sql", "INSERT INTO lab_toll_data_stream VALUES ('a', 'b', 'c')")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
