@@ -1,0 +1,229 @@
+"""The Firehose sink: PutRecordBatch limits, partial failures, throttling, exactly-once delivery.
+
+moto never fails a record and ignores the 500-record limit, so failures come from botocore's
+`Stubber` (checked against the real API model) and from a wrapper around the moto-backed client
+that fails chosen entries; the records that reach the bucket are then counted one by one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from tollcli.awsclient import AwsClient, RetryableError
+from tollcli.backends.aws import KIND_BUCKET, AwsBackend
+from tollcli.config import Settings
+from tollcli.errors import TollError, UsageError
+from tollcli.firehose import BATCH_MAX_BYTES, BATCH_MAX_RECORDS, RECORD_MAX_BYTES, FirehoseSink, plan_batches
+from tollcli.records import RecordChunk
+from tollcli.state import Ledger
+
+REGION = "us-west-2"
+STREAM = "toll-data-stream"
+
+
+def chunk_of(records: list[bytes]) -> RecordChunk:
+    return RecordChunk(lines=b"".join(records), count=len(records), event_times=np.zeros(len(records)))
+
+
+def toll_records(count: int) -> list[bytes]:
+    return [b"2026-11-28T10:00:%02dZ,35South,PLATE%06d\n" % (i % 60, i) for i in range(count)]
+
+
+# --- batching --------------------------------------------------------------------------------------
+def test_batches_hold_at_most_500_records_in_order() -> None:
+    records = toll_records(1234)
+    batches = plan_batches(records)
+    assert [len(b) for b in batches] == [500, 500, 234]
+    assert [r for b in batches for r in b] == records
+
+
+def test_batches_hold_at_most_4_mib() -> None:
+    big = [bytes([65 + i % 26]) * (900 * 1024) + b"\n" for i in range(11)]
+    batches = plan_batches(big)
+    assert all(sum(map(len, b)) <= BATCH_MAX_BYTES for b in batches)
+    assert [len(b) for b in batches] == [4, 4, 3]
+    assert [r for b in batches for r in b] == big
+
+
+def test_a_record_over_1000_kib_is_refused_before_sending() -> None:
+    class Unused:
+        def put_record_batch(self, stream: str, records: list[bytes]) -> list[str | None]:
+            raise AssertionError("nothing may be sent")
+
+    sink = FirehoseSink(Unused(), STREAM)
+    with pytest.raises(UsageError, match="1,000 KiB"):
+        sink.write(chunk_of([b"x" * RECORD_MAX_BYTES + b"\n"]))
+    sink.close()
+
+
+# --- retries with botocore's Stubber --------------------------------------------------------------
+def test_stubbed_partial_failure_then_throttling_delivers_each_record_once() -> None:
+    """10% of entries fail on the first call, the resend is throttled, the next resend succeeds."""
+    aws = AwsClient(region=REGION)
+    client = aws.client("firehose-data")
+    records = toll_records(20)
+    failing = {0, 10}
+    sleeps: list[float] = []
+    with Stubber(client) as stub:
+        stub.add_response(
+            "put_record_batch",
+            {
+                "FailedPutCount": len(failing),
+                "RequestResponses": [
+                    {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}
+                    if i in failing
+                    else {"RecordId": f"id-{i}"}
+                    for i in range(20)
+                ],
+            },
+            {"DeliveryStreamName": STREAM, "Records": [{"Data": r} for r in records]},
+        )
+        resend = {"DeliveryStreamName": STREAM, "Records": [{"Data": records[i]} for i in sorted(failing)]}
+        stub.add_client_error(
+            "put_record_batch",
+            service_error_code="ServiceUnavailableException",
+            service_message="Rate exceeded",
+            http_status_code=400,
+            expected_params=resend,
+        )
+        stub.add_response(
+            "put_record_batch",
+            {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "r1"}, {"RecordId": "r2"}]},
+            resend,
+        )
+        sink = FirehoseSink(aws, STREAM, workers=1, sleep=sleeps.append, jitter=lambda: 1.0)
+        sink.write(chunk_of(records))
+        sink.close()
+        stub.assert_no_pending_responses()
+    stats = sink.stats
+    assert (stats.accepted, stats.retried, stats.failed, stats.api_calls) == (20, 4, 0, 3)
+    assert sleeps == [0.1, 0.2]  # exponential: base, then twice the base (jitter pinned at its top)
+
+
+def test_server_errors_are_resent_but_a_missing_stream_is_not() -> None:
+    aws = AwsClient(region=REGION)
+    client = aws.client("firehose-data")
+    records = toll_records(3)
+    with Stubber(client) as stub:
+        stub.add_client_error("put_record_batch", service_error_code="InternalFailure", http_status_code=500)
+        stub.add_response("put_record_batch", {"FailedPutCount": 0, "RequestResponses": [{"RecordId": "x"}] * 3})
+        sink = FirehoseSink(aws, STREAM, workers=1, sleep=lambda _s: None)
+        sink.write(chunk_of(records))
+        sink.flush()
+        assert sink.stats.accepted == 3 and sink.stats.retried == 3
+        stub.add_client_error("put_record_batch", service_error_code="ResourceNotFoundException", http_status_code=400)
+        sink.write(chunk_of(records))
+        with pytest.raises(TollError, match="does not exist: run `toll setup`"):
+            sink.close()
+
+
+def test_records_still_failing_after_every_attempt_are_counted_as_failed() -> None:
+    class AlwaysThrottled:
+        calls = 0
+
+        def put_record_batch(self, stream: str, records: list[bytes]) -> list[str | None]:
+            self.calls += 1
+            raise RetryableError("could not send: ServiceUnavailableException")
+
+    putter = AlwaysThrottled()
+    sink = FirehoseSink(putter, STREAM, max_attempts=4, sleep=lambda _s: None)
+    sink.write(chunk_of(toll_records(700)))
+    sink.close()
+    stats = sink.stats
+    assert (stats.accepted, stats.failed, stats.api_calls) == (0, 700, 8)  # two batches, four attempts each
+    assert putter.calls == 8
+
+
+# --- exactly once into a moto bucket, concurrently -------------------------------------------------
+class FlakyFirehose:
+    """The real (moto) client, except that 10% of entries fail the first time they are sent and
+    every third call is throttled as a whole."""
+
+    def __init__(self, aws: AwsClient) -> None:
+        self.aws = aws
+        self.seen: set[bytes] = set()
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def put_record_batch(self, stream: str, records: list[bytes]) -> list[str | None]:
+        with self.lock:
+            self.calls += 1
+            if self.calls % 3 == 0:
+                raise RetryableError("could not send records: ServiceUnavailableException: Slow down.")
+            fail = [r not in self.seen and hash(r) % 10 == 0 for r in records]
+            self.seen.update(records)
+        accepted = [r for r, f in zip(records, fail) if not f]
+        codes = self.aws.put_record_batch(stream, accepted) if accepted else []
+        answer = iter(codes)
+        return ["ServiceUnavailableException" if f else next(answer) for f in fail]
+
+
+@pytest.fixture
+def stack(home: Path) -> Iterator[tuple[AwsBackend, str]]:
+    with mock_aws():
+        settings = Settings(backend="aws", home=home, region=REGION, backend_explicit=True)
+        backend = AwsBackend(settings, sleep=lambda _s: None)
+        backend.setup(buffer_mb=1, buffer_seconds=60)
+        ledger = Ledger.load(settings.ledger_path)
+        assert ledger is not None
+        bucket = ledger.find(KIND_BUCKET)
+        assert bucket is not None
+        yield backend, bucket.name
+
+
+def delivered_lines(bucket: str) -> list[bytes]:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.delete_bucket_policy(Bucket=bucket)  # moto ignores the TLS condition and would deny our reads
+    lines: list[bytes] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            lines.extend(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().splitlines(keepends=True))
+    return lines
+
+
+def test_every_record_reaches_the_bucket_exactly_once_despite_failures(stack: tuple[AwsBackend, str]) -> None:
+    backend, bucket = stack
+    flaky = FlakyFirehose(backend.client_for(None))
+    records = toll_records(2500)
+    sink = FirehoseSink(flaky, STREAM, realtime=False, workers=4, sleep=lambda _s: None)
+    for start in range(0, len(records), 300):  # chunks that do not line up with batches
+        sink.write(chunk_of(records[start : start + 300]))
+    sink.close()
+    stats = sink.stats
+    assert (stats.accepted, stats.failed) == (2500, 0)
+    assert stats.retried > 0 and flaky.calls == stats.api_calls
+    delivered = Counter(delivered_lines(bucket))
+    assert delivered == Counter(records)
+
+
+def test_backfill_fills_batches_to_the_limit(stack: tuple[AwsBackend, str]) -> None:
+    backend, _bucket = stack
+    sink = backend.open_sink(realtime=False)
+    for start in range(0, 10_000, 128):
+        sink.write(chunk_of(toll_records(10_000)[start : start + 128]))
+    sink.close()
+    assert sink.stats.api_calls == 10_000 // BATCH_MAX_RECORDS
+    assert sink.stats.accepted == 10_000
+
+
+def test_generate_exits_1_when_records_fail(
+    stack: tuple[AwsBackend, str], toll: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse_all(self: AwsClient, stream: str, records: list[bytes]) -> list[str | None]:
+        return ["InternalFailure"] * len(records)
+
+    monkeypatch.setattr(AwsClient, "put_record_batch", refuse_all)
+    monkeypatch.setattr(FirehoseSink, "_backoff", lambda self, attempt: None)
+    result = toll("generate", "--count", "50", "--backfill")
+    assert result.exit_code == 1, result.output
+    assert "failed 50" in result.output
