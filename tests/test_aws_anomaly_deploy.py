@@ -6,6 +6,7 @@ are cached in pytest's cache folder); these tests skip, saying why, only when Py
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -113,7 +114,11 @@ def live_inventory(aws: Callable[[str], Any]) -> dict[str, list[str]]:
         "topics": [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]],
         "subscriptions": [s["SubscriptionArn"] for s in aws("sns").list_subscriptions()["Subscriptions"]],
         "roles": [r["RoleName"] for r in aws("iam").list_roles()["Roles"]],
-        "tables": [t["Name"] for t in aws("glue").get_tables(DatabaseName="toll")["TableList"]],
+        "tables": [
+            t["Name"]
+            for db in aws("glue").get_databases()["DatabaseList"]
+            for t in aws("glue").get_tables(DatabaseName=db["Name"])["TableList"]
+        ],
     }
 
 
@@ -314,3 +319,71 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
         assert "anomaly/state/model.bin" in keys
     finally:
         server.stop()
+
+
+def test_the_app_through_the_cli_deploy_generate_alerts_teardown(
+    toll: Callable[..., Any], home: Path, lambda_build_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`toll --backend aws` in process against moto: generate writes to the live stream, the function
+    (played by calling the handler with what the stream holds) scores it, `toll alerts` reads it."""
+    from tollcli.lambda_handler import HandlerConfig, process
+
+    monkeypatch.setenv("TOLL_LAMBDA_CACHE", str(lambda_build_cache))
+    with mock_aws():
+        assert toll("--backend", "aws", "setup").exit_code == 0
+        bad = toll("deploy", "--phone", "512-555-0100")
+        assert bad.exit_code == 2 and "not an E.164 number" in bad.output
+        assert boto3.client("kinesis", region_name=REGION).list_streams()["StreamNames"] == []
+
+        result = toll("deploy", "--email", "ops@example.com", "--phone", "+15125550100", "--format", "json")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        assert {r["kind"] for r in report["created"]} >= {"anomaly-function", "anomaly-event-source-mapping", "anomaly-topic"}
+        assert any("registered origination identity" in note for note in report["notes"])
+
+        # moto would try to run the function in Docker for every record put; the handler is called below instead.
+        from moto.kinesis.models import kinesis_backends
+
+        kinesis_backends[ACCOUNT][REGION].streams["toll-live-records"].lambda_event_source_mappings.clear()
+        generated = toll("generate", "--count", "1500", "--backfill", "--seed", "3", "--quiet")
+        assert generated.exit_code == 0, generated.output
+        kinesis = boto3.client("kinesis", region_name=REGION)
+        shard = kinesis.list_shards(StreamName="toll-live-records")["Shards"][0]["ShardId"]
+        iterator = kinesis.get_shard_iterator(StreamName="toll-live-records", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=10000)["Records"]
+        assert sum(r["Data"].count(b"\n") for r in records) == 1500
+
+        # moto applies the bucket's TLS-only Deny to every request (it never sees TLS); real S3 does not.
+        ledger = Ledger.load(home / "ledger.json")
+        bucket = ledger.find("bucket").name
+        boto3.client("s3", region_name=REGION).delete_bucket_policy(Bucket=bucket)
+        lam = boto3.client("lambda", region_name=REGION)
+        variables = lam.get_function_configuration(FunctionName="toll-anomaly")["Environment"]["Variables"]
+        config = HandlerConfig.from_environ(variables)
+        s3, sns = boto3.client("s3", region_name=REGION), boto3.client("sns", region_name=REGION)
+        for window, start in enumerate(("2026-11-28T09:00:00Z", "2026-11-28T09:00:10Z", "2026-11-28T09:00:20Z")):
+            batch = [
+                {"kinesis": {"data": base64.b64encode(r["Data"]).decode(), "sequenceNumber": r["SequenceNumber"]}}
+                for r in records[window * 500 : (window + 1) * 500]
+            ]
+            event = {"Records": batch, "window": {"start": start, "end": start}, "state": {}}
+            state = process(event, config=config, s3=s3, sns=sns)["state"]
+            closing = {"Records": [], "window": {"start": start, "end": start}, "state": state, "isFinalInvokeForWindow": True}
+            assert process(closing, config=config, s3=s3, sns=sns) == {"state": {}, "batchItemFailures": []}
+
+        alerts = toll("alerts", "--scores", "--format", "json")
+        assert alerts.exit_code == 0, alerts.output
+        scores = json.loads(alerts.stdout)["scores"]
+        assert sorted({row["window_start"] for row in scores}) == [
+            "2026-11-28T09:00:00Z",
+            "2026-11-28T09:00:10Z",
+            "2026-11-28T09:00:20Z",
+        ]
+        assert sum(row["vehicle_count"] for row in scores) == 1500
+
+        removed = toll("teardown", "--yes")
+        assert removed.exit_code == 0, removed.output
+        aws = lambda name: boto3.client(name, region_name=REGION)  # noqa: E731
+        assert live_inventory(aws) == {k: [] for k in live_inventory(aws)}
+        assert aws("glue").get_databases()["DatabaseList"] == []
+        assert not (home / "cache").exists()

@@ -21,6 +21,7 @@ stream, subscriptions, topic, table, roles).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -45,6 +46,7 @@ EventCallback = Callable[[str], None]
 TUMBLING_WINDOW_SECONDS = 10
 ANOMALY_PREFIX = "anomaly/"
 PACKAGE_PREFIX = "anomaly/package/"
+DIRECT_UPLOAD_MAX_BYTES = 45 * 1024 * 1024  # Lambda takes 50 MB inline; leave room for the request
 SCORES_TABLE = "anomaly_scores"
 TAG_KEY = "toll:stack"
 ROLE_PATH = "/toll/"  # where the AWS backend looks for roles left over from other runs
@@ -420,15 +422,17 @@ class AnomalyDeployer:
             return [f"SMS: this account is in the SNS sandbox and {phone} is not verified there: it will not receive alerts yet."]
         return []
 
-    def upload_package(self, package: LambdaPackage) -> str:
-        key = f"{PACKAGE_PREFIX}{package.path.name}"
+    def package_code(self, package: LambdaPackage) -> dict[str, Any]:
+        """The zip inline when Lambda takes it so (up to 50 MB), else through the bucket."""
+        if package.size <= DIRECT_UPLOAD_MAX_BYTES:
+            return {"ZipFile": package.read()}
+        key = f"{PACKAGE_PREFIX}{package.path.name}"  # removed when teardown empties the bucket
         self.client("s3").put_object(Bucket=self.target.bucket, Key=key, Body=package.read())
-        return key
+        return {"S3Bucket": self.target.bucket, "S3Key": key}
 
     def ensure_function(self, report: DeployReport, package: LambdaPackage, role_arn: str, environment: dict[str, str]) -> None:
         lam = self.client("lambda")
         name = self.names.function
-        key = self.upload_package(package)  # the S3 copy goes when teardown empties the bucket
         config = {
             "Role": role_arn,
             "Handler": HANDLER,
@@ -449,7 +453,7 @@ class AnomalyDeployer:
                 f"the function {name}",
                 lambda: lam.create_function(
                     FunctionName=name,
-                    Code={"S3Bucket": self.target.bucket, "S3Key": key},
+                    Code=self.package_code(package),
                     Architectures=[package.architecture],
                     Tags=self.target.tags,
                     **config,
@@ -460,7 +464,7 @@ class AnomalyDeployer:
             arn = current["FunctionArn"]
             created = False
             if current.get("CodeSha256") != package.sha256:
-                lam.update_function_code(FunctionName=name, S3Bucket=self.target.bucket, S3Key=key)
+                lam.update_function_code(FunctionName=name, **self.package_code(package))
                 self._wait_function(name)
             lam.update_function_configuration(FunctionName=name, **config)
         self._wait_function(name)
@@ -830,8 +834,10 @@ def deploy_on_backend(backend: Any, *, config: AnomalyConfig, replay: bool, on_e
     aws = backend.client_for(ledger)
     backend._check_account(aws, ledger)
     target = _backend_target(backend, ledger, aws)
+    shared_cache = os.environ.get("TOLL_LAMBDA_CACHE")  # a build folder shared by several homes (not removed)
     with aws.translate("deploy the anomaly app"):
         report = deploy_anomaly_app(aws.client, target, ledger, home=backend.settings.home, config=config,
+                                    cache=Path(shared_cache) if shared_cache else None,
                                     sleep=backend.sleep, on_event=on_event)  # fmt: skip
     notes = list(report.notes)
     notes.append(
