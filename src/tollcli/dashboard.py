@@ -352,9 +352,7 @@ def line_chart(
     if threshold is not None:
         y = to_y(threshold)
         parts.append(f'<line class="threshold" x1="{MARGIN_LEFT}" y1="{y:.1f}" x2="{plot_right}" y2="{y:.1f}"/>')
-        parts.append(
-            f'<text x="{plot_right - 4}" y="{y - 5:.1f}" text-anchor="end" class="alert-label">threshold {threshold:g}</text>'
-        )
+        parts.append(f'<text x="{MARGIN_LEFT + 4}" y="{y - 5:.1f}" class="alert-label">threshold {threshold:g}</text>')
     labelled: set[str] = set()
     for t, v, label in marks:
         x, y = to_x(t), to_y(v)
@@ -523,6 +521,7 @@ def write_dashboard(backend: Any, out: Path) -> DashboardResult:
     page = render_dashboard(data)
     try:
         atomic_write_bytes(out, page.encode("utf-8"))
+        out.chmod(0o644)  # a page to share, not a secret (the temporary file was 0600)
     except OSError as exc:
         raise TollError(f"cannot write the dashboard to {out}: {exc.strerror}") from None
     charts = expected_series(data)

@@ -1,0 +1,136 @@
+"""`toll workshop` (the whole workshop, step by step) and `toll dashboard` (the QuickSight step, offline)."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from tollcli.anomaly.app import DEFAULT_THRESHOLD
+from tollcli.cli.common import SummaryFormat, app_context, print_json
+from tollcli.dashboard import write_dashboard
+from tollcli.workshop import DEFAULT_DASHBOARD, StepReport, WorkshopOptions, WorkshopReporter, run_workshop
+
+STATUS_MARKS = {
+    "ok": "[green]done[/]",
+    "warning": "[yellow]done, with a warning[/]",
+    "failed": "[red]failed[/]",
+    "interrupted": "[red]interrupted[/]",
+    "skipped": "[dim]skipped[/]",
+}
+
+
+class ConsoleReporter(WorkshopReporter):
+    """Each step as a titled section an instructor can teach from."""
+
+    def __init__(self, console: Console, progress_console: Console) -> None:
+        self.console = console
+        self.progress_console = progress_console
+        self._status = None
+
+    def begin(self, step: StepReport) -> None:
+        self.console.print()
+        self.console.rule(f"[bold]Step {step.number}/{step.total}: {step.title}[/]", align="left")
+        self.console.print(f"[dim]replaces:[/] {step.replaces}")
+        self.console.print(f"[dim]command: [/] [cyan]{step.command}[/]")
+
+    def line(self, step: StepReport, text: str) -> None:
+        self._stop_progress()
+        self.console.print(f"  {text}", markup=False, highlight=False)
+
+    def progress(self, step: StepReport, text: str) -> None:
+        if self._status is None:
+            self._status = self.progress_console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def _stop_progress(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def end(self, step: StepReport) -> None:
+        self._stop_progress()
+        self.console.print(f"  {STATUS_MARKS.get(step.status, step.status)} in {step.elapsed_s:.1f} s")
+
+
+def workshop(
+    ctx: typer.Context,
+    minutes: float = typer.Option(10.0, "--minutes", help="Minutes of Section 1 traffic before the questions."),
+    rate: float = typer.Option(100.0, "--rate", help="Records per second (the workshop: 100)."),
+    skew_station: str = typer.Option("35South", "--skew-station", help="The station traffic diverts to in Section 2."),
+    seed: int = typer.Option(None, "--seed", help="Seed every draw and the forest: the local run repeats exactly."),
+    keep: bool = typer.Option(False, "--keep", help="Keep everything at the end instead of tearing it down."),
+    steady_minutes: float = typer.Option(5.0, "--steady-minutes", help="Minutes of steady traffic after deploying."),
+    skew_minutes: float = typer.Option(2.0, "--skew-minutes", help="Minutes of skewed traffic."),
+    threshold: float = typer.Option(DEFAULT_THRESHOLD, "--threshold", help="Alert above this anomaly score."),
+    dashboard: Path = typer.Option(DEFAULT_DASHBOARD, "--dashboard", help="Where to write the dashboard.", metavar="FILE"),
+    output_format: SummaryFormat = typer.Option(
+        SummaryFormat.table, "--format", help="table, or json: the steps on stderr and a JSON report on stdout."
+    ),
+) -> None:
+    """The whole workshop end to end: set up, traffic, the answers, the anomaly app, alerts, a dashboard, teardown.
+
+    Locally the traffic is backfilled in event time (the run takes well under a minute); on
+    --backend aws it runs in real time. Everything is torn down at the end, even after Ctrl-C or a
+    failure, unless --keep.
+    """
+    app = app_context(ctx)
+    options = WorkshopOptions(
+        minutes=minutes,
+        steady_minutes=steady_minutes,
+        skew_minutes=skew_minutes,
+        rate=rate,
+        skew_station=skew_station,
+        seed=seed,
+        keep=keep,
+        threshold=threshold,
+        dashboard_path=dashboard,
+    )
+    as_json = output_format is SummaryFormat.json
+    reporter = ConsoleReporter(app.err_console if as_json else app.console, app.err_console)
+    backend = app.backend
+    report = run_workshop(backend, options, reporter)
+    if as_json:
+        print_json(report)
+        return
+    out = app.console
+    out.print()
+    out.rule("[bold]Done[/]", align="left")
+    out.print(
+        f"The workshop ran on the {report.backend} backend in {report.elapsed_s:.1f} s"
+        + (f" (seed {report.seed})" if report.seed is not None else "")
+        + "."
+    )
+    if report.dashboard:
+        out.print(f"Dashboard: {report.dashboard}")
+
+
+def dashboard(
+    ctx: typer.Context,
+    out: Path = typer.Option(DEFAULT_DASHBOARD, "--out", help="The HTML file to write.", metavar="FILE"),
+    open_it: bool = typer.Option(False, "--open", help="Open it in the browser afterwards."),
+    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+) -> None:
+    """One offline HTML file with the workshop's charts: the QuickSight step, on either backend."""
+    app = app_context(ctx)
+    result = write_dashboard(app.backend, out)
+    if output_format is SummaryFormat.json:
+        print_json(result)
+    else:
+        charts = ", ".join(f"{name} ({series} series)" for name, series in result.charts.items())
+        app.console.print(f"Wrote {result.path}: {result.records:,} records, {result.alerts:,} alerts; charts: {charts}.")
+        for note in result.notes:
+            app.console.print(note)
+    if open_it:
+        uri = result.path.resolve().as_uri()
+        if not webbrowser.open(uri):
+            app.err_console.print(f"could not open a browser: open {uri} yourself")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(workshop)
+    app.command()(dashboard)

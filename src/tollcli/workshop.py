@@ -1,0 +1,521 @@
+"""`toll workshop`: the whole Analyticon workshop in one run, step by step, as an instructor tells it.
+
+    1 setup -> 2 traffic (10 min at 100/s) -> 3 the three answers -> 4 deploy the anomaly app
+    -> 5 steady traffic (5 min) -> 6 traffic skewed to 35South (2 min) -> 7 the alerts, explained
+    -> 8 the dashboard -> 9 teardown (unless keep)
+
+Each step is the same core call its own command makes (`backend.setup`, `run_generation`,
+`run_question`, `backend.deploy`, `write_skew`, `backend.read_alerts`, `write_dashboard`,
+`backend.teardown`), reported through a `WorkshopReporter` as a titled section naming the workshop
+step it replaces. On the local backend the traffic is backfilled in event time (17 minutes of
+records in seconds, ending now; the anomaly app's windows are event-time windows, so it scores
+exactly as if it had waited), and `seed` makes the whole run repeatable. Elsewhere it runs in
+real time. Teardown runs however the run ends (a failure, Ctrl-C, SIGTERM) unless `keep`.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
+from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
+from tollcli.dashboard import check_output_path, write_dashboard
+from tollcli.errors import UsageError
+from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation
+from tollcli.kdg import default_spec
+from tollcli.queries import run_question
+from tollcli.skew import check_station, reset_skew, write_skew
+
+DEFAULT_DASHBOARD = Path("toll-dashboard.html")
+WINDOW_SECONDS = 10
+QUESTIONS = ("busiest", "most-active", "quiet")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One workshop step: what it is called, what it replaces in the workshop, and its command."""
+
+    key: str
+    title: str
+    replaces: str
+    command: str
+
+
+def workshop_steps(options: WorkshopOptions, *, backfill: bool) -> list[Step]:
+    """The steps in order; the README's table lists the same commands."""
+    rate = f"{options.rate:g}"
+    timing = " --backfill" if backfill else ""
+    return [
+        Step(
+            "setup",
+            "Set up the delivery stream, the bucket and the Athena table",
+            "Section 1: Set up Kinesis Firehose (1 MB / 60 s buffering) and Set up tables in Athena "
+            "(CREATE DATABASE toll, CREATE EXTERNAL TABLE lab_toll_data_stream)",
+            "toll setup",
+        ),
+        Step(
+            "traffic",
+            f"{options.minutes:g} minutes of traffic at {rate} records/s",
+            "Section 1: Explanation about Code or Kinesis Data Generator, Access the KDG, Generate Sample Data "
+            "(the Cognito stack, the KDG page and its template)",
+            f"toll generate --rate {rate} --duration {options.minutes:g}m{timing}",
+        ),
+        Step(
+            "answers",
+            "The three answers",
+            "Section 1: Set up QuickSight and Can you answer? (the busiest station, the most active plate, "
+            "the station reporting less traffic)",
+            "toll query busiest; toll query most-active; toll query quiet",
+        ),
+        Step(
+            "deploy",
+            "Deploy the anomaly app",
+            "Section 2: Set up Kinesis Analytics (the CloudFormation stack) and Record Analysis "
+            "(STEP 10 s counts per station, RANDOM_CUT_FOREST), with the alerting Lambda",
+            "toll deploy --threshold 2.5" + (" --replay" if backfill else ""),
+        ),
+        Step(
+            "steady",
+            f"{options.steady_minutes:g} more minutes of steady traffic",
+            "Section 2: Record Analysis step 6 and the note after it (send data for several minutes so the scores normalise)",
+            f"toll generate --rate {rate} --duration {options.steady_minutes:g}m{timing}",
+        ),
+        Step(
+            "skew",
+            f"{options.skew_minutes:g} minutes of traffic skewed to {options.skew_station}",
+            "Section 2: Simulating Anomalies (the second KDG template's weights)",
+            f"toll skew --station {options.skew_station}; "
+            f"toll generate --rate {rate} --duration {options.skew_minutes:g}m{timing}",
+        ),
+        Step(
+            "alerts",
+            "The alerts raised, explained",
+            "Section 2: Alerting (the Lambda that texts any score above 2.5 through SNS)",
+            "toll alerts --scores",
+        ),
+        Step(
+            "dashboard",
+            "The dashboard",
+            "Section 1: Set up QuickSight (the charts that answer the questions), plus the anomaly scores",
+            f"toll dashboard --out {options.dashboard_path}",
+        ),
+        Step(
+            "teardown", "Teardown", "Not in the workshop: deleting every stack and bucket it made by hand", "toll teardown --yes"
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class WorkshopOptions:
+    minutes: float = 10.0
+    steady_minutes: float = 5.0
+    skew_minutes: float = 2.0
+    rate: float = 100.0
+    skew_station: str = "35South"
+    seed: int | None = None
+    keep: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+    dashboard_path: Path = DEFAULT_DASHBOARD
+    backfill: bool | None = None  # None: event time on the local backend, real time elsewhere
+
+    def check(self) -> WorkshopOptions:
+        """Refuse bad values before anything is created."""
+        for flag, value in (("--minutes", self.minutes), ("--steady-minutes", self.steady_minutes)):
+            if not (math.isfinite(value) and value > 0):
+                raise UsageError(f"{flag} must be above 0, not {value:g}")
+        if not (math.isfinite(self.skew_minutes) and self.skew_minutes > 0):
+            raise UsageError(f"--skew-minutes must be above 0, not {self.skew_minutes:g}")
+        if not (math.isfinite(self.rate) and 0 < self.rate <= 10_000):
+            raise UsageError(f"--rate must be above 0 and at most 10000 records/s, not {self.rate:g}")
+        station_field = default_spec().station_field
+        assert station_field is not None
+        check_station(self.skew_station, station_field.data)
+        if not self.threshold > 0:
+            raise UsageError(f"--threshold must be above 0, not {self.threshold:g}")
+        check_output_path(self.dashboard_path)
+        return self
+
+
+@dataclass
+class StepReport:
+    number: int
+    total: int
+    key: str
+    title: str
+    replaces: str
+    command: str
+    status: str = "running"  # ok, warning, failed, interrupted, skipped
+    lines: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class WorkshopReport:
+    backend: str
+    home: str
+    backfill: bool
+    seed: int | None
+    steps: list[StepReport] = field(default_factory=list)
+    answers: dict[str, Any] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    dashboard: str | None = None
+    kept: bool = False
+    torn_down: bool = False
+    interrupted: bool = False
+    failed: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and self.failed is None and all(s.status in ("ok", "warning", "skipped") for s in self.steps)
+
+
+class WorkshopReporter:
+    """How the run is told as it goes; the CLI renders it, tests may collect it. Defaults do nothing."""
+
+    def begin(self, step: StepReport) -> None: ...
+
+    def line(self, step: StepReport, text: str) -> None: ...
+
+    def progress(self, step: StepReport, text: str) -> None: ...
+
+    def end(self, step: StepReport) -> None: ...
+
+
+@contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """While the workshop runs, SIGTERM interrupts like Ctrl-C, so teardown still happens."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def interrupts_ignored() -> Iterator[None]:
+    """Teardown must finish: a second Ctrl-C must not leave half a stack behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Workshop:
+    """One run: `run()` does every step and returns the report (raising on failure or interrupt)."""
+
+    def __init__(self, backend: Any, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> None:
+        self.backend = backend
+        self.options = options.check()
+        self.reporter = reporter or WorkshopReporter()
+        self.backfill = backend.name == "local" if options.backfill is None else options.backfill
+        self.steps = workshop_steps(self.options, backfill=self.backfill)
+        self.report = WorkshopReport(
+            backend=backend.name, home=str(backend.settings.home), backfill=self.backfill, seed=options.seed
+        )
+        total = (options.minutes + options.steady_minutes + options.skew_minutes) * 60
+        # Backfilled event time ends now and starts on a window boundary, so windows line up with phases.
+        self.event_start = math.floor((time.time() - total) / WINDOW_SECONDS) * WINDOW_SECONDS
+        self.skew_started: str | None = None
+        self._phase = 0
+
+    # the run ------------------------------------------------------------------------------------
+    def run(self) -> WorkshopReport:
+        ledger = self.backend.load_ledger()
+        if ledger is not None:
+            raise UsageError(
+                f"{self.backend.settings.home} already holds a toll stack: the workshop sets up its own and removes it "
+                "at the end; use another --home, or `toll teardown` first"
+            )
+        began = time.monotonic()
+        set_up = False
+        try:
+            with interrupts_raise():
+                self._step("setup", self.setup)
+                set_up = True
+                self._step("traffic", lambda step: self.traffic(step, self.options.minutes))
+                self._step("answers", self.answers)
+                self._step("deploy", self.deploy)
+                self._step("steady", lambda step: self.traffic(step, self.options.steady_minutes))
+                self._step("skew", self.skew)
+                self._step("alerts", self.alerts)
+                self._step("dashboard", self.dashboard)
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+            raise
+        except Exception as exc:
+            self.report.failed = getattr(exc, "message", None) or str(exc)
+            raise
+        finally:
+            with interrupts_ignored():
+                if self.options.keep:
+                    self._step("teardown", self.keep)
+                elif set_up or self.backend.load_ledger() is not None:
+                    self._step("teardown", self.teardown)
+            self.report.elapsed_s = round(time.monotonic() - began, 2)
+        return self.report
+
+    def _step(self, key: str, action: Callable[[StepReport], None]) -> None:
+        index = next(i for i, s in enumerate(self.steps) if s.key == key)
+        step = self.steps[index]
+        report = StepReport(index + 1, len(self.steps), step.key, step.title, step.replaces, step.command)
+        self.report.steps.append(report)
+        self.reporter.begin(report)
+        began = time.monotonic()
+        try:
+            action(report)
+            if report.status == "running":
+                report.status = "ok"
+        except KeyboardInterrupt:
+            report.status = "interrupted"
+            raise
+        except Exception as exc:
+            report.status = "failed"
+            report.lines.append(f"failed: {getattr(exc, 'message', None) or exc}")
+            raise
+        finally:
+            report.elapsed_s = round(time.monotonic() - began, 2)
+            self.reporter.end(report)
+
+    def _say(self, step: StepReport, text: str) -> None:
+        step.lines.append(text)
+        self.reporter.line(step, text)
+
+    # the steps ----------------------------------------------------------------------------------
+    def setup(self, step: StepReport) -> None:
+        created = self.backend.setup(buffer_mb=DEFAULT_BUFFER_MB, buffer_seconds=DEFAULT_BUFFER_SECONDS)
+        for resource in created.created:
+            self._say(step, f"created {resource.kind} {resource.name}")
+        self._say(step, f"delivery stream buffering: {DEFAULT_BUFFER_MB} MB or {DEFAULT_BUFFER_SECONDS} s, whichever comes first")
+        step.details["created"] = [f"{r.kind} {r.name}" for r in created.created]
+
+    def _generate(self, step: StepReport, minutes: float) -> GenerateSummary:
+        phase_start = self.event_start + sum(self._phase_minutes()[: self._phase]) * 60
+        seed = None if self.options.seed is None else self.options.seed + self._phase
+        self._phase += 1
+        options = GenerateOptions(
+            rate=self.options.rate,
+            duration=minutes * 60,
+            seed=seed,
+            backfill=self.backfill,
+            start=datetime.fromtimestamp(phase_start, tz=timezone.utc) if self.backfill else None,
+        )
+
+        def show(progress: GenerateProgress) -> None:
+            left = max(0.0, minutes * 60 - progress.elapsed)
+            self.reporter.progress(step, f"{progress.accepted:,} records delivered, {progress.rate:,.0f}/s, {left:,.0f} s to go")
+
+        summary = run_generation(self.backend, options, on_progress=None if self.backfill else show)
+        if summary.stopped_by == "interrupt":
+            raise KeyboardInterrupt
+        if summary.failed:
+            step.status = "warning"
+        timing = "backfilled in event time" if self.backfill else "in real time"
+        self._say(
+            step,
+            f"{summary.records:,} records delivered in {summary.objects:,} objects ({timing}, {summary.elapsed_s:.1f} s), "
+            f"events {summary.first_event} to {summary.last_event}" + (f"; {summary.failed:,} failed" if summary.failed else ""),
+        )
+        total = max(summary.generated, 1)
+        shares = ", ".join(f"{s} {n / total:.0%}" for s, n in sorted(summary.per_station.items(), key=lambda kv: -kv[1]))
+        self._say(step, f"per station: {shares}")
+        step.details.update(
+            records=summary.records, objects=summary.objects, first_event=summary.first_event, last_event=summary.last_event
+        )
+        return summary
+
+    def _phase_minutes(self) -> list[float]:
+        return [self.options.minutes, self.options.steady_minutes, self.options.skew_minutes]
+
+    def traffic(self, step: StepReport, minutes: float) -> None:
+        self._generate(step, minutes)
+        if self._phase > 1:
+            self._say_scores(step)
+
+    def _say_scores(self, step: StepReport) -> None:
+        scores = self.backend.read_scores()
+        windows: dict[str, float] = {}
+        for row in scores:
+            windows[row["window_start"]] = max(windows.get(row["window_start"], 0.0), float(row["anomaly_score"]))
+        scored = [v for v in windows.values() if v > 0]
+        if scored:
+            recent = sorted(windows.items())[-6:]
+            self._say(
+                step,
+                f"the anomaly app has scored {len(windows):,} windows; the latest: "
+                + ", ".join(f"{v:.2f}" for _k, v in recent)
+                + " (about 1 or below is normal)",
+            )
+        else:
+            self._say(step, f"the anomaly app has counted {len(windows):,} windows and is still warming up (scores 0)")
+        step.details["windows_scored"] = len(windows)
+
+    def answers(self, step: StepReport) -> None:
+        for name in QUESTIONS:
+            result = run_question(self.backend, name)
+            self.report.answers[name] = result.to_json()
+            rows = result.records()
+            if result.empty or not rows:
+                self._say(step, f"{result.title} no data yet")
+                continue
+            if name == "quiet":
+                flagged = result.flagged
+                answer = (
+                    ", ".join(
+                        f"{row['station']} ({row['records']:,} records, {row['below_median_pct']:.0f}% below the median station)"
+                        for row in rows
+                        if row["station"] in flagged
+                    )
+                    if flagged
+                    else "none: every station reports its usual share"
+                )
+            else:
+                label = "station" if name == "busiest" else "plate"
+                leaders = [row for row in rows if row["rank"] == 1]  # ties included
+                answer = " and ".join(f"{row[label]} ({row['records']:,} records, {row['share_pct']:.1f}%)" for row in leaders)
+            self._say(step, f"{result.title} {answer}")
+        step.details["answers"] = {k: v["rows"][:3] for k, v in self.report.answers.items()}
+
+    def deploy(self, step: StepReport) -> None:
+        config = AnomalyConfig.from_options(threshold=self.options.threshold, seed=self.options.seed)
+        try:
+            # The model first learns the traffic already delivered, as the workshop's app had
+            # minutes of traffic behind it before the anomaly was simulated.
+            report = self.backend.deploy(config=config, replay=True)
+        except UsageError as exc:
+            if not exc.message.startswith("--replay"):
+                raise
+            # A backend that scores only new arrivals: let the model speak after half the steady windows.
+            windows = int(self.options.steady_minutes * 60 / config.window_seconds)
+            warm = max(8, min(config.forest.output_after, windows // 2))
+            config = replace(config, forest=replace(config.forest, output_after=warm))
+            report = self.backend.deploy(config=config, replay=False)
+            self._say(step, f"this backend scores only new records: the model warms up over the first {warm} windows")
+        for resource in report.created:
+            self._say(step, f"created {resource.kind} {resource.name}")
+        forest = config.forest
+        self._say(
+            step,
+            f"Random Cut Forest: {forest.trees} trees x {forest.sample_size} samples over each {config.window_seconds} s "
+            f"window's vehicle count per station; alerts above {config.threshold:g}",
+        )
+        if report.replay:
+            replay = report.replay
+            self._say(
+                step,
+                f"learned from the {replay['records']:,} records already delivered: {replay['windows']:,} windows, "
+                f"{replay['alerts']:,} alerts",
+            )
+        for note in report.notes:
+            self._say(step, note)
+        step.details.update(config=config.to_json(), replay=report.replay)
+
+    def skew(self, step: StepReport) -> None:
+        state = write_skew(self.backend, self.options.skew_station, drop=False)
+        self._say(step, f"traffic now diverts to {state.station} (the second KDG template's weights)")
+        offset = self.options.minutes + self.options.steady_minutes
+        self.skew_started = _iso(self.event_start + offset * 60) if self.backfill else _iso(time.time())
+        try:
+            self._generate(step, self.options.skew_minutes)
+        finally:
+            reset_skew(self.backend)
+        self._say(step, "skew reset: later traffic would use the workshop's first template again")
+        self._say_scores(step)
+        step.details["skew_started"] = self.skew_started
+
+    def alerts(self, step: StepReport) -> None:
+        alerts = self.backend.read_alerts()
+        self.report.alerts = alerts
+        started = self.skew_started or ""
+        during = [a for a in alerts if str(a["window_start"]) >= started]
+        before = [a for a in alerts if str(a["window_start"]) < started]
+        station = self.options.skew_station
+        for alert in alerts[:10]:
+            explained = f" [{alert['explanation']}]" if alert.get("explanation") else ""
+            self._say(step, f"{alert['window_start']}: {alert['message']}{explained}")
+        if len(alerts) > 10:
+            self._say(step, f"... and {len(alerts) - 10} more (toll alerts lists them all)")
+        named = [a for a in during if a["station"] == station]
+        scores = self.backend.read_scores()
+        calm = max((float(r["anomaly_score"]) for r in scores if str(r["window_start"]) < started), default=0.0)
+        peak = max((float(r["anomaly_score"]) for r in scores if str(r["window_start"]) >= started), default=0.0)
+        self._say(
+            step,
+            f"Why: the forest learned what a normal {WINDOW_SECONDS} s window looks like (the vehicle count at every station; "
+            f"before the skew no window scored above {calm:.2f}). When traffic diverted to {station}, the window's counts fell "
+            f"far from anything the trees had sampled and the score rose to {peak:.2f}, above the threshold of "
+            f"{self.options.threshold:g}. The explanation gives the station that moved most (HIGH: more vehicles than usual, "
+            "LOW: fewer) and its share of the score. As the skew goes on the forest learns it and the score falls back: "
+            "RCF flags a change, not a level.",
+        )
+        if named:
+            self._say(step, f"{len(named)} alert(s) named {station}, the first at {named[0]['window_start']}")
+        else:
+            step.status = "warning"
+            self._say(step, f"no alert named {station}: try a longer --steady-minutes or a lower --threshold")
+        if before:
+            self._say(step, f"{len(before)} alert(s) came before the skew: false alarms on normal traffic")
+        step.details.update(alerts=len(alerts), during_skew=len(during), named_skew_station=len(named), before_skew=len(before))
+
+    def dashboard(self, step: StepReport) -> None:
+        result = write_dashboard(self.backend, self.options.dashboard_path)
+        self.report.dashboard = str(result.path)
+        charts = ", ".join(f"{k} ({v} series)" for k, v in result.charts.items())
+        self._say(step, f"wrote {result.path} ({result.path.stat().st_size / 1024:,.0f} KB): {charts}")
+        self._say(step, "open it in any browser: it is one file and needs no network")
+        for note in result.notes:
+            self._say(step, note)
+        step.details.update(path=str(result.path), charts=result.charts)
+
+    def teardown(self, step: StepReport) -> None:
+        result = self.backend.teardown(on_event=lambda message: self._say(step, message))
+        self.report.torn_down = not result.failed
+        for label, reason in result.failed:
+            self._say(step, f"could not remove {label}: {reason}")
+        if result.failed:
+            step.status = "failed"
+            self._say(step, "run `toll teardown` to try again")
+        else:
+            self._say(step, f"removed {len(result.removed)} resources: nothing is left behind")
+        step.details.update(removed=result.removed, failed=result.failed)
+
+    def keep(self, step: StepReport) -> None:
+        self.report.kept = True
+        step.status = "skipped"
+        self._say(
+            step,
+            f"kept (--keep): explore with toll query, toll alerts, toll dashboard --home {self.backend.settings.home}; "
+            "`toll teardown` removes it",
+        )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_workshop(backend: Any, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> WorkshopReport:
+    """Run every step; a failure or an interrupt still tears down (unless keep) and then propagates."""
+    return Workshop(backend, options, reporter).run()
