@@ -387,3 +387,41 @@ def test_the_app_through_the_cli_deploy_generate_alerts_teardown(
         assert live_inventory(aws) == {k: [] for k in live_inventory(aws)}
         assert aws("glue").get_databases()["DatabaseList"] == []
         assert not (home / "cache").exists()
+
+
+def test_deploy_and_teardown_with_the_real_cli_against_a_moto_server(
+    toll_process: Callable[..., subprocess.CompletedProcess[str]], home: Path, lambda_build_cache: Path
+) -> None:
+    """`python -m tollcli --backend aws` as a subprocess, talking to a moto server on 127.0.0.1."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        env = {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION, "TOLL_LAMBDA_CACHE": str(lambda_build_cache)}
+        for args in (["--backend", "aws", "setup"], ["deploy", "--threshold", "3", "--email", "ops@example.com"]):
+            done = toll_process(*args, env=env)
+            assert done.returncode == 0, done.stderr
+        assert "confirmation message to ops@example.com" in done.stdout
+
+        def aws(name: str) -> Any:
+            return boto3.client(name, region_name=REGION, endpoint_url=endpoint)
+
+        [mapping] = aws("lambda").list_event_source_mappings(FunctionName="toll-anomaly")["EventSourceMappings"]
+        assert mapping["TumblingWindowInSeconds"] == 10
+        assert aws("kinesis").list_streams()["StreamNames"] == ["toll-live-records"]
+        [subscription] = aws("sns").list_subscriptions()["Subscriptions"]
+        assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+
+        bad = toll_process("deploy", "--phone", "0044 20 7946 0000", env=env)
+        assert bad.returncode == 2 and bad.stderr.startswith("toll: error: --phone") and "Traceback" not in bad.stderr
+
+        done = toll_process("teardown", "--yes", env=env)
+        assert done.returncode == 0, done.stderr
+        assert live_inventory(aws) == {k: [] for k in live_inventory(aws)}
+        assert aws("s3").list_buckets()["Buckets"] == []
+        assert not (home / "ledger.json").exists()
+    finally:
+        server.stop()
