@@ -40,6 +40,7 @@ from tollcli.backends.base import (
 from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, Settings, check_buffering
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
+from tollcli.render import human_bytes
 from tollcli.state import Ledger, Resource
 
 if TYPE_CHECKING:
@@ -422,7 +423,9 @@ class AwsBackend(Backend):
         columns, rows, scanned = aws.athena_query(
             sql, staging_dir=f"s3://{bucket.name}/{RESULTS_PREFIX}", workgroup=workgroup.name, database=DATABASE_NAME
         )
-        return QueryResult(columns=columns, rows=rows, bytes_scanned=scanned, cost_usd=athena_cost_usd(scanned))
+        cost = athena_cost_usd(scanned)
+        note = f"Athena scanned {human_bytes(scanned)}: ${cost:.6f} at ${ATHENA_USD_PER_TB:.0f} per TB (10 MB minimum)"
+        return QueryResult(columns=columns, rows=rows, bytes_scanned=scanned, cost_usd=cost, notes=[note])
 
 
 class _SetupRun:
