@@ -68,6 +68,9 @@ def workshop(
     skew_minutes: float = typer.Option(2.0, "--skew-minutes", help="Minutes of skewed traffic."),
     threshold: float = typer.Option(DEFAULT_THRESHOLD, "--threshold", help="Alert above this anomaly score."),
     dashboard: Path = typer.Option(DEFAULT_DASHBOARD, "--dashboard", help="Where to write the dashboard.", metavar="FILE"),
+    realtime: bool = typer.Option(
+        False, "--realtime", help="Send traffic in real time on the local backend too (17 minutes), as on AWS."
+    ),
     output_format: SummaryFormat = typer.Option(
         SummaryFormat.table, "--format", help="table, or json: the steps on stderr and a JSON report on stdout."
     ),
@@ -89,6 +92,7 @@ def workshop(
         keep=keep,
         threshold=threshold,
         dashboard_path=dashboard,
+        backfill=False if realtime else None,
     )
     as_json = output_format is SummaryFormat.json
     reporter = ConsoleReporter(app.err_console if as_json else app.console, app.err_console)

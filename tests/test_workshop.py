@@ -1,0 +1,199 @@
+"""`toll workshop` on the local backend: every step, answers checked against the bucket's files,
+alerts, teardown after success, failure and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tollcli.backends import open_backend
+from tollcli.config import resolve_settings
+from tollcli.errors import TollError
+from tollcli.workshop import StepReport, WorkshopOptions, WorkshopReporter, run_workshop
+
+STEP_KEYS = ["setup", "traffic", "answers", "deploy", "steady", "skew", "alerts", "dashboard", "teardown"]
+
+
+def bucket_records(home: Path, *, until: str) -> list[tuple[str, str, str]]:
+    """Every delivered record up to the event time `until`, read straight from the object files."""
+    records = []
+    for path in sorted((home / "bucket").rglob("toll-data-stream-*")):
+        for line in path.read_bytes().decode().splitlines():
+            date, station, plate = line.split(",")
+            if date <= until:
+                records.append((date, station, plate))
+    return records
+
+
+def leaders(counts: Counter[str]) -> set[str]:
+    top = max(counts.values())
+    return {name for name, count in counts.items() if count == top}
+
+
+@pytest.fixture(scope="module")
+def kept_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+    """One seeded run kept for inspection: (home, JSON report, the steps as printed on stderr)."""
+    folder = tmp_path_factory.mktemp("kept")
+    home = folder / "home"
+    process = subprocess.run(
+        [sys.executable, "-m", "tollcli", "--home", str(home), "workshop", "--seed", "11", "--keep", "--format", "json",
+         "--dashboard", str(folder / "dashboard.html")],
+        capture_output=True, text=True, timeout=180, cwd=folder,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    return home, json.loads(process.stdout), process.stderr
+
+
+def test_every_step_runs_in_order_and_says_what_it_replaces(kept_run: tuple[Path, dict, str]) -> None:
+    _home, report, narrative = kept_run
+    assert [s["key"] for s in report["steps"]] == STEP_KEYS
+    assert [s["status"] for s in report["steps"]] == ["ok"] * 8 + ["skipped"]
+    for step in report["steps"]:
+        assert f"Step {step['number']}/9: {step['title']}" in narrative
+        assert step["replaces"] and step["command"].startswith("toll ")
+    assert "Simulating Anomalies" in narrative and "Can you answer?" in narrative
+    assert report["backfill"] is True and report["kept"] is True and report["torn_down"] is False
+
+
+def test_answers_match_counts_from_the_bucket_files(kept_run: tuple[Path, dict, str]) -> None:
+    home, report, _ = kept_run
+    traffic = next(s for s in report["steps"] if s["key"] == "traffic")
+    section1 = bucket_records(home, until=traffic["details"]["last_event"])
+    assert len(section1) == traffic["details"]["records"] == 10 * 60 * 100
+    stations = Counter(station for _d, station, _p in section1)
+    plates = Counter(plate for _d, _s, plate in section1)
+
+    busiest = report["answers"]["busiest"]
+    assert {row["station"]: row["records"] for row in busiest["rows"]} == dict(stations)
+    assert {row["station"] for row in busiest["rows"] if row["rank"] == 1} == leaders(stations)
+    most_active = report["answers"]["most-active"]
+    assert {row["plate"]: row["records"] for row in most_active["rows"]} == dict(plates)
+    assert {row["plate"] for row in most_active["rows"] if row["rank"] == 1} == leaders(plates)
+    median = statistics.median(stations.values())
+    assert report["answers"]["quiet"]["flagged"] == [s for s, n in stations.items() if n < 0.5 * median] == ["35South"]
+
+
+def test_an_alert_names_the_skewed_station_and_is_explained(kept_run: tuple[Path, dict, str]) -> None:
+    home, report, narrative = kept_run
+    skew = next(s for s in report["steps"] if s["key"] == "skew")
+    started = skew["details"]["skew_started"]
+    named = [a for a in report["alerts"] if a["station"] == "35South" and a["window_start"] >= started]
+    assert named, report["alerts"]
+    assert "Anomalous data detected at station 35South" in named[0]["message"]
+    assert named[0]["anomaly_score"] > 2.5
+    assert not [a for a in report["alerts"] if a["window_start"] < started], "false alarms before the skew"
+    alerts_step = next(s for s in report["steps"] if s["key"] == "alerts")
+    assert any(line.startswith("Why: ") for line in alerts_step["lines"])
+    assert "above the threshold of 2.5" in narrative
+    # the skew was reset, and the alert log on disk says the same as the report
+    assert not (home / "skew.json").exists()
+    logged = [json.loads(line) for line in (home / "anomaly" / "alerts.jsonl").read_text().splitlines()]
+    assert [a["window_start"] for a in logged] == [a["window_start"] for a in report["alerts"]]
+
+
+def test_the_dashboard_is_written_outside_the_home(kept_run: tuple[Path, dict, str]) -> None:
+    home, report, _ = kept_run
+    page = Path(report["dashboard"])
+    assert page.parent == home.parent and page.stat().st_size > 10_000
+    assert "35South" in page.read_text(encoding="utf-8")
+
+
+def test_a_full_run_repeats_with_its_seed_and_leaves_nothing(tmp_path: Path, kept_run: tuple[Path, dict, str]) -> None:
+    _home, kept, _ = kept_run
+    home = tmp_path / "home"
+    process = subprocess.run(
+        [sys.executable, "-m", "tollcli", "--home", str(home), "workshop", "--seed", "11", "--format", "json"],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    report = json.loads(process.stdout)
+    assert report["torn_down"] is True and [s["status"] for s in report["steps"]] == ["ok"] * 9
+    assert not home.exists(), "teardown left the home behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toll-dashboard.html"]
+    # the same seed gives the same answers and alerts (event times move with the clock)
+    for name in ("busiest", "most-active", "quiet"):
+        assert report["answers"][name]["rows"] == kept["answers"][name]["rows"]
+    strip = [({k: v for k, v in a.items() if k not in ("window_start", "window_end")}) for a in report["alerts"]]
+    assert strip == [({k: v for k, v in a.items() if k not in ("window_start", "window_end")}) for a in kept["alerts"]]
+
+
+class FailAt(WorkshopReporter):
+    """Fails the run as a step begins, the way a lost connection or a full disk would."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.seen: list[str] = []
+
+    def begin(self, step: StepReport) -> None:
+        self.seen.append(step.key)
+        if step.key == self.key:
+            raise TollError(f"simulated failure at {step.key}")
+
+
+def test_a_failure_mid_run_still_tears_down(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    backend = open_backend(resolve_settings(backend=None, home=home, region=None, profile=None))
+    reporter = FailAt("deploy")
+    with pytest.raises(TollError, match="simulated failure at deploy"):
+        run_workshop(backend, WorkshopOptions(minutes=1, seed=2, dashboard_path=tmp_path / "d.html"), reporter)
+    assert reporter.seen == ["setup", "traffic", "answers", "deploy", "teardown"]
+    assert not home.exists()
+
+
+def test_bad_options_are_refused_before_anything_exists(toll, home: Path) -> None:  # type: ignore[no-untyped-def]
+    for args, message in [
+        (["--rate", "0"], "--rate"),
+        (["--minutes", "-1"], "--minutes"),
+        (["--skew-station", "Nowhere"], "unknown station 'Nowhere'"),
+        (["--dashboard", str(home.parent)], "is a folder"),
+    ]:
+        result = toll("workshop", *args)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert not home.exists()
+
+
+def test_a_home_with_a_stack_is_left_alone(toll, home: Path) -> None:  # type: ignore[no-untyped-def]
+    assert toll("setup").exit_code == 0
+    before = (home / "ledger.json").read_text()
+    result = toll("workshop", "--minutes", "1")
+    assert result.exit_code == 2 and "already holds a toll stack" in result.stderr
+    assert (home / "ledger.json").read_text() == before
+
+
+def test_ctrl_c_mid_run_still_tears_down(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tollcli", "--home", str(home), "workshop", "--realtime", "--minutes", "1", "--seed", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if "Step 2/9" in line:
+                break
+        else:
+            pytest.fail("the workshop never reached its traffic step: " + "".join(seen))
+        time.sleep(1.5)  # real-time traffic is flowing; Ctrl-C flushes it to the bucket, then teardown removes it
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(seen) + rest
+    assert process.returncode == 130, errors
+    assert "toll: error: interrupted" in errors
+    assert "Step 9/9: Teardown" in output and "nothing is left behind" in output
+    assert not home.exists()
