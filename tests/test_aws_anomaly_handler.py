@@ -239,3 +239,23 @@ def test_a_dead_topic_keeps_the_alert_in_the_bucket(aws: Aws) -> None:
     [alert_key] = aws.keys("anomaly/alerts/")
     alert = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=alert_key)["Body"].read())
     assert alert["notified"] is False and "error" in alert
+
+
+def test_workshop_mode_scores_each_station_row_as_the_workshop_did(aws: Aws) -> None:
+    """`toll deploy --mode workshop`: RANDOM_CUT_FOREST(..., 1, 10, 10, 2) over (station, count) rows."""
+    app = AnomalyConfig.from_options(mode="workshop", threshold=2.5)
+    env = {"TOLL_BUCKET": BUCKET, "TOLL_TOPIC_ARN": aws.topic_arn, CONFIG_VARIABLE: json.dumps(app.to_json())}
+    config = HandlerConfig.from_environ(env)
+    rng = random.Random(5)
+    for i in range(6):
+        start = START + timedelta(seconds=10 * i)
+        run_window(aws, config, draw_window(rng, start, STEADY_WEIGHTS, 400), start)
+    rows = [row for key in aws.keys("anomaly/scores/") for row in aws.json_lines(key)]
+    assert {row["mode"] for row in rows} == {"workshop"}
+    assert all(row["vehicle_count"] > 0 for row in rows)  # GROUP BY station: only stations with records
+    assert len({row["anomaly_score"] for row in rows}) > 2  # every row has its own score
+    for alert_key in aws.keys("anomaly/alerts/"):  # noisy by design: each alert names its own row
+        alert = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=alert_key)["Body"].read())
+        assert alert["anomaly_score"] > 2.5 and alert["message"].startswith(
+            f"Anomalous data detected at station {alert['station']}."
+        )

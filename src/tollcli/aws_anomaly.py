@@ -33,6 +33,7 @@ from typing import Any
 
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
+from tollcli.awsclient import translate_error
 from tollcli.backends.base import RecordSink, SinkStats
 from tollcli.errors import TollError, UsageError
 from tollcli.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
@@ -252,7 +253,7 @@ class AnomalyDeployer:
                     "role" in message or "assume" in message
                 )
                 if not role_not_ready or attempt == attempts - 1:
-                    raise TollError(f"could not create {what}: {exc}") from None
+                    raise translate_error(exc, f"create {what}") from None
                 self.on_event(f"waiting for the new role to reach {what}")
                 self.sleep(min(2.0 * (attempt + 1), 10.0))
         raise AssertionError("unreachable")
@@ -310,7 +311,7 @@ class AnomalyDeployer:
             created = False
         except Exception as exc:
             if not _is_missing(exc):
-                raise TollError(f"could not look up the Kinesis stream {name}: {exc}") from None
+                raise translate_error(exc, f"look up the Kinesis stream {name}") from None
             # One shard: Lambda's tumbling windows are per shard, and one model must see every window.
             kinesis.create_stream(StreamName=name, ShardCount=1, StreamModeDetails={"StreamMode": "PROVISIONED"})
             created = True
@@ -338,7 +339,7 @@ class AnomalyDeployer:
             created = False
         except Exception as exc:
             if not _is_missing(exc):
-                raise TollError(f"could not look up the IAM role {name}: {exc}") from None
+                raise translate_error(exc, f"look up the IAM role {name}") from None
             arn = iam.create_role(
                 RoleName=name,
                 Path=ROLE_PATH,
@@ -359,7 +360,7 @@ class AnomalyDeployer:
             created = False
         except Exception as exc:
             if not _is_missing(exc):
-                raise TollError(f"could not look up the delivery stream {name}: {exc}") from None
+                raise translate_error(exc, f"look up the delivery stream {name}") from None
             self._retry_while_role_propagates(
                 f"the delivery stream {name}",
                 lambda: firehose.create_delivery_stream(
@@ -446,7 +447,7 @@ class AnomalyDeployer:
             current = lam.get_function(FunctionName=name)["Configuration"]
         except Exception as exc:
             if not _is_missing(exc):
-                raise TollError(f"could not look up the function {name}: {exc}") from None
+                raise translate_error(exc, f"look up the function {name}") from None
             current = None
         if current is None:
             arn = self._retry_while_role_propagates(
@@ -541,7 +542,7 @@ class AnomalyDeployer:
             created = False
         except Exception as exc:
             if not _is_missing(exc):
-                raise TollError(f"could not look up the table {SCORES_TABLE}: {exc}") from None
+                raise translate_error(exc, f"look up the table {SCORES_TABLE}") from None
             glue.create_table(DatabaseName=self.target.database, TableInput=table)
             created = True
         self._record(
@@ -565,7 +566,8 @@ class AnomalyDeployer:
                     self.remove(resource)
                 except Exception as exc:
                     if not _is_missing(exc):
-                        failed.append((label, str(getattr(exc, "message", exc))))
+                        reason = exc.message if isinstance(exc, TollError) else translate_error(exc, f"remove {label}").message
+                        failed.append((label, reason))
                         continue
                 self.ledger.forget(resource.kind, resource.name)
                 removed.append(label)
@@ -746,7 +748,7 @@ class KinesisSink(RecordSink):
                 response = self.kinesis.put_records(StreamName=self.stream, Records=entries)
             except Exception as exc:
                 if _error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
-                    raise TollError(f"could not write to the Kinesis stream {self.stream}: {exc}") from None
+                    raise translate_error(exc, f"write to the Kinesis stream {self.stream}") from None
                 failed = entries
             else:
                 results = response.get("Records", [])
