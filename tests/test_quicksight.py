@@ -428,3 +428,78 @@ def test_publish_needs_a_set_up_stack_and_a_valid_user_first(moto_account: None,
     with pytest.raises(UsageError, match="run `toll setup` first"):
         backend.publish_quicksight(user_arn=USER_ARN)
     assert not home.exists()
+
+
+# --- the command line ----------------------------------------------------------------------------------
+def one_error_line(result: Any, text: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and text in lines[0], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_quicksight_on_the_local_backend_is_one_usage_line(toll: Callable[..., Any], home: Path) -> None:
+    one_error_line(toll("dashboard", "--quicksight"), "--quicksight needs --backend aws")
+    one_error_line(toll("dashboard", "--user", USER_ARN), "--user goes with --quicksight")
+    assert not home.exists()
+
+
+def test_cli_checks_the_user_and_the_stack_before_calling_aws(toll_process: Callable[..., Any], home: Path) -> None:
+    """The real process, with nowhere to reach: both refusals come before any AWS call."""
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # a closed port: any call would fail differently
+    bad_user = toll_process("--backend", "aws", "dashboard", "--quicksight", "--user", "alice", env=env)
+    assert bad_user.returncode == 2 and bad_user.stderr.startswith("toll: error: --user 'alice' is not a QuickSight user ARN")
+    no_stack = toll_process("--backend", "aws", "dashboard", "--quicksight", env=env)
+    assert no_stack.returncode == 2 and "run `toll setup` first" in no_stack.stderr, no_stack.stderr
+    assert not home.exists()
+
+
+@pytest.fixture
+def cli_aws(monkeypatch: pytest.MonkeyPatch, moto_account: None, stub: Stubber) -> Stubber:
+    """`toll --backend aws ...` in process: moto, with QuickSight's missing calls answered by `stub`."""
+    client = routed(stub)
+    monkeypatch.setattr("tollcli.backends.aws.AwsClient", lambda **_kw: TestAws(client))
+    return stub
+
+
+def test_cli_provisions_lists_and_tears_down(cli_aws: Stubber, toll: Callable[..., Any]) -> None:
+    assert toll("--backend", "aws", "--region", REGION, "setup").exit_code == 0
+    expect_subscription(cli_aws)
+    expect_new_analysis(cli_aws)
+
+    made = toll("dashboard", "--quicksight")
+
+    assert made.exit_code == 0, made.output
+    url = f"https://{REGION}.quicksight.aws.amazon.com/sn/analyses/toll-workshop"
+    assert made.stdout.strip().splitlines()[-1] == url
+    assert "shared with arn:aws:quicksight:" in made.stdout and "user/default/moto" in made.stdout
+    assert "created quicksight-analysis toll-workshop" in made.stderr
+
+    cli_aws.add_response("describe_data_set", {"DataSet": {"Arn": DATASET_ARN}, "Status": 200})
+    cli_aws.add_response("describe_analysis", {"Analysis": {"Arn": ANALYSIS_ARN, "Status": "CREATION_SUCCESSFUL"}, "Status": 200})
+    status = toll("status", "--format", "json")
+    assert status.exit_code == 0, status.output
+    listed = {r["kind"]: r for r in json.loads(status.stdout)["resources"]}
+    assert listed[KIND_ANALYSIS]["details"]["url"] == url
+    assert {listed[k]["state"] for k in (KIND_GRANT, KIND_DATA_SOURCE, KIND_DATASET, KIND_ANALYSIS)} == {"present"}
+
+    cli_aws.add_response("list_tags_for_resource", {"Tags": OUR_TAGS, "Status": 200})
+    cli_aws.add_response("delete_analysis", {"Arn": ANALYSIS_ARN, "Status": 200})
+    cli_aws.add_response("delete_data_set", {"Arn": DATASET_ARN, "Status": 200})
+    gone = toll("teardown", "--yes", "--format", "json")
+    assert gone.exit_code == 0, gone.output
+    removed = json.loads(gone.stdout)["removed"]
+    assert [label.split()[0] for label in removed[:4]] == [KIND_ANALYSIS, KIND_DATASET, KIND_DATA_SOURCE, KIND_GRANT]
+    cli_aws.assert_no_pending_responses()
+
+
+def test_cli_without_a_subscription_exits_2_and_says_how_to_get_one(
+    cli_aws: Stubber, toll: Callable[..., Any], home: Path
+) -> None:
+    assert toll("--backend", "aws", "--region", REGION, "setup").exit_code == 0
+    cli_aws.add_client_error("describe_account_subscription", "ResourceNotFoundException", "Account not found", 404)
+    result = toll("dashboard", "--quicksight", "--user", USER_ARN)
+    one_error_line(result, "no QuickSight subscription")
+    assert "never subscribes" in result.stderr and "$20" in result.stderr
+    ledger = Ledger.load(home / "ledger.json")
+    assert ledger is not None and not any(r.kind.startswith("quicksight") for r in ledger.resources)

@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
-from tollcli.cli.common import SummaryFormat, app_context, print_json
+from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json
 from tollcli.dashboard import write_dashboard
+from tollcli.errors import UsageError
 from tollcli.workshop import DEFAULT_DASHBOARD, StepReport, WorkshopOptions, WorkshopReporter, run_workshop
 
 STATUS_MARKS = {
@@ -118,9 +119,18 @@ def dashboard(
     out: Path = typer.Option(DEFAULT_DASHBOARD, "--out", help="The HTML file to write.", metavar="FILE"),
     open_it: bool = typer.Option(False, "--open", help="Open it in the browser afterwards."),
     output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    quicksight: bool = typer.Option(
+        False, "--quicksight", help="Instead, build the workshop's analysis in QuickSight (--backend aws, needs a subscription)."
+    ),
+    user: str = typer.Option(
+        None, "--user", metavar="ARN", help="With --quicksight: the QuickSight user to share it with (default: yours)."
+    ),
 ) -> None:
     """One offline HTML file with the workshop's charts: the QuickSight step, on either backend."""
     app = app_context(ctx)
+    if quicksight or user is not None:
+        publish_quicksight(app, quicksight=quicksight, user_arn=user, output_format=output_format, open_it=open_it)
+        return
     result = write_dashboard(app.backend, out)
     if output_format is SummaryFormat.json:
         print_json(result)
@@ -133,6 +143,26 @@ def dashboard(
         uri = result.path.resolve().as_uri()
         if not webbrowser.open(uri):
             app.err_console.print(f"could not open a browser: open {uri} yourself")
+
+
+def publish_quicksight(app: AppContext, *, quicksight: bool, user_arn: str | None, output_format: SummaryFormat,
+                       open_it: bool) -> None:  # fmt: skip
+    """`toll dashboard --quicksight`: the analysis in QuickSight (tollcli.quicksight), its URL on stdout."""
+    if not quicksight:
+        raise UsageError("--user goes with --quicksight (the offline dashboard is not shared with anyone)")
+    quiet = output_format is SummaryFormat.json
+    report = app.backend.publish_quicksight(
+        user_arn=user_arn, on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(f"  {m}"))
+    )
+    if quiet:
+        print_json({"analysis_url": report.analysis_url, "shared_with": report.principal,
+                    "created": report.created, "existing": report.existing})  # fmt: skip
+    else:
+        app.console.print(f"QuickSight analysis (shared with {report.principal}):", soft_wrap=True)
+        app.console.print(report.analysis_url, soft_wrap=True, markup=False, highlight=False)
+        app.err_console.print("`toll status` lists it; `toll teardown` removes it with the rest of the stack.")
+    if open_it and not webbrowser.open(report.analysis_url):
+        app.err_console.print(f"could not open a browser: open {report.analysis_url} yourself")
 
 
 def register(app: typer.Typer) -> None:
