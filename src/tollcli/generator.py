@@ -36,8 +36,10 @@ from tollcli.kdg import (
     default_spec,
     format_fraction,
     format_second,
+    is_literal_token,
     load_template,
     skewed_spec,
+    strftime_pattern,
 )
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
@@ -48,7 +50,8 @@ MIN_TICK = 0.05  # realtime: records are handed over at most this long after the
 MAX_TICK = 0.1  # realtime: how often stop requests, skew changes and progress are looked at
 SKEW_POLL = 0.5  # seconds between looks at the skew file (a change applies within a second)
 PROGRESS_EVERY = 0.25
-TABLE_LOOP_LIMIT = 32  # categories up to which bytes are scattered per category
+TABLE_LOOP_LIMIT = 256  # categories up to which bytes are scattered per category
+MERGE_LIMIT = 1024  # largest table made by fusing neighbouring segments
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,17 +61,20 @@ TABLE_LOOP_LIMIT = 32  # categories up to which bytes are scattered per category
 class ByteTable:
     """Distinct byte strings of one column, padded into a matrix for scattering."""
 
-    def __init__(self, values: list[bytes]) -> None:
-        self.values = values
-        self.lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=len(values))
-        width = int(self.lengths.max()) if values else 0
-        self.width = width
-        self.fixed = bool(values) and bool((self.lengths == width).all())
-        matrix = np.zeros((len(values), width), dtype=np.uint8)
-        for row, value in enumerate(values):
-            if value:
-                matrix[row, : len(value)] = np.frombuffer(value, dtype=np.uint8)
-        self.matrix = matrix
+    def __init__(self, values: list[bytes] | np.ndarray) -> None:
+        array = np.asarray(values, dtype=bytes) if not isinstance(values, np.ndarray) else values
+        if array.size == 0:
+            array = np.zeros(0, dtype="S1")
+        width = array.dtype.itemsize
+        self.size = len(array)
+        self.lengths = np.char.str_len(array).astype(np.int64)
+        self.width = int(self.lengths.max()) if self.size else 0
+        self.fixed = self.size > 0 and bool((self.lengths == self.width).all())
+        self.matrix = array.view(np.uint8).reshape(self.size, width)[:, : self.width]
+        self.array = array
+
+    def value(self, code: int) -> bytes:
+        return bytes(self.matrix[code, : self.lengths[code]])
 
 
 def _clean(value: str) -> bytes:
@@ -79,10 +85,44 @@ def _clean(value: str) -> bytes:
 Segment = tuple[ByteTable, np.ndarray] | bytes  # (table, codes) or a literal
 
 
+def merge_segments(segments: list[Segment], limit: int = MERGE_LIMIT) -> list[Segment]:
+    """Fuse neighbours (literals, and small tables into their product) so fewer passes are needed:
+    `,<station>,<plate>\n` becomes one table of 100 values."""
+    merged: list[Segment] = []
+    for segment in segments:
+        if not merged:
+            merged.append(segment)
+            continue
+        last = merged[-1]
+        if isinstance(last, bytes) and isinstance(segment, bytes):
+            merged[-1] = last + segment
+        elif isinstance(last, bytes):
+            table, codes = segment
+            if table.size <= limit:
+                merged[-1] = (ByteTable(np.char.add(last, table.array)), codes)
+            else:
+                merged.append(segment)
+        elif isinstance(segment, bytes):
+            table, codes = last
+            if table.size <= limit:
+                merged[-1] = (ByteTable(np.char.add(table.array, segment)), codes)
+            else:
+                merged.append(segment)
+        else:
+            (left, left_codes), (right, right_codes) = last, segment
+            if left.size * right.size <= limit:
+                product = np.char.add(np.repeat(left.array, right.size), np.tile(right.array, left.size))
+                merged[-1] = (ByteTable(product), left_codes * right.size + right_codes)
+            else:
+                merged.append(segment)
+    return merged
+
+
 def assemble(segments: list[Segment], count: int) -> bytes:
     """Concatenate per-record segments into one bytes object, record after record."""
     if count == 0:
         return b""
+    segments = merge_segments(segments)
     lengths = np.zeros(count, dtype=np.int64)
     for segment in segments:
         if isinstance(segment, bytes):
@@ -101,16 +141,18 @@ def assemble(segments: list[Segment], count: int) -> bytes:
             continue
         table, codes = segment
         if table.fixed:
-            for offset in range(table.width):
-                out[position + offset] = table.matrix[codes, offset]
+            if table.width:
+                out[position[:, None] + np.arange(table.width)] = table.matrix[codes]
             position += table.width
-        elif len(table.values) <= TABLE_LOOP_LIMIT:
-            for code, value in enumerate(table.values):
-                if not value:
+        elif table.size <= TABLE_LOOP_LIMIT:
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(table.size + 1))
+            for code in range(table.size):
+                size = int(table.lengths[code])
+                if size == 0 or bounds[code] == bounds[code + 1]:
                     continue
-                rows = np.flatnonzero(codes == code)
-                if rows.size:
-                    out[position[rows][:, None] + np.arange(len(value))] = table.matrix[code, : len(value)]
+                rows = order[bounds[code] : bounds[code + 1]]
+                out[position[rows][:, None] + np.arange(size)] = table.matrix[code, :size]
             position += table.lengths[codes]
         else:
             record_lengths = table.lengths[codes]
@@ -197,15 +239,11 @@ class RecordFactory:
             if piece.kind == "second":
                 if distinct is None:
                     distinct, codes = _runs(seconds)
-                zone = timezone.utc if part.utc else None
-                texts = []
-                for second in distinct.tolist():
-                    moment = datetime.fromtimestamp(second, tz=timezone.utc)
-                    if zone is None:
-                        moment = moment.astimezone()
-                    texts.append(_clean(format_second(piece.tokens, moment)))
                 assert codes is not None
-                segments.append((ByteTable(texts), codes))
+                if all(is_literal_token(t) for t in piece.tokens):
+                    segments.append(_clean(format_second(piece.tokens, datetime.now(timezone.utc))))
+                else:
+                    segments.append((ByteTable(_format_seconds(piece.tokens, distinct, utc=part.utc)), codes))
             elif piece.kind == "fraction":
                 table = self._fraction_tables.get(piece.width)
                 if table is None:
@@ -255,6 +293,25 @@ class RecordFactory:
             stations = self.station_names[station_codes]
             self.station_counts += np.bincount(station_codes, minlength=len(self.station_names))
         return RecordChunk(lines=assemble(segments, count), count=count, event_times=event_times, stations=stations)
+
+
+ISO_SECOND_TOKENS = ("YYYY", "-", "MM", "-", "DD", "T", "HH", ":", "mm", ":", "ss")
+
+
+def _format_seconds(tokens: tuple[str, ...], seconds: np.ndarray, *, utc: bool) -> np.ndarray | list[bytes]:
+    """Render a run of second-level tokens for each distinct second (epoch seconds)."""
+    if utc and tokens[: len(ISO_SECOND_TOKENS)] == ISO_SECOND_TOKENS and all(is_literal_token(t) for t in tokens[11:]):
+        iso = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s").astype("S19")
+        tail = _clean(format_second(tokens[11:], datetime.now(timezone.utc)))
+        return np.char.add(iso, tail) if tail else iso
+    pattern = strftime_pattern(tokens)
+    texts = []
+    for second in seconds.tolist():
+        moment = datetime.fromtimestamp(second, tz=timezone.utc)
+        if not utc:
+            moment = moment.astimezone()
+        texts.append(_clean(moment.strftime(pattern) if pattern is not None else format_second(tokens, moment)))
+    return texts
 
 
 def _number_steps(part: NumberField) -> int:

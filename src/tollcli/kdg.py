@@ -502,6 +502,31 @@ def format_second(tokens: tuple[str, ...], moment: datetime) -> str:
     return "".join(out)
 
 
+def is_literal_token(token: str) -> bool:
+    """A token that renders as itself: `[text]`, an escaped character, or a non-token character."""
+    if token.startswith("[") and token.endswith("]") and len(token) >= 2:
+        return True
+    if token.startswith("\\") and len(token) == 2:
+        return True
+    return token not in SECOND_TOKENS
+
+
+STRFTIME = {"YYYY": "%Y", "MM": "%m", "DD": "%d", "HH": "%H", "mm": "%M", "ss": "%S", "MMMM": "%B", "dddd": "%A"}
+
+
+def strftime_pattern(tokens: tuple[str, ...]) -> str | None:
+    """The same rendering as a `strftime` pattern (much faster), or None when it has no equivalent."""
+    out = []
+    for token in tokens:
+        if token in STRFTIME:
+            out.append(STRFTIME[token])
+        elif is_literal_token(token):
+            out.append(format_second((token,), datetime(2000, 1, 1)).replace("%", "%%"))
+        else:
+            return None
+    return "".join(out)
+
+
 def format_fraction(milliseconds: int, width: int) -> str:
     digits = f"{milliseconds:03d}"
     return digits[:width] if width <= 3 else digits + "0" * (width - 3)
