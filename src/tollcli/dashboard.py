@@ -122,7 +122,8 @@ def _deployed_threshold(backend: Any) -> float:
 
 def anomaly_deployed(backend: Any) -> bool:
     ledger = backend.load_ledger()
-    return ledger is not None and any(r.kind == "table" and r.name.endswith(SCORES_TABLE) for r in ledger.resources)
+    # "table toll.anomaly_scores" locally, "anomaly-table anomaly_scores" on AWS
+    return ledger is not None and any("table" in r.kind and r.name.split(".")[-1] == SCORES_TABLE for r in ledger.resources)
 
 
 def collect_dashboard_data(backend: Any) -> DashboardData:

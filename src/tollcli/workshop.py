@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
-from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
+from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS, TABLE_NAME
 from tollcli.dashboard import check_output_path, write_dashboard
 from tollcli.errors import UsageError
 from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation
@@ -38,6 +38,9 @@ from tollcli.skew import check_station, reset_skew, write_skew
 DEFAULT_DASHBOARD = Path("toll-dashboard.html")
 WINDOW_SECONDS = 10
 QUESTIONS = ("busiest", "most-active", "quiet")
+DELIVERY_WAIT_SECONDS = 150  # Firehose's 60 s buffer, S3's listing, Athena's start-up
+ALERT_WAIT_SECONDS = 60  # the last windows close, and the function scores them, after the traffic stops
+POLL_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ class Workshop:
         self.event_start = math.floor((time.time() - total) / WINDOW_SECONDS) * WINDOW_SECONDS
         self.skew_started: str | None = None
         self._phase = 0
+        self.delivered = 0  # records the sink accepted so far: what the table must show
 
     # the run ------------------------------------------------------------------------------------
     def run(self) -> WorkshopReport:
@@ -329,6 +333,7 @@ class Workshop:
             self.reporter.progress(step, f"{progress.accepted:,} records delivered, {progress.rate:,.0f}/s, {left:,.0f} s to go")
 
         summary = run_generation(self.backend, options, on_progress=None if self.backfill else show)
+        self.delivered += summary.records
         if summary.stopped_by == "interrupt":
             raise KeyboardInterrupt
         if summary.failed:
@@ -373,7 +378,27 @@ class Workshop:
             self._say(step, f"the anomaly app has counted {len(windows):,} windows and is still warming up (scores 0)")
         step.details["windows_scored"] = len(windows)
 
+    def wait_for_delivery(self, step: StepReport) -> None:
+        """Query only once the table holds every record sent: a delivery stream buffers up to 60 s.
+
+        Locally the sink delivered everything when it closed, so the first count already matches."""
+        deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
+        while True:
+            rows = self.backend.query(f"SELECT count(*) FROM {TABLE_NAME}").rows
+            seen = int(rows[0][0] or 0) if rows else 0
+            if seen >= self.delivered:
+                return
+            if time.monotonic() >= deadline:
+                step.status = "warning"
+                self._say(step, f"only {seen:,} of {self.delivered:,} records reached the table in time: answers are partial")
+                return
+            self.reporter.progress(
+                step, f"waiting for the delivery stream's buffer: {seen:,} of {self.delivered:,} records in the table"
+            )
+            time.sleep(POLL_SECONDS)
+
     def answers(self, step: StepReport) -> None:
+        self.wait_for_delivery(step)
         for name in QUESTIONS:
             result = run_question(self.backend, name)
             self.report.answers[name] = result.to_json()
@@ -446,8 +471,19 @@ class Workshop:
         self._say_scores(step)
         step.details["skew_started"] = self.skew_started
 
-    def alerts(self, step: StepReport) -> None:
+    def _read_alerts_in_time(self, step: StepReport) -> list[dict[str, Any]]:
+        """The alerts; in real time, wait a little for the last windows to close and be scored."""
         alerts = self.backend.read_alerts()
+        deadline = time.monotonic() + (0 if self.backfill else ALERT_WAIT_SECONDS)
+        station = self.options.skew_station
+        while not any(a["station"] == station for a in alerts) and time.monotonic() < deadline:
+            self.reporter.progress(step, "waiting for the last windows to be scored")
+            time.sleep(POLL_SECONDS / 2)
+            alerts = self.backend.read_alerts()
+        return alerts
+
+    def alerts(self, step: StepReport) -> None:
+        alerts = self._read_alerts_in_time(step)
         self.report.alerts = alerts
         started = self.skew_started or ""
         during = [a for a in alerts if str(a["window_start"]) >= started]
@@ -481,6 +517,7 @@ class Workshop:
         step.details.update(alerts=len(alerts), during_skew=len(during), named_skew_station=len(named), before_skew=len(before))
 
     def dashboard(self, step: StepReport) -> None:
+        self.wait_for_delivery(step)
         result = write_dashboard(self.backend, self.options.dashboard_path)
         self.report.dashboard = str(result.path)
         charts = ", ".join(f"{k} ({v} series)" for k, v in result.charts.items())
