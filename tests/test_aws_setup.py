@@ -433,3 +433,12 @@ def test_unknown_profile_region_and_missing_credentials_exit_2_without_leaking(
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     result = toll("--backend", "aws", "setup")
     assert result.exit_code == 2 and "no AWS region is set" in result.output
+
+
+def test_emptying_a_bucket_reaches_past_the_first_thousand_objects(aws: Callable[[str], Any]) -> None:
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="toll-many-objects", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for i in range(1500):
+        s3.put_object(Bucket="toll-many-objects", Key=f"2026/11/28/10/object-{i:05d}", Body=b"a,b,c\n")
+    assert AwsClient(region=REGION).empty_bucket("toll-many-objects") == 1500
+    assert s3.list_objects_v2(Bucket="toll-many-objects")["KeyCount"] == 0
