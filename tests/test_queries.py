@@ -137,7 +137,8 @@ def test_question_sql_is_athena_sql_from_the_templates() -> None:
     sql = question_sql("busiest", since=START, limit=3)
     assert "from_iso8601_timestamp(\"date\") >= from_iso8601_timestamp('2026-11-28T08:00:00.000Z')" in sql
     assert "station_rank <= 3" in sql and "--" not in sql
-    assert "count_if(true)" in question_sql("quiet")
+    assert "count(*) AS records" in question_sql("quiet")
+    assert "count_if(from_iso8601_timestamp" in question_sql("quiet", until=START)
     with pytest.raises(UsageError):
         question_sql("loudest")
     with pytest.raises(UsageError):
