@@ -197,3 +197,27 @@ def test_ctrl_c_mid_run_still_tears_down(tmp_path: Path) -> None:
     assert "toll: error: interrupted" in errors
     assert "Step 9/9: Teardown" in output and "nothing is left behind" in output
     assert not home.exists()
+
+
+class RecordsAStranger(WorkshopReporter):
+    """Puts a file outside the home into the ledger, which teardown must refuse to delete."""
+
+    def __init__(self, backend: object, stranger: Path) -> None:
+        self.backend = backend
+        self.stranger = stranger
+
+    def begin(self, step: StepReport) -> None:
+        if step.key == "dashboard":
+            ledger = self.backend.require_ledger()  # type: ignore[attr-defined]
+            self.backend.record_path(ledger, "file", "stranger", self.stranger)  # type: ignore[attr-defined]
+
+
+def test_a_teardown_that_cannot_finish_fails_the_run(tmp_path: Path) -> None:
+    home, stranger = tmp_path / "home", tmp_path / "not-ours.txt"
+    stranger.write_text("keep me")
+    backend = open_backend(resolve_settings(backend=None, home=home, region=None, profile=None))
+    reporter = RecordsAStranger(backend, stranger)
+    with pytest.raises(TollError, match="teardown could not remove everything"):
+        run_workshop(backend, WorkshopOptions(minutes=1, seed=3, dashboard_path=tmp_path / "d.html"), reporter)
+    assert stranger.read_text() == "keep me"
+    assert sorted(p.name for p in home.iterdir()) == ["ledger.json"]  # all the rest is gone

@@ -29,7 +29,7 @@ from typing import Any
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS, TABLE_NAME
 from tollcli.dashboard import check_output_path, write_dashboard
-from tollcli.errors import UsageError
+from tollcli.errors import TollError, UsageError
 from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation
 from tollcli.kdg import default_spec
 from tollcli.queries import run_question
@@ -274,12 +274,20 @@ class Workshop:
             self.report.failed = getattr(exc, "message", None) or str(exc)
             raise
         finally:
+            first_problem = self.report.interrupted or self.report.failed is not None
             with interrupts_ignored():
-                if self.options.keep:
-                    self._step("teardown", self.keep)
-                elif set_up or self.backend.load_ledger() is not None:
-                    self._step("teardown", self.teardown)
+                try:
+                    if self.options.keep:
+                        self._step("teardown", self.keep)
+                    elif set_up or self.backend.load_ledger() is not None:
+                        self._step("teardown", self.teardown)
+                except Exception:
+                    if not first_problem:
+                        raise
+                    # the failure that stopped the run is the one to report; the teardown's is in its step
             self.report.elapsed_s = round(time.monotonic() - began, 2)
+        if self.report.steps[-1].status == "failed":
+            raise TollError(f"teardown could not remove everything in {self.backend.settings.home}: run `toll teardown`")
         return self.report
 
     def _step(self, key: str, action: Callable[[StepReport], None]) -> None:
