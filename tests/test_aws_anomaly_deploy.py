@@ -340,6 +340,12 @@ def test_the_app_through_the_cli_deploy_generate_alerts_teardown(
         report = json.loads(result.stdout)
         assert {r["kind"] for r in report["created"]} >= {"anomaly-function", "anomaly-event-source-mapping", "anomaly-topic"}
         assert any("registered origination identity" in note for note in report["notes"])
+        status = json.loads(toll("status", "--format", "json").stdout)
+        states = {r["kind"]: r["state"] for r in status["resources"] if r["kind"].startswith("anomaly-")}
+        assert states["anomaly-data-stream"] == "ACTIVE" and states["anomaly-function"] == "Active"
+        assert states["anomaly-event-source-mapping"] == "Enabled" and states["anomaly-delivery-stream"] == "ACTIVE"
+        assert "missing" not in states.values()
+        assert status["monthly_cost_usd"] >= 10.95  # one shard, around the clock
 
         # moto would try to run the function in Docker for every record put; the handler is called below instead.
         from moto.kinesis.models import kinesis_backends

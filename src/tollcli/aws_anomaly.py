@@ -892,3 +892,64 @@ def open_live_sink(backend: Any, ledger: Ledger, aws: Any) -> KinesisSink | None
     if status not in {"ACTIVE", "UPDATING"}:
         raise UsageError(f"the Kinesis stream {stream} is {status}: wait a minute or run `toll --backend aws deploy` again")
     return KinesisSink(aws.client("kinesis"), stream, sleep=backend.sleep)
+
+
+# --- `toll status` on AWS: the app's resources, live -------------------------------------------------
+KINESIS_SHARD_USD_PER_HOUR = 0.015  # provisioned shard-hour, us-east-1, November 2026
+HOURS_PER_MONTH = 730
+
+
+def monthly_cost_usd(ledger: Ledger) -> float:
+    """What the app costs to keep while idle: its stream's shard-hours (Lambda, SNS and the second
+    delivery stream cost only while records flow)."""
+    shards = sum(int(r.settings.get("shards", 1)) for r in ledger.resources if r.kind == KIND_DATA_STREAM)
+    return round(shards * KINESIS_SHARD_USD_PER_HOUR * HOURS_PER_MONTH, 2)
+
+
+def live_state(aws: Any, resource: Resource, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(state, details) of one of the app's ledger resources, asked of AWS."""
+    kind, name, settings = resource.kind, resource.name, resource.settings
+
+    def ask(service: str, operation: str, **params: Any) -> dict[str, Any] | None:
+        return aws.describe(service, operation, f"look up the {kind.replace('-', ' ')} {name}", **params)
+
+    if kind == KIND_DATA_STREAM:
+        found = ask("kinesis", "describe_stream_summary", StreamName=name)
+        cost = f"${int(settings.get('shards', 1)) * KINESIS_SHARD_USD_PER_HOUR * HOURS_PER_MONTH:.2f}/month"
+        return (found["StreamDescriptionSummary"]["StreamStatus"] if found else "missing"), {**details, "cost": cost}
+    if kind == KIND_DELIVERY_STREAM:
+        found = ask("firehose", "describe_delivery_stream", DeliveryStreamName=name)
+        return (found["DeliveryStreamDescription"]["DeliveryStreamStatus"] if found else "missing"), details
+    if kind == KIND_FUNCTION:
+        found = ask("lambda", "get_function_configuration", FunctionName=name)
+        return (str(found.get("State", "Active")) if found else "missing"), details
+    if kind == KIND_MAPPING:
+        found = ask("lambda", "get_event_source_mapping", UUID=name)
+        return (str(found["State"]) if found else "missing"), details
+    if kind == KIND_TOPIC:
+        found = ask("sns", "get_topic_attributes", TopicArn=settings.get("arn", ""))
+        if not found:
+            return "missing", details
+        attributes = found.get("Attributes", {})
+        return "present", {
+            **details,
+            "confirmed": attributes.get("SubscriptionsConfirmed"),
+            "pending": attributes.get("SubscriptionsPending"),
+        }
+    if kind == KIND_SUBSCRIPTION:
+        arn = str(settings.get("arn", ""))
+        if not arn.startswith("arn:"):
+            return "pending confirmation", details
+        found = ask("sns", "get_subscription_attributes", SubscriptionArn=arn)
+        if not found:
+            return "missing", details
+        pending = found.get("Attributes", {}).get("PendingConfirmation") == "true"
+        return ("pending confirmation" if pending else "confirmed"), details
+    if kind == KIND_TABLE:
+        found = ask("glue", "get_table", DatabaseName=settings.get("database", "toll"), Name=name)
+        return ("present" if found else "missing"), details
+    if kind in {KIND_FUNCTION_ROLE, KIND_FIREHOSE_ROLE}:
+        return ("present" if ask("iam", "get_role", RoleName=name) else "missing"), details
+    if kind == KIND_PACKAGE:
+        return ("present" if Path(name).exists() else "missing"), details
+    return "recorded", details

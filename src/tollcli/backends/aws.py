@@ -208,6 +208,11 @@ class AwsBackend(Backend):
             report.resources.append(ResourceStatus(kind=resource.kind, name=resource.name, state=state, details=details))
         report.unknown = self._unknown_tagged(aws, ledger, report.notes)
         report.monthly_cost_usd = round(stored_bytes / 1024**3 * S3_USD_PER_GB_MONTH, 4)
+        if ledger.meta.get("anomaly_app"):  # the live stream's shard-hours (tollcli.aws_anomaly)
+            from tollcli.aws_anomaly import monthly_cost_usd as anomaly_cost
+
+            report.monthly_cost_usd = round(report.monthly_cost_usd + anomaly_cost(ledger), 4)
+            report.notes.append("the anomaly app's Kinesis stream costs its shard-hours while it exists ($0.015/hour)")
         report.notes.append(
             f"region {aws.region}, account {aws.account_id()}; the cost shown is S3 storage "
             f"(${S3_USD_PER_GB_MONTH}/GB-month). Firehose (${FIREHOSE_USD_PER_GB}/GB sent) and Athena "
@@ -240,7 +245,11 @@ class AwsBackend(Backend):
             from tollcli.quicksight import live_state_on_backend
 
             return live_state_on_backend(self, aws, ledger, resource)
-        return "recorded", details  # kinds other commands add (the anomaly app) report themselves
+        if kind.startswith("anomaly-"):  # `toll deploy` (tollcli.aws_anomaly)
+            from tollcli.aws_anomaly import live_state
+
+            return live_state(aws, resource, details)
+        return "recorded", details  # kinds other commands add report themselves
 
     def _unknown_tagged(self, aws: AwsClient, ledger: Ledger, notes: list[str]) -> list[ResourceStatus]:
         """Resources tagged for this stack that the ledger does not list (left over from another run)."""
