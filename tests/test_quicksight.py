@@ -83,6 +83,9 @@ MOTO_HAS_NO = {
     "create_analysis",
     "describe_analysis",
     "delete_analysis",
+    "update_data_source_permissions",
+    "update_data_set_permissions",
+    "update_analysis_permissions",
 }
 
 
@@ -372,6 +375,36 @@ def test_teardown_leaves_what_is_not_tagged_ours(moto_account: None, stub: Stubb
     stub.assert_no_pending_responses()  # no delete_analysis was sent
     assert removed == [] and failed[0][0] == f"{KIND_ANALYSIS} toll-workshop" and "not tagged" in failed[0][1]
     assert ledger.find(KIND_ANALYSIS) is not None
+
+
+def test_a_second_run_creates_nothing_and_shares_with_a_new_user(moto_account: None, stub: Stubber, ledger: Ledger) -> None:
+    client = routed(stub)
+    quicksight = QuickSight(TestAws(client), TARGET, ledger)
+    expect_subscription(stub)
+    expect_new_analysis(stub)
+    quicksight.provision(USER_ARN)
+    dataset_arn = ledger.find(KIND_DATASET).settings["arn"]
+
+    other = f"arn:aws:quicksight:us-east-1:{ACCOUNT}:user/default/instructor"
+    grant = {"AwsAccountId": ACCOUNT, "GrantPermissions": [{"Principal": other, "Actions": ANY}]}
+    expect_subscription(stub)
+    stub.add_response("update_data_source_permissions", {"Status": 200}, {**grant, "DataSourceId": "toll-athena"})
+    stub.add_response("describe_data_set", {"DataSet": {"Arn": dataset_arn}, "Status": 200})
+    stub.add_response("update_data_set_permissions", {"Status": 200}, {**grant, "DataSetId": "toll-toll-records"})
+    stub.add_response("describe_analysis", {"Analysis": {"Arn": ANALYSIS_ARN, "Status": "CREATION_SUCCESSFUL"}, "Status": 200})
+    stub.add_response("list_tags_for_resource", {"Tags": OUR_TAGS, "Status": 200}, {"ResourceArn": ANALYSIS_ARN})
+    stub.add_response("update_analysis_permissions", {"Status": 200}, {**grant, "AnalysisId": "toll-workshop"})
+    stub.add_response("describe_analysis", {"Analysis": {"Arn": ANALYSIS_ARN, "Status": "CREATION_SUCCESSFUL"}, "Status": 200})
+    client.calls.clear()
+
+    again = quicksight.provision(other)
+
+    stub.assert_no_pending_responses()
+    assert again.created == [] and len(again.existing) == 4
+    assert not [op for op, _ in client.calls if op.startswith("create_")]
+    assert all(r.settings["shared_with"] == [USER_ARN, other] for r in ledger.resources if r.kind != KIND_GRANT)
+    versions = boto3.client("iam", region_name=REGION).list_policy_versions(PolicyArn=ledger.resources[0].name)["Versions"]
+    assert len(versions) == 1  # the same document: no new policy version
 
 
 # --- on the AWS backend: after `toll setup`, in `toll status` and `toll teardown` ---------------------
