@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tollcli.awsclient import TAG_KEY, AwsClient, error_code, error_message, tags_dict, tags_list, translate_error
+from tollcli.awsclient import TAG_KEY, AwsClient, error_code, error_message, tags_dict, tags_list
 from tollcli.backends.base import ResourceStatus
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
@@ -233,17 +233,21 @@ class QuickSight:
         return str(user["Arn"])
 
     def _describe_user(self, aws: AwsClient, user_name: str, *, redirected: bool = False) -> dict[str, Any] | None:
-        what = f"look up the QuickSight user {user_name}"
-        try:
-            found = aws.client("quicksight").describe_user(UserName=user_name, AwsAccountId=self.account, Namespace=NAMESPACE)
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return None
-            region = IDENTITY_REGION.search(error_message(exc))
-            if region and not redirected:  # users live in the identity region: ask there once
-                return self._describe_user(self.identity_client(region.group(1)), user_name, redirected=True)
-            raise translate_error(exc, what) from None
-        return found["User"]
+        identity_region = None
+        with aws.translate(f"look up the QuickSight user {user_name}"):
+            try:
+                return aws.client("quicksight").describe_user(UserName=user_name, AwsAccountId=self.account, Namespace=NAMESPACE)[
+                    "User"
+                ]
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    return None
+                hint = IDENTITY_REGION.search(error_message(exc))
+                if hint is None or redirected:
+                    raise
+                identity_region = hint.group(1)
+        # Users live in the account's identity region, which QuickSight names: ask there, once.
+        return self._describe_user(self.identity_client(identity_region), user_name, redirected=True)
 
     # act: create what is missing, record it at once --------------------------------------------
     def provision(self, user_arn: str | None = None) -> QuickSightReport:
