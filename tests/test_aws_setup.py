@@ -442,3 +442,24 @@ def test_emptying_a_bucket_reaches_past_the_first_thousand_objects(aws: Callable
         s3.put_object(Bucket="toll-many-objects", Key=f"2026/11/28/10/object-{i:05d}", Body=b"a,b,c\n")
     assert AwsClient(region=REGION).empty_bucket("toll-many-objects") == 1500
     assert s3.list_objects_v2(Bucket="toll-many-objects")["KeyCount"] == 0
+
+
+def test_teardown_keeps_a_database_holding_someone_elses_table(
+    aws: Callable[[str], Any], set_up: Ledger, settings: Settings
+) -> None:
+    aws("glue").create_table(DatabaseName="toll", TableInput={"Name": "my_own_table"})
+    report = make_backend(settings).teardown()
+    assert [label for label, _ in report.failed] == ["database toll"]
+    assert "my_own_table" in report.failed[0][1]
+    assert aws("glue").get_tables(DatabaseName="toll")["TableList"][0]["Name"] == "my_own_table"
+    assert what_is_left(aws)["buckets"] == [] and what_is_left(aws)["streams"] == []
+
+
+def test_setup_restores_a_widened_trust_policy(aws: Callable[[str], Any], set_up: Ledger, settings: Settings) -> None:
+    iam = aws("iam")
+    anyone = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    iam.update_assume_role_policy(RoleName="toll-firehose-delivery", PolicyDocument=json.dumps(anyone))
+    make_backend(settings).setup(buffer_mb=1, buffer_seconds=60)
+    trust = iam.get_role(RoleName="toll-firehose-delivery")["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "firehose.amazonaws.com"}

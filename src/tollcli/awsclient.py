@@ -393,6 +393,9 @@ class AwsClient:
             RoleName=role, PolicyName=policy_name, PolicyDocument=document,
         )  # fmt: skip
 
+    def update_trust_policy(self, name: str, trust_policy: str) -> None:
+        self.call("iam", "update_assume_role_policy", f"update who may assume {name}", RoleName=name, PolicyDocument=trust_policy)
+
     def role_tags(self, name: str) -> dict[str, str] | None:
         found = self.describe("iam", "list_role_tags", f"read the tags of the role {name}", RoleName=name)
         return None if found is None else tags_dict(found.get("Tags"))
@@ -514,6 +517,13 @@ class AwsClient:
             "glue", operation, f"{operation.split('_')[0]} the table {database}.{table_input['Name']}",
             DatabaseName=database, TableInput=table_input,
         )  # fmt: skip
+
+    def table_names(self, database: str) -> list[str]:
+        names: list[str] = []
+        with self.translate(f"list the tables in {database}"):
+            for page in self.client("glue").get_paginator("get_tables").paginate(DatabaseName=database):
+                names.extend(table["Name"] for table in page.get("TableList", []))
+        return names
 
     def delete_table(self, database: str, name: str) -> None:
         self.call("glue", "delete_table", f"delete the table {database}.{name}", DatabaseName=database, Name=name)

@@ -373,10 +373,21 @@ class AwsBackend(Backend):
         elif kind == KIND_ROLE:
             aws.delete_role(name)
         elif kind == KIND_STREAM:
+            # Firehose refuses to delete a stream still CREATING (a setup stopped while waiting).
+            aws.wait_until(
+                f"the delivery stream {name} to finish creating",
+                lambda: (aws.describe_delivery_stream(name) or {}).get("DeliveryStreamStatus") != "CREATING",
+                interval=5.0,
+                on_wait=lambda waited: on_event(f"waiting for delivery stream {name} to finish creating ({waited:.0f} s)"),
+            )
             aws.delete_delivery_stream(name)
             on_event(f"waiting for delivery stream {name} to be deleted")
             aws.wait_until(f"the deletion of {name}", lambda: aws.describe_delivery_stream(name) is None, interval=5.0)
         elif kind == KIND_DATABASE:
+            # Deleting a database deletes its tables: never take along tables toll did not make.
+            others = aws.table_names(name)
+            if others:
+                raise TollError(f"it still holds tables toll did not make ({', '.join(others[:5])}), so toll left it alone")
             aws.delete_database(name)
         elif kind == KIND_TABLE:
             database, _, table = name.partition(".")
@@ -492,17 +503,19 @@ class _SetupRun:
         values = {"account": aws.account_id(), "bucket": bucket, "partition": aws.partition}
         role = aws.get_role(name)
         created = role is None or self._unfinished(KIND_ROLE, name)
+        trust = fill_template("aws", "firehose-trust.json", **values)
         if role is None:
             self._intent(KIND_ROLE, name)
             arn = aws.create_role(
                 name,
-                trust_policy=fill_template("aws", "firehose-trust.json", **values),
+                trust_policy=trust,
                 path=ROLE_PATH,
                 description=f"toll ({self.stack}): lets Firehose write to {bucket} only",
                 tags=self.tags,
             )
         else:
             arn = str(role["Arn"])
+            aws.update_trust_policy(name, trust)  # put back what a hand edit may have widened
         aws.put_role_policy(name, ROLE_POLICY_NAME, fill_template("aws", "firehose-policy.json", **values))
         self._done(KIND_ROLE, name, created, arn=arn, assumed_by="firehose.amazonaws.com", policy=ROLE_POLICY_NAME)
         return arn
