@@ -98,6 +98,17 @@ def test_generate_skew_starts_skewed(toll, home: Path) -> None:
     assert dropped["per_station"]["TX290"] == 0
 
 
+def test_rate_profile_sets_the_rate_by_hour(toll, home: Path, tmp_path: Path) -> None:
+    assert toll("setup").exit_code == 0
+    profile = tmp_path / "profile.csv"
+    profile.write_text("hour,rate,noise\n0,1,0\n9,2,0\n")
+    args = ("generate", "--rate-profile", str(profile), "--backfill", "--start", "2026-11-28T08:30:00Z", "--duration", "1h")
+    summary = json.loads(toll(*args, "--format", "json").stdout)
+    assert summary["records"] == 1800 + 3600 == len(bucket_lines(home))  # half an hour at 1/s, half at 2/s
+    both = toll("generate", "--rate", "5", "--rate-profile", str(profile), "--count", "5")
+    assert both.exit_code == 2 and "not both" in one_error_line(both)
+
+
 BAD_TEMPLATES = {
     "unbalanced.txt": "{{date.now}},{{random.arrayElement([1,2])}",
     "negative.txt": '{{random.weightedArrayElement({"weights": [0.5, -0.5], "data": ["a", "b"]})}}',

@@ -193,6 +193,7 @@ class RecordFactory:
             if isinstance(part, NumberField) and _number_steps(part) <= 100_000:
                 steps = _number_steps(part)
                 self._tables[index] = ByteTable([_format_number(part, k) for k in range(steps)])
+        self.last_station_codes: np.ndarray | None = None
         self.station_index = spec.station_part_index
         self.station_names: np.ndarray | None = None
         self.station_counts: np.ndarray | None = None
@@ -254,8 +255,14 @@ class RecordFactory:
                 segments.append((ByteTable([str(ms).encode() for ms in milliseconds.tolist()]), np.arange(len(milliseconds))))
         return segments
 
-    def make_chunk(self, event_times: np.ndarray) -> RecordChunk:
-        """One chunk: a record per event time (float64 epoch seconds)."""
+    def tally(self) -> None:
+        """Count the last chunk's stations into `per_station` (once it has been delivered)."""
+        if self.last_station_codes is not None and self.station_counts is not None:
+            self.station_counts += np.bincount(self.last_station_codes, minlength=len(self.station_counts))
+            self.last_station_codes = None
+
+    def make_chunk(self, event_times: np.ndarray, *, tally: bool = True) -> RecordChunk:
+        """One chunk: a record per event time (float64 epoch seconds); `tally` counts its stations now."""
         event_times = np.asarray(event_times, dtype=np.float64)
         count = len(event_times)
         segments: list[Segment] = []
@@ -289,9 +296,11 @@ class RecordFactory:
                 segments.append((ByteTable(values), np.arange(count)))
         segments.append(b"\n")
         stations = None
-        if station_codes is not None and self.station_names is not None and self.station_counts is not None:
+        self.last_station_codes = station_codes
+        if station_codes is not None and self.station_names is not None:
             stations = self.station_names[station_codes]
-            self.station_counts += np.bincount(station_codes, minlength=len(self.station_names))
+            if tally:
+                self.tally()
         return RecordChunk(lines=assemble(segments, count), count=count, event_times=event_times, stations=stations)
 
 
@@ -670,8 +679,9 @@ def run_generation(
         while count > 0:
             size = min(count, MAX_CHUNK)
             times = start + schedule.offsets(generated, size)
-            chunk = factory.make_chunk(times)
+            chunk = factory.make_chunk(times, tally=False)
             sink.write(chunk)
+            factory.tally()
             if feed is not None:
                 feed.consume(chunk)
             if first_event is None:
