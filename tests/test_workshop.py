@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tollcli.backends import open_backend
+from tollcli.backends.local import LocalBackend
 from tollcli.config import resolve_settings
-from tollcli.errors import TollError
+from tollcli.errors import TollError, UsageError
 from tollcli.workshop import StepReport, WorkshopOptions, WorkshopReporter, run_workshop
 
 STEP_KEYS = ["setup", "traffic", "answers", "deploy", "steady", "skew", "alerts", "dashboard", "teardown"]
@@ -221,3 +222,22 @@ def test_a_teardown_that_cannot_finish_fails_the_run(tmp_path: Path) -> None:
         run_workshop(backend, WorkshopOptions(minutes=1, seed=3, dashboard_path=tmp_path / "d.html"), reporter)
     assert stranger.read_text() == "keep me"
     assert sorted(p.name for p in home.iterdir()) == ["ledger.json"]  # all the rest is gone
+
+
+class ScoresOnlyNewRecords(LocalBackend):
+    """A backend that, like AWS's Lambda app, cannot replay what the bucket already holds."""
+
+    def deploy(self, *, config, replay=False, on_event=lambda _m: None):  # type: ignore[no-untyped-def]
+        if replay:
+            raise UsageError("--replay is not available on this backend")
+        return super().deploy(config=config, replay=False, on_event=on_event)
+
+
+def test_without_replay_the_model_warms_up_on_the_steady_minutes(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    backend = ScoresOnlyNewRecords(resolve_settings(backend=None, home=home, region=None, profile=None))
+    report = run_workshop(backend, WorkshopOptions(seed=5, dashboard_path=tmp_path / "d.html"))
+    deploy = next(s for s in report.steps if s.key == "deploy")
+    assert deploy.details["replay"] is None and deploy.details["config"]["forest"]["output_after"] == 15
+    assert any(a["station"] == "35South" for a in report.alerts)
+    assert not home.exists()
