@@ -463,3 +463,18 @@ def test_setup_restores_a_widened_trust_policy(aws: Callable[[str], Any], set_up
     trust = iam.get_role(RoleName="toll-firehose-delivery")["Role"]["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
     assert trust["Statement"][0]["Principal"] == {"Service": "firehose.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("arn", "label"),
+    [
+        ("arn:aws:s3:::toll-data-1", ("bucket", "toll-data-1")),
+        ("arn:aws:firehose:us-west-2:1:deliverystream/toll-data-stream", ("delivery_stream", "toll-data-stream")),
+        ("arn:aws:lambda:us-west-2:1:event-source-mapping:abc-123", ("lambda event-source-mapping", "abc-123")),
+        ("arn:aws:sns:us-west-2:1:toll-anomaly-alerts", ("sns topic", "toll-anomaly-alerts")),
+    ],
+)
+def test_leftovers_are_named_as_the_ledger_names_them(arn: str, label: tuple[str, str]) -> None:
+    from tollcli.backends.aws import _arn_kind_and_name
+
+    assert _arn_kind_and_name(arn) == label

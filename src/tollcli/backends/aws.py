@@ -654,6 +654,10 @@ def _arn_kind_and_name(arn: str) -> tuple[str, str]:
     service, rest = (parts[2], parts[5]) if len(parts) == 6 else ("", arn)
     if service == "s3":
         return KIND_BUCKET, rest
-    kind, _, name = rest.partition("/")
+    if service == "sns":  # arn:aws:sns:region:account:topic
+        return "sns topic", rest
+    # Resource types are written type/name (most services) or type:name (Lambda).
+    separator = "/" if "/" in rest else ":"
+    kind, _, name = rest.partition(separator)
     labels = {"deliverystream": KIND_STREAM, "database": KIND_DATABASE, "workgroup": KIND_WORKGROUP, "table": KIND_TABLE}
     return labels.get(kind, f"{service} {kind}".strip()), name or rest
