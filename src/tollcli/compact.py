@@ -79,7 +79,8 @@ class CompactionManifest:
         return [self.folder / part["parquet"] for part in self.parts]
 
     def source_paths(self) -> set[str]:
-        return {str(self.location / source) for part in self.parts for source in part["sources"]}
+        base = str(self.location)
+        return {os.path.join(base, source) for part in self.parts for source in part["sources"]}
 
     def skipped_rows(self) -> int:
         return sum(int(part.get("skipped", 0)) for part in self.parts)
