@@ -395,6 +395,7 @@ def test_the_app_through_the_cli_deploy_generate_alerts_teardown(
         assert not (home / "cache").exists()
 
 
+@pytest.mark.slow  # ~15 s: a server, three subprocesses and a 17 MB upload over HTTP
 def test_deploy_and_teardown_with_the_real_cli_against_a_moto_server(
     toll_process: Callable[..., subprocess.CompletedProcess[str]], home: Path, lambda_build_cache: Path
 ) -> None:
