@@ -114,6 +114,7 @@ def live_inventory(aws: Callable[[str], Any]) -> dict[str, list[str]]:
         "topics": [t["TopicArn"] for t in aws("sns").list_topics()["Topics"]],
         "subscriptions": [s["SubscriptionArn"] for s in aws("sns").list_subscriptions()["Subscriptions"]],
         "roles": [r["RoleName"] for r in aws("iam").list_roles()["Roles"]],
+        "log_groups": [g["logGroupName"] for g in aws("logs").describe_log_groups()["logGroups"]],
         "tables": [
             t["Name"]
             for db in aws("glue").get_databases()["DatabaseList"]
@@ -164,6 +165,9 @@ def test_deploy_creates_the_app_and_teardown_removes_all_of_it(
     ]
     assert aws("sns").list_tags_for_resource(ResourceArn=report.topic_arn)["Tags"] == [{"Key": "toll:stack", "Value": "toll"}]
     assert SMS_US_CAVEAT in report.notes and any("sandbox" in note for note in report.notes)
+
+    [group] = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/toll-anomaly")["logGroups"]
+    assert group["retentionInDays"] == 7
 
     table = aws("glue").get_table(DatabaseName="toll", Name="anomaly_scores")["Table"]
     assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/anomaly/scores/"

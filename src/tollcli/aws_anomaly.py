@@ -14,7 +14,7 @@ builds the same pipeline from services that exist today:
 Plan, then act, then record: inputs are checked and the function's package is built (the step
 most likely to fail) before anything is created; each resource is tagged `toll:stack` and written
 to the ledger as soon as it exists, so `toll teardown` removes it even after a failed deploy;
-teardown walks the app's resources in dependency order (mapping, function, delivery stream, data
+teardown walks the app's resources in dependency order (mapping, function, log group, delivery stream, data
 stream, subscriptions, topic, table, roles).
 """
 
@@ -62,9 +62,12 @@ KIND_FUNCTION = "anomaly-function"
 KIND_MAPPING = "anomaly-event-source-mapping"
 KIND_TABLE = "anomaly-table"
 KIND_PACKAGE = "anomaly-package"
+KIND_LOG_GROUP = "anomaly-log-group"
+LOG_RETENTION_DAYS = 7
 TEARDOWN_ORDER = (
     KIND_MAPPING,
     KIND_FUNCTION,
+    KIND_LOG_GROUP,
     KIND_DELIVERY_STREAM,
     KIND_DATA_STREAM,
     KIND_SUBSCRIPTION,
@@ -284,6 +287,7 @@ class AnomalyDeployer:
             "TOLL_STACK": self.target.stack,
             CONFIG_VARIABLE: json.dumps(function_config, separators=(",", ":")),
         }
+        self.ensure_log_group(report)
         self.ensure_function(report, package, function_role_arn, environment)
         self.ensure_mapping(report, stream_arn, config.window_seconds)
         self.ensure_scores_table(report)
@@ -422,6 +426,17 @@ class AnomalyDeployer:
         if verified.get(phone) != "Verified":
             return [f"SMS: this account is in the SNS sandbox and {phone} is not verified there: it will not receive alerts yet."]
         return []
+
+    def ensure_log_group(self, report: DeployReport) -> None:
+        """Made here (not by Lambda on first run) so it is tagged, kept 7 days, and removed at teardown."""
+        logs = self.client("logs")
+        name = f"/aws/lambda/{self.names.function}"
+        found = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+        created = not any(group["logGroupName"] == name for group in found)
+        if created:
+            logs.create_log_group(logGroupName=name, tags=self.target.tags)
+        logs.put_retention_policy(logGroupName=name, retentionInDays=LOG_RETENTION_DAYS)
+        self._record(report, KIND_LOG_GROUP, name, created, retention_days=LOG_RETENTION_DAYS)
 
     def package_code(self, package: LambdaPackage) -> dict[str, Any]:
         """The zip inline when Lambda takes it so (up to 50 MB), else through the bucket."""
@@ -583,6 +598,8 @@ class AnomalyDeployer:
             lam = self.client("lambda")
             lam.delete_event_source_mapping(UUID=name)
             self._wait_gone(lambda: lam.get_event_source_mapping(UUID=name))
+        elif kind == KIND_LOG_GROUP:
+            self.client("logs").delete_log_group(logGroupName=name)
         elif kind == KIND_FUNCTION:
             self.client("lambda").delete_function(FunctionName=name)
         elif kind == KIND_DELIVERY_STREAM:
@@ -920,6 +937,10 @@ def live_state(aws: Any, resource: Resource, details: dict[str, Any]) -> tuple[s
     if kind == KIND_DELIVERY_STREAM:
         found = ask("firehose", "describe_delivery_stream", DeliveryStreamName=name)
         return (found["DeliveryStreamDescription"]["DeliveryStreamStatus"] if found else "missing"), details
+    if kind == KIND_LOG_GROUP:
+        found = ask("logs", "describe_log_groups", logGroupNamePrefix=name)
+        present = any(group["logGroupName"] == name for group in (found or {}).get("logGroups", []))
+        return ("present" if present else "missing"), details
     if kind == KIND_FUNCTION:
         found = ask("lambda", "get_function_configuration", FunctionName=name)
         return (str(found.get("State", "Active")) if found else "missing"), details
