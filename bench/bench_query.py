@@ -14,6 +14,7 @@ Prints the times and the ratios; pandas is only needed here, not at run time.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -104,7 +105,7 @@ def main() -> None:
         assert run_question(backend, "busiest").total_records == args.records
         parquet_times = {name: median_time(lambda n=name: run_question(backend, n), args.repeat) for name in QUESTIONS}
 
-        print(f"\nmedian of {args.repeat} runs, seconds")
+        print(f"\nmedian of {args.repeat} runs, seconds (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
         print(f"{'question':<12} {'CSV':>7} {'Parquet':>8} {'CSV/Parquet':>12} {'pandas':>8} {'pandas/CSV':>11}")
         for name in QUESTIONS:
             speedup = csv_times[name] / parquet_times[name]
