@@ -135,10 +135,10 @@ def test_durations_and_time_ranges() -> None:
 
 def test_question_sql_is_athena_sql_from_the_templates() -> None:
     sql = question_sql("busiest", since=START, limit=3)
-    assert "from_iso8601_timestamp(\"date\") >= from_iso8601_timestamp('2026-11-28T08:00:00.000Z')" in sql
+    assert "try(from_iso8601_timestamp(\"date\")) >= from_iso8601_timestamp('2026-11-28T08:00:00.000Z')" in sql
     assert "station_rank <= 3" in sql and "--" not in sql
     assert "count(*) AS records" in question_sql("quiet")
-    assert "count_if(from_iso8601_timestamp" in question_sql("quiet", until=START)
+    assert "count_if(try(from_iso8601_timestamp" in question_sql("quiet", until=START)
     with pytest.raises(UsageError):
         question_sql("loudest")
     with pytest.raises(UsageError):
@@ -305,3 +305,14 @@ def test_other_ledger_tables_get_views_with_declared_types(backend: LocalBackend
     assert backend.query("SELECT count(*) FROM toll.anomaly_scores").rows == [(1,)]
     (scores / "part-1.jsonl").unlink()
     assert backend.query("SELECT count(*) FROM anomaly_scores").rows == [(0,)]
+
+
+def test_the_ddl_template_matches_both_backends_tables() -> None:
+    """One schema: the workshop's DDL, the local table's declared types and the Glue table agree."""
+    from tollcli.backends.local import TABLE_COLUMNS
+    from tollcli.paths import read_template
+    from tollcli.queries import ddl_columns
+
+    assert ddl_columns() == TABLE_COLUMNS == {"date": "VARCHAR", "toll": "VARCHAR", "user": "VARCHAR"}
+    glue = json.loads(read_template("aws", "glue-table.json").replace("${", "").replace("$", ""))
+    assert {c["Name"]: c["Type"] for c in glue["StorageDescriptor"]["Columns"]} == dict.fromkeys(TABLE_COLUMNS, "string")

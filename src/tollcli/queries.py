@@ -165,12 +165,16 @@ def _iso(moment: datetime) -> str:
 
 
 def time_filter_sql(since: datetime | None, until: datetime | None) -> str:
-    """An Athena condition on the string column `date` ([since, until)), or `true`."""
+    """An Athena condition on the string column `date` ([since, until)), or `true`.
+
+    `try(...)` makes a row whose date does not parse fall outside the range instead of failing the
+    whole query on Athena (locally such rows are already left out and counted).
+    """
     conditions = []
     if since is not None:
-        conditions.append(f"from_iso8601_timestamp(\"date\") >= from_iso8601_timestamp('{_iso(since)}')")
+        conditions.append(f"try(from_iso8601_timestamp(\"date\")) >= from_iso8601_timestamp('{_iso(since)}')")
     if until is not None:
-        conditions.append(f"from_iso8601_timestamp(\"date\") < from_iso8601_timestamp('{_iso(until)}')")
+        conditions.append(f"try(from_iso8601_timestamp(\"date\")) < from_iso8601_timestamp('{_iso(until)}')")
     return " AND ".join(conditions) or "true"
 
 
@@ -184,6 +188,21 @@ def question_sql(name: str, *, since: datetime | None = None, until: datetime | 
     time_filter = time_filter_sql(since, until)
     range_count = "count(*)" if time_filter == "true" else f"count_if({time_filter})"
     return body.format(time_filter=time_filter, range_count=range_count, rank_limit=limit or NO_LIMIT).strip() + "\n"
+
+
+HIVE_TO_DUCKDB = {"string": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
+HIVE_TO_DUCKDB |= {"boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "date": "DATE", "float": "FLOAT"}
+
+
+def ddl_columns(ddl: str | None = None) -> dict[str, str]:
+    """The columns (DuckDB types) of the workshop's CREATE EXTERNAL TABLE, templates/sql/create_table.sql."""
+    text = ddl if ddl is not None else read_template("sql", "create_table.sql")
+    text = text[text.upper().index("CREATE EXTERNAL TABLE") :]
+    body = text[text.index("(") + 1 : text.index(")")]
+    columns = {}
+    for name, hive_type in re.findall(r"`(\w+)`\s+(\w+)", body):
+        columns[name] = HIVE_TO_DUCKDB.get(hive_type.lower(), hive_type.upper())
+    return columns
 
 
 def _as_int(value: Any) -> int:
