@@ -52,7 +52,9 @@ def toll(runner: CliRunner, home: Path) -> Callable[..., object]:
 def toll_process(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real `python -m tollcli --home <home> ARGS...` as a subprocess."""
 
-    def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, timeout: float = 120, env: dict[str, str] | None = None, **kwargs: object
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "tollcli", "--home", str(home), *args],
             capture_output=True,

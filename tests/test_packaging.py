@@ -18,7 +18,8 @@ def test_wheel_ships_every_template_and_the_console_script(tmp_path: Path) -> No
     )
     (wheel,) = tmp_path.glob("tollcli-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = {f"tollcli/templates/{p.relative_to(ROOT / 'templates').as_posix()}" for p in (ROOT / "templates").rglob("*") if p.is_file()}
+    templates = ROOT / "templates"
+    shipped = {f"tollcli/templates/{p.relative_to(templates).as_posix()}" for p in templates.rglob("*") if p.is_file()}
     assert shipped, "templates/ is empty"
     assert shipped <= names, sorted(shipped - names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
