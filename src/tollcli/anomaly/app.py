@@ -235,9 +235,16 @@ class AnomalyApp:
     # scoring ----------------------------------------------------------------------------------
     def process(self, times: np.ndarray | Sequence[float], stations: Sequence[str | None] | np.ndarray) -> list[ScoredWindow]:
         """Count records (event time in epoch seconds, station each) and score every window they close."""
+        return [self.score(window) for window in self.count(times, stations)]
+
+    def count(self, times: np.ndarray | Sequence[float], stations: Sequence[str | None] | np.ndarray) -> list[ClosedWindow]:
+        """Count records into their windows; the windows this closes, for `score` in this order.
+
+        Split from `score` so a feed can count inline and score on another thread.
+        """
         closed = self.windows.add(np.asarray(times, dtype=np.float64), stations)
         self.stats.records += len(stations)
-        return [self.score(window) for window in closed]
+        return closed
 
     def process_lines(self, times: np.ndarray | Sequence[float], lines: bytes) -> list[ScoredWindow]:
         """As `process`, reading each station from `date,toll,user` lines."""

@@ -10,6 +10,14 @@ Score files are rewritten whole (atomically) per event-time hour; a window writt
 a crash between a score write and the checkpoint) replaces its rows instead of doubling them.
 Scores and the checkpoint are flushed together at most every `flush_seconds` of wall time, and
 always at `close()`, so backfill does not pay for a 4 MB checkpoint per window.
+
+The feed counts records into windows on the caller's thread and scores closed windows on one
+worker thread (krcf releases the GIL, so the forest runs beside the generator when a core is
+free). Windows are scored in the order they close; at most `queue_windows` wait, then the caller
+waits. Every flush first waits for all closed windows to be scored, so a checkpoint never holds a
+window that was counted but not scored (a restart neither skips nor rescores one). An error in
+scoring is raised in the caller at its next `consume`/`close`; after it, no checkpoint is written,
+and the next run resumes from the last good one.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ import math
 import os
 import shutil
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,7 +41,7 @@ import numpy as np
 
 from tollcli.anomaly.alerts import AlertLog, WebhookNotifier
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
-from tollcli.anomaly.windows import stations_from_lines
+from tollcli.anomaly.windows import ClosedWindow, stations_from_lines
 from tollcli.backends.base import AnomalyFeed
 from tollcli.errors import TollError, UsageError
 from tollcli.records import RecordChunk
@@ -135,6 +144,13 @@ def _window_start_of(line: bytes) -> str | None:
         return None
 
 
+SCORING_QUEUE_WINDOWS = 64  # closed windows waiting for the scoring thread before the caller waits
+
+
+class ScoringStopped(TollError):
+    """A window after a failed one is never scored: the model must not move past the failure."""
+
+
 @dataclass
 class FeedStats:
     windows: int = 0
@@ -157,6 +173,8 @@ class LocalAnomalyFeed(AnomalyFeed):
         flush_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         webhook: WebhookNotifier | None = None,
+        scoring_thread: bool = True,
+        queue_windows: int = SCORING_QUEUE_WINDOWS,
     ) -> None:
         self.store = store
         self.on_alert = on_alert
@@ -177,6 +195,11 @@ class LocalAnomalyFeed(AnomalyFeed):
         self.last_flush = clock()
         self.stats = FeedStats()
         self.closed = False
+        self.queue_windows = max(1, queue_windows)
+        self.scoring = ThreadPoolExecutor(1, thread_name_prefix="toll-anomaly-score") if scoring_thread else None
+        self.in_flight: deque[Future[ScoredWindow]] = deque()  # oldest first
+        self.failure: BaseException | None = None  # set by the caller once a scoring error surfaced
+        self.scoring_failed = False  # set by the worker, so it scores nothing after a failure
 
     @property
     def config(self) -> AnomalyConfig:
@@ -186,20 +209,52 @@ class LocalAnomalyFeed(AnomalyFeed):
         stations = chunk.stations if chunk.stations is not None else stations_from_lines(chunk.lines)
         self.process(chunk.event_times, stations)
 
-    def process(self, times: np.ndarray, stations: Any) -> list[ScoredWindow]:
-        scored = self.app.process(times, stations)
+    def process(self, times: np.ndarray, stations: Any) -> None:
+        """Count records inline; score the windows they close (on the worker, in order)."""
+        if self.failure is not None:
+            raise ScoringStopped(f"anomaly scoring stopped after an error: {self.failure}")
+        closed = self.app.count(times, stations)
         self.stats.records += len(stations)
-        if scored:
-            self.stats.windows += len(scored)
-            for window in scored:
-                self.stats.late_records += window.late_records
-                self.stats.rejected_records += window.rejected_records
-                if window.alerts:
-                    self._raise(window)
-            self.pending.extend(scored)
-            if self.clock() - self.last_flush >= self.flush_seconds:
-                self.flush()
-        return scored
+        for window in closed:
+            if self.scoring is None:
+                self._scored(self.app.score(window))
+            else:
+                self.in_flight.append(self.scoring.submit(self._score, window))
+        self._collect(keep=self.queue_windows)
+        if closed and self.clock() - self.last_flush >= self.flush_seconds:
+            self.flush()
+
+    def _score(self, window: ClosedWindow) -> ScoredWindow:
+        """On the worker thread."""
+        if self.scoring_failed:
+            raise ScoringStopped("not scored: an earlier window failed")
+        try:
+            return self.app.score(window)
+        except BaseException:
+            self.scoring_failed = True
+            raise
+
+    def _collect(self, *, keep: int) -> None:
+        """Take scored windows in order; wait for the oldest while more than `keep` are in flight."""
+        while self.in_flight and (len(self.in_flight) > keep or self.in_flight[0].done()):
+            oldest = self.in_flight[0]
+            error = oldest.exception()  # waits; a Ctrl-C while waiting is not a scoring failure
+            if error is not None:
+                self.failure = error
+                for future in self.in_flight:
+                    future.cancel()
+                self.in_flight.clear()
+                raise error
+            self.in_flight.popleft()
+            self._scored(oldest.result())
+
+    def _scored(self, window: ScoredWindow) -> None:
+        self.stats.windows += 1
+        self.stats.late_records += window.late_records
+        self.stats.rejected_records += window.rejected_records
+        if window.alerts:
+            self._raise(window)
+        self.pending.append(window)
 
     def _raise(self, window: ScoredWindow) -> None:
         if self.last_alerted is not None and window.window_start <= self.last_alerted:
@@ -213,11 +268,15 @@ class LocalAnomalyFeed(AnomalyFeed):
                 self.webhook.post(alert.to_json())
 
     def flush(self) -> None:
-        """Write pending scored windows, then the checkpoint."""
-        if self.pending:
-            self.store.write_scores(self.pending)
-            self.pending = []
-        self.store.save_state(self.app.state_bytes())
+        """Wait for every closed window to be scored, write the scores, then the checkpoint."""
+        try:
+            self._collect(keep=0)
+        finally:
+            if self.pending:  # scored (and alerted) windows are kept even when a later one failed
+                self.store.write_scores(self.pending)
+                self.pending = []
+        if self.failure is None:
+            self.store.save_state(self.app.state_bytes())
         self.last_flush = self.clock()
 
     def close(self) -> None:
@@ -227,6 +286,8 @@ class LocalAnomalyFeed(AnomalyFeed):
         try:
             self.flush()
         finally:
+            if self.scoring is not None:
+                self.scoring.shutdown(wait=True, cancel_futures=True)
             if self.webhook is not None:
                 self.webhook.close()
             _release_lock(self._lock)
