@@ -16,6 +16,7 @@ import json
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -180,11 +181,11 @@ class ScoredWindow:
     late_records: int
     rejected_records: int
 
-    @property
-    def window_start(self) -> str:
+    @cached_property
+    def window_start(self) -> str:  # cached: asked for per row, per file and per alert
         return iso_utc(self.start)
 
-    @property
+    @cached_property
     def window_end(self) -> str:
         return iso_utc(self.end)
 
