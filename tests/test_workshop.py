@@ -95,6 +95,9 @@ def test_an_alert_names_the_skewed_station_and_is_explained(kept_run: tuple[Path
     alerts_step = next(s for s in report["steps"] if s["key"] == "alerts")
     assert any(line.startswith("Why: ") for line in alerts_step["lines"])
     assert "above the threshold of 2.5" in narrative
+    # alerts raised while traffic flows are told inside the skew step, not as stray lines
+    assert any(line.startswith("ALERT Anomalous data detected at station 35South") for line in skew["lines"])
+    assert not [line for line in narrative.splitlines() if line.startswith("toll: Anomalous")]
     # the skew was reset, and the alert log on disk says the same as the report
     assert not (home / "skew.json").exists()
     logged = [json.loads(line) for line in (home / "anomaly" / "alerts.jsonl").read_text().splitlines()]

@@ -637,12 +637,14 @@ def run_generation(
     on_progress: Callable[[GenerateProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     sink: Any = None,
+    on_alert: Callable[[str], None] | None = None,
 ) -> GenerateSummary:
     """Generate and deliver records until the count, the duration, or a stop request.
 
     Opens `backend.open_sink(realtime=not backfill)` (or uses `sink`, e.g. stdout, in which case
-    no anomaly feed is opened) and hands each chunk to the sink, then to the anomaly feed. The
-    sink is flushed and the feed closed however the run ends, Ctrl-C included."""
+    no anomaly feed is opened) and hands each chunk to the sink, then to the anomaly feed, whose
+    alerts go to `on_alert` (default: stderr). The sink is flushed and the feed closed however
+    the run ends, Ctrl-C included."""
     run = prepare(options)
     home = Path(backend.settings.home) if backend is not None and options.watch_skew else None
     factory = RecordFactory(run.spec, seed=options.seed)
@@ -656,7 +658,7 @@ def run_generation(
     own_sink = sink is None
     if own_sink:
         sink = backend.open_sink(realtime=not options.backfill)
-    feed = backend.open_anomaly_feed() if (own_sink and backend is not None) else None
+    feed = backend.open_anomaly_feed(on_alert=on_alert) if (own_sink and backend is not None) else None
 
     clock = time.monotonic
     began = clock()

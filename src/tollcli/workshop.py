@@ -340,7 +340,10 @@ class Workshop:
             left = max(0.0, minutes * 60 - progress.elapsed)
             self.reporter.progress(step, f"{progress.accepted:,} records delivered, {progress.rate:,.0f}/s, {left:,.0f} s to go")
 
-        summary = run_generation(self.backend, options, on_progress=None if self.backfill else show)
+        def alert(message: str) -> None:
+            self._say(step, f"ALERT {message}")
+
+        summary = run_generation(self.backend, options, on_progress=None if self.backfill else show, on_alert=alert)
         self.delivered += summary.records
         if summary.stopped_by == "interrupt":
             raise KeyboardInterrupt
