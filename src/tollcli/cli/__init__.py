@@ -112,17 +112,10 @@ def root(
 
 def _register() -> None:
     """Attach each topic's commands; a module per topic keeps this file small."""
-    from tollcli.cli import setup as setup_commands
+    from tollcli.cli import anomaly, generate, query, setup, workshop
 
-    setup_commands.register(app)
-    for module_name in ("generate", "query", "anomaly", "workshop"):
-        try:
-            module = __import__(f"tollcli.cli.{module_name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tollcli.cli.{module_name}":
-                raise
-            continue
-        module.register(app)
+    for topic in (setup, generate, query, anomaly, workshop):
+        topic.register(app)
 
 
 _register()
