@@ -20,7 +20,7 @@ def setup(
     ),
     output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
 ) -> None:
-    """Provision Section 1: delivery stream, bucket, (role,) database and table. Idempotent."""
+    """Provision Section 1: delivery stream, bucket, IAM role (on AWS), database and table. Idempotent."""
     app = app_context(ctx)
     backend = app.backend
     quiet = output_format is SummaryFormat.json
