@@ -568,6 +568,8 @@ def prepare(options: GenerateOptions) -> PreparedRun:
         raise UsageError(f"--rate must be a number above 0, not {options.rate}")
     if options.count is not None and options.count < 1:
         raise UsageError(f"--count must be at least 1, not {options.count}")
+    if options.seed is not None and options.seed < 0:
+        raise UsageError(f"--seed must be 0 or more, not {options.seed}")  # numpy's generators refuse negative seeds
     if options.duration is not None and (not math.isfinite(options.duration) or options.duration <= 0):
         raise UsageError("--duration must be above 0")
     if options.count is not None and options.duration is not None:
