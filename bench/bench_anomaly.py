@@ -10,8 +10,8 @@ highest steady score, the skewed window of the first alert (0 = the first), and 
 Overhead: a backfill at rate 100 (1,000 records per window) into the local delivery stream,
 without and with the app deployed, as a ratio measured in the same run; with the real generator
 (`run_generation`) when it is importable, and with synthetic RecordChunks always. "with app" is the
-feed as shipped (scoring on its worker thread); "inline" is the same feed scoring on the caller's
-thread (`scoring_thread=False`), the behaviour before the worker existed.
+feed as shipped (scoring inline, on the generator's thread); "thread" is the same feed scoring on
+its worker thread (`scoring_thread=True`).
 """
 
 from __future__ import annotations
@@ -124,21 +124,21 @@ def generator_backfill(backend, records: int) -> float:
 
 
 @contextmanager
-def inline_scoring() -> Iterator[None]:
-    """Feeds opened meanwhile score on the caller's thread (the backend imports the class per call)."""
+def thread_scoring() -> Iterator[None]:
+    """Feeds opened meanwhile score on their worker thread (the backend imports the class per call)."""
     import tollcli.anomaly.local as local
 
-    threaded = local.LocalAnomalyFeed
+    shipped = local.LocalAnomalyFeed
 
-    class InlineFeed(threaded):  # type: ignore[misc, valid-type]
+    class ThreadFeed(shipped):  # type: ignore[misc, valid-type]
         def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, scoring_thread=False, **kwargs)
+            super().__init__(*args, scoring_thread=True, **kwargs)
 
-    local.LocalAnomalyFeed = InlineFeed
+    local.LocalAnomalyFeed = ThreadFeed
     try:
         yield
     finally:
-        local.LocalAnomalyFeed = threaded
+        local.LocalAnomalyFeed = shipped
 
 
 def report_overhead(records: int, repeats: int) -> None:
@@ -152,17 +152,17 @@ def report_overhead(records: int, repeats: int) -> None:
     except ImportError as exc:
         print(f"  real generator: not importable here ({exc})")
     for label, runner in runners:
-        plain, with_app, inline = [], [], []
+        plain, with_app, thread = [], [], []
         for attempt in range(repeats):
             with tempfile.TemporaryDirectory() as tmp:
                 root = Path(tmp)
                 plain.append(runner(fresh_home(root, f"plain{attempt}", False), records))
                 with_app.append(runner(fresh_home(root, f"app{attempt}", True), records))
-                with inline_scoring():
-                    inline.append(runner(fresh_home(root, f"inline{attempt}", True), records))
+                with thread_scoring():
+                    thread.append(runner(fresh_home(root, f"thread{attempt}", True), records))
         base = min(plain)
         print(f"  {label:<17} without app {base:6.2f} s ({records / base:>9,.0f} rec/s)")
-        for name, runs in (("with app", with_app), ("inline", inline)):
+        for name, runs in (("with app", with_app), ("thread", thread)):
             best = min(runs)
             print(
                 f"  {'':<17} {name:<11} {best:6.2f} s ({records / best:>9,.0f} rec/s)   ratio {best / base:.3f}"

@@ -34,7 +34,7 @@ def run_feed(folder: Path, **options: object) -> tuple[list[dict], list[str], Lo
 def test_the_thread_scores_the_same_windows_in_the_same_order_as_inline(tmp_path: Path) -> None:
     inline_rows, inline_alerts, _ = run_feed(tmp_path / "inline", scoring_thread=False)
     # a queue of 2 makes the caller wait on the worker (backpressure) again and again
-    threaded_rows, threaded_alerts, store = run_feed(tmp_path / "thread", queue_windows=2, flush_seconds=0.0)
+    threaded_rows, threaded_alerts, store = run_feed(tmp_path / "thread", scoring_thread=True, queue_windows=2, flush_seconds=0.0)
     assert len({r["window_start"] for r in threaded_rows}) == 62
     assert threaded_rows == inline_rows
     assert threaded_alerts == inline_alerts and threaded_alerts
@@ -65,11 +65,11 @@ class BreaksAtWindow:
 def test_a_scoring_error_surfaces_and_the_checkpoint_stays_at_the_last_good_one(tmp_path: Path) -> None:
     store = LocalAnomalyStore(tmp_path / "anomaly")
     half = len(TIMES) // 2
-    with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None) as feed:
+    with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring_thread=True) as feed:
         feed_all(feed, 0, half)
     checkpoint = store.state_path.read_bytes()
 
-    feed = LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, flush_seconds=3600)
+    feed = LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, flush_seconds=3600, scoring_thread=True)
     feed.app.scorer = BreaksAtWindow(feed.app.scorer, 5)  # type: ignore[assignment]
     with pytest.raises(RuntimeError, match="forest broke"):
         feed_all(feed, half)

@@ -11,13 +11,16 @@ a crash between a score write and the checkpoint) replaces its rows instead of d
 Scores and the checkpoint are flushed together at most every `flush_seconds` of wall time, and
 always at `close()`, so backfill does not pay for a 4 MB checkpoint per window.
 
-The feed counts records into windows on the caller's thread and scores closed windows on one
-worker thread (krcf releases the GIL, so the forest runs beside the generator when a core is
-free). Windows are scored in the order they close; at most `queue_windows` wait, then the caller
-waits. Every flush first waits for all closed windows to be scored, so a checkpoint never holds a
-window that was counted but not scored (a restart neither skips nor rescores one). An error in
-scoring is raised in the caller at its next `consume`/`close`; after it, no checkpoint is written,
-and the next run resumes from the last good one.
+The feed counts records into windows on the caller's thread and scores closed windows there too,
+or, with `scoring_thread=True`, on one worker thread. The thread is off by default: krcf 0.4.0
+holds the GIL in `update` and `attribution` (two scoring threads use one core: CPU time = wall
+time), so the worker cannot run beside the generator and measured 2-15% slower than inline
+(bench/README.md). With the thread, windows are scored in the order they close; at most
+`queue_windows` wait, then the caller waits. Every flush first waits for all closed windows to
+be scored, so a checkpoint never holds a window that was counted but not scored (a restart
+neither skips nor rescores one). An error in scoring is raised in the caller at its next
+`consume`/`close`; after it, no checkpoint is written, and the next run resumes from the last
+good one.
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ class LocalAnomalyFeed(AnomalyFeed):
         flush_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         webhook: WebhookNotifier | None = None,
-        scoring_thread: bool = True,
+        scoring_thread: bool = False,
         queue_windows: int = SCORING_QUEUE_WINDOWS,
     ) -> None:
         self.store = store
