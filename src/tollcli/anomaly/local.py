@@ -14,7 +14,7 @@ always at `close()`, so backfill does not pay for a 4 MB checkpoint per window.
 The feed counts records into windows on the caller's thread and scores closed windows there too,
 or, with `scoring_thread=True`, on one worker thread. The thread is off by default: krcf 0.4.0
 holds the GIL in `update` and `attribution` (two scoring threads use one core: CPU time = wall
-time), so the worker cannot run beside the generator and measured 2-15% slower than inline
+time), so the worker cannot run beside the generator and measured 2-19% slower than inline
 (bench/README.md). With the thread, windows are scored in the order they close; at most
 `queue_windows` wait, then the caller waits. Every flush first waits for all closed windows to
 be scored, so a checkpoint never holds a window that was counted but not scored (a restart
