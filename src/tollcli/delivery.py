@@ -218,11 +218,15 @@ class LocalDeliveryStream(RecordSink):
         target = self.bucket / key
         target.parent.mkdir(parents=True, exist_ok=True)
         aside = target.with_name(f".{target.name}.writing")
-        with open(aside, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(aside, target)
+        try:
+            with open(aside, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(aside, target)
+        except OSError:
+            aside.unlink(missing_ok=True)  # a full disk must not leave a partial object behind
+            raise
 
     def _raise_writer_error(self) -> None:
         if self._error is not None:
