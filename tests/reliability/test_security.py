@@ -130,3 +130,25 @@ def test_the_home_holds_no_credentials(aws_home: tuple[Path, Any]) -> None:
         data = path.read_bytes()
         for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN):
             assert secret.encode() not in data, f"{secret[:6]}... found in {path}"
+
+
+def test_webhook_and_sns_payloads_hold_only_the_alert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook POSTs `Alert.to_json()` and SNS publishes `alert.message`: both are built from
+    the window's figures only. A new field must be added here on purpose (and be no secret)."""
+    from dataclasses import fields
+
+    from tollcli.anomaly.alerts import Alert, alert_message
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    expected = {
+        "window_start", "window_end", "station", "vehicle_count", "anomaly_score", "threshold", "explanation", "mode", "message",
+    }  # fmt: skip
+    assert {f.name for f in fields(Alert)} == expected
+    message = alert_message("35South", 412, 3.1, 2.5)
+    alert = Alert(
+        "2026-11-28T08:00:00Z", "2026-11-28T08:00:10Z", "35South", 412, 3.1, 2.5, "35South HIGH 40%", "default", message
+    )
+    body = json.dumps(alert.to_json())
+    for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, "testing"):
+        assert secret not in body and secret not in message
