@@ -562,10 +562,16 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Firehose's Direct PUT quota per stream in its largest regions; a higher rate is a typo that fills disks.
+MAX_RATE = 500_000
+
+
 def prepare(options: GenerateOptions) -> PreparedRun:
     """Check every option (UsageError on bad input) before anything is opened or written."""
     if not isinstance(options.rate, (int, float)) or not math.isfinite(options.rate) or options.rate <= 0:
         raise UsageError(f"--rate must be a number above 0, not {options.rate}")
+    if options.rate > MAX_RATE:
+        raise UsageError(f"--rate {options.rate:g} is above {MAX_RATE:,} records/s, a Firehose stream's Direct PUT quota")
     if options.count is not None and options.count < 1:
         raise UsageError(f"--count must be at least 1, not {options.count}")
     if options.seed is not None and options.seed < 0:

@@ -75,6 +75,7 @@ CASES: list[tuple[str, ...]] = [
     ("generate --rate nan", "--rate must be a number above 0"),
     ("generate --rate inf", "--rate must be a number above 0"),
     ("generate --rate abc", "--rate"),
+    ("generate --rate 1e12 --count 5", "above 500,000 records/s"),
     ("generate --count 0", "--count must be at least 1"),
     ("generate --count -1", "--count must be at least 1"),
     ("generate --duration 5x", "duration '5x'"),
