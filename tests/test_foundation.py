@@ -195,7 +195,10 @@ def test_a_home_set_up_locally_keeps_its_backend(runner, home: Path, monkeypatch
 
 def test_settings_come_from_the_environment() -> None:
     settings = resolve_settings(
-        backend=None, home=None, region=None, profile=None,
+        backend=None,
+        home=None,
+        region=None,
+        profile=None,
         environ={"TOLL_HOME": "/tmp/x", "TOLL_BACKEND": "AWS", "TOLL_REGION": "eu-west-1"},
     )
     assert (settings.backend, str(settings.home), settings.region) == ("aws", "/tmp/x", "eu-west-1")
