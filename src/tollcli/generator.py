@@ -41,6 +41,7 @@ from tollcli.kdg import (
     skewed_spec,
     strftime_pattern,
 )
+from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
 
@@ -361,12 +362,7 @@ class RateProfile:
 
 def load_rate_profile(path: Path) -> RateProfile:
     """Read `hour,rate[,noise]` rows; hours not listed keep the rate of the hour before."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"rate profile {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read rate profile {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_user_file(path, "rate profile")
     listed: dict[int, tuple[float, float]] = {}
     rows = [row for row in csv.reader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))]
     for number, row in enumerate(rows, start=1):

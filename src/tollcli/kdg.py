@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tollcli.errors import UsageError
-from tollcli.paths import read_template
+from tollcli.paths import read_template, read_user_file
 
 WORKSHOP_TEMPLATE = ("kdg", "workshop.txt")
 SKEWED_TEMPLATE = ("kdg", "skewed.txt")
@@ -334,13 +334,7 @@ def parse_template(text: str) -> GeneratorSpec:
 
 
 def load_template(path: Path) -> GeneratorSpec:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"template {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read template {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_template(text)
+    return parse_template(read_user_file(path, "template"))
 
 
 def workshop_spec() -> GeneratorSpec:

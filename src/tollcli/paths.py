@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from tollcli.errors import TollError
+from tollcli.errors import TollError, UsageError
 
 
 @lru_cache(maxsize=1)
@@ -30,3 +30,13 @@ def template_path(*parts: str) -> Path:
 
 def read_template(*parts: str) -> str:
     return template_path(*parts).read_text(encoding="utf-8")
+
+
+def read_user_file(path: Path, what: str) -> str:
+    """A file the user named (a template, a rate profile), with one-line errors naming it as `what`."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
