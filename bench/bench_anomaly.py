@@ -9,9 +9,9 @@ highest steady score, the skewed window of the first alert (0 = the first), and 
 
 Overhead: a backfill at rate 100 (1,000 records per window) into the local delivery stream,
 without and with the app deployed, as a ratio measured in the same run; with the real generator
-(`run_generation`) when it is importable, and with synthetic RecordChunks always. "with app" is the
-feed as shipped (scoring inline, on the generator's thread); "thread" is the same feed scoring on
-its worker thread (`scoring_thread=True`).
+(`run_generation`) and with synthetic RecordChunks. "process" is the feed as shipped for a backfill
+(scoring in a child process, `scoring="process"`); "inline" scores on the generator's thread (as
+real-time runs do, and as backfills did before).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def synthetic_backfill(backend, records: int, chunk: int = 5000) -> float:
 
     began = time.perf_counter()
     sink = backend.open_sink(realtime=False)
-    feed = backend.open_anomaly_feed(on_alert=lambda _m: None)
+    feed = backend.open_anomaly_feed(on_alert=lambda _m: None, bulk=True)
     for lo in range(0, len(times), chunk):
         hi = min(lo + chunk, len(times))
         lines = "".join(
@@ -112,11 +112,19 @@ def synthetic_backfill(backend, records: int, chunk: int = 5000) -> float:
     return time.perf_counter() - began
 
 
+GENERATOR_RATE = 100  # records per second of event time: 10x this per window (--rate)
+
+
 def generator_backfill(backend, records: int) -> float:
     from tollcli.generator import GenerateOptions, run_generation
 
     options = GenerateOptions(
-        rate=100, count=records, seed=1, backfill=True, start=datetime(2026, 11, 1, tzinfo=timezone.utc), watch_skew=False
+        rate=GENERATOR_RATE,
+        count=records,
+        seed=1,
+        backfill=True,
+        start=datetime(2026, 11, 1, tzinfo=timezone.utc),
+        watch_skew=False,
     )
     began = time.perf_counter()
     run_generation(backend, options)
@@ -124,45 +132,39 @@ def generator_backfill(backend, records: int) -> float:
 
 
 @contextmanager
-def thread_scoring() -> Iterator[None]:
-    """Feeds opened meanwhile score on their worker thread (the backend imports the class per call)."""
+def forced_scoring(scoring: str) -> Iterator[None]:
+    """Feeds opened meanwhile score `inline` or in a `process` (the backend asks `scoring_for`)."""
     import tollcli.anomaly.local as local
 
-    shipped = local.LocalAnomalyFeed
-
-    class ThreadFeed(shipped):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, scoring_thread=True, **kwargs)
-
-    local.LocalAnomalyFeed = ThreadFeed
+    shipped = local.scoring_for
+    local.scoring_for = lambda *, bulk: scoring  # type: ignore[assignment]
     try:
         yield
     finally:
-        local.LocalAnomalyFeed = shipped
+        local.scoring_for = shipped
 
 
-def report_overhead(records: int, repeats: int) -> None:
+def report_overhead(records: int, repeats: int, *, synthetic: bool) -> None:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\nbackfill overhead: {records:,} records at rate 100 (1,000 per window), best of {repeats}, load {load}")
-    runners = [("synthetic chunks", synthetic_backfill)]
-    try:
-        import tollcli.generator  # noqa: F401
-
-        runners.append(("real generator", generator_backfill))
-    except ImportError as exc:
-        print(f"  real generator: not importable here ({exc})")
+    print(
+        f"\nbackfill overhead: {records:,} records, best of {repeats}, load {load}; synthetic chunks at rate 100"
+        f" (1,000 per window), the real generator at rate {GENERATOR_RATE} ({GENERATOR_RATE * 10:,} per window)"
+    )
+    runners = [("synthetic chunks", synthetic_backfill)] if synthetic else []
+    runners.append(("real generator", generator_backfill))
     for label, runner in runners:
-        plain, with_app, thread = [], [], []
+        plain, process, inline = [], [], []
         for attempt in range(repeats):
             with tempfile.TemporaryDirectory() as tmp:
                 root = Path(tmp)
                 plain.append(runner(fresh_home(root, f"plain{attempt}", False), records))
-                with_app.append(runner(fresh_home(root, f"app{attempt}", True), records))
-                with thread_scoring():
-                    thread.append(runner(fresh_home(root, f"thread{attempt}", True), records))
+                with forced_scoring("process"):
+                    process.append(runner(fresh_home(root, f"process{attempt}", True), records))
+                with forced_scoring("inline"):
+                    inline.append(runner(fresh_home(root, f"inline{attempt}", True), records))
         base = min(plain)
         print(f"  {label:<17} without app {base:6.2f} s ({records / base:>9,.0f} rec/s)")
-        for name, runs in (("with app", with_app), ("thread", thread)):
+        for name, runs in (("process", process), ("inline", inline)):
             best = min(runs)
             print(
                 f"  {'':<17} {name:<11} {best:6.2f} s ({records / best:>9,.0f} rec/s)   ratio {best / base:.3f}"
@@ -176,10 +178,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=600_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--rate", type=int, default=100, help="the real generator's rate (records per window / 10)")
+    parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
+    global GENERATOR_RATE
+    GENERATOR_RATE = args.rate
     if not args.skip_quality:
         report_quality(args.seeds)
-    report_overhead(args.records, args.repeats)
+    report_overhead(args.records, args.repeats, synthetic=args.synthetic)
 
 
 if __name__ == "__main__":

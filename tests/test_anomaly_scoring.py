@@ -106,3 +106,27 @@ def test_a_changed_threshold_keeps_the_model_but_other_forest_settings_do_not() 
 def test_bad_settings_are_usage_errors(options: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         AnomalyConfig.from_options(**options)
+
+
+def test_table_lines_are_exactly_what_json_dumps_writes() -> None:
+    import json
+
+    from tollcli.anomaly.alerts import Alert
+    from tollcli.anomaly.app import ScoredWindow
+    from tollcli.anomaly.rcf import StationScore
+
+    window = ScoredWindow(
+        start=1_800_000_000.0,
+        end=1_800_000_010.5,
+        mode="default",
+        rows=[
+            StationScore("35South", 412, 3.123456789, "35South HIGH 61%", 0.61, "HIGH"),
+            StationScore('Exit "7" ñ', 0, 0.0),
+            StationScore("TX45", 3, float("nan")),
+        ],
+        alerts=[Alert("", "", "35South", 412, 3.12, 2.5, "35South HIGH 61%", "default", "m")],
+        late_records=2,
+        rejected_records=0,
+    )
+    expected = b"".join(json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in window.table_rows())
+    assert window.table_lines() == expected

@@ -72,3 +72,22 @@ def test_state_round_trip_resumes_the_same_windows() -> None:
         closed = add(w, [40.0], ["A"])
         assert [(c.start - T0, c.counts, c.late_records) for c in closed] == [(10.0, {"B": 2}, 0)]
     assert resumed.late_records == windows.late_records
+
+
+def test_station_codes_count_as_station_names_do_with_late_records_and_a_wide_span(monkeypatch) -> None:
+    """`add_codes` (the generator's code column, counted by bincount) against `add` (names)."""
+    import tollcli.anomaly.windows as module
+
+    names = ("A", "B", "C")
+    rng = np.random.default_rng(5)
+    chunks = [np.sort(rng.uniform(lo, lo + 60, 400)) for lo in (0, 50, 20, 200)]  # the third is mostly late
+    chunks.append(np.array([300.0, 3.0e6]))  # one far-future record: a table too wide, counted the slow way
+    monkeypatch.setattr(module, "MAX_COUNT_TABLE", 1000)
+    by_codes, by_names = TumblingWindows(size=10, lateness=2), TumblingWindows(size=10, lateness=2)
+    for times in chunks:
+        codes = rng.integers(0, 3, len(times))
+        closed_codes = by_codes.add_codes(T0 + times, codes, names)
+        closed_names = by_names.add(T0 + times, [names[c] for c in codes])
+        assert closed_codes == closed_names
+    assert by_codes.late_records > 0
+    assert by_codes.to_state() == by_names.to_state()

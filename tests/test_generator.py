@@ -151,7 +151,7 @@ class BackendWithFeed(LocalBackend):
 
     feed = RecordingFeed()
 
-    def open_anomaly_feed(self, *, on_alert=None) -> RecordingFeed:  # type: ignore[override]
+    def open_anomaly_feed(self, *, on_alert=None, bulk=False) -> RecordingFeed:  # type: ignore[override]
         return self.feed
 
 

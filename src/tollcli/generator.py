@@ -302,7 +302,14 @@ class RecordFactory:
             stations = self.station_names[station_codes]
             if tally:
                 self.tally()
-        return RecordChunk(lines=assemble(segments, count), count=count, event_times=event_times, stations=stations)
+        return RecordChunk(
+            lines=assemble(segments, count),
+            count=count,
+            event_times=event_times,
+            stations=stations,
+            station_codes=station_codes if stations is not None else None,
+            station_names=self.stations if stations is not None else None,
+        )
 
 
 ISO_SECOND_TOKENS = ("YYYY", "-", "MM", "-", "DD", "T", "HH", ":", "mm", ":", "ss")
@@ -662,7 +669,7 @@ def run_generation(
     own_sink = sink is None
     if own_sink:
         sink = backend.open_sink(realtime=not options.backfill)
-    feed = backend.open_anomaly_feed(on_alert=on_alert) if (own_sink and backend is not None) else None
+    feed = backend.open_anomaly_feed(on_alert=on_alert, bulk=options.backfill) if (own_sink and backend is not None) else None
 
     clock = time.monotonic
     began = clock()

@@ -21,6 +21,8 @@ class RecordChunk:
     count: int
     event_times: np.ndarray  # float64 epoch seconds, one per record
     stations: np.ndarray | None = None  # station of each record (str objects), None if unknown
+    station_codes: np.ndarray | None = None  # the same as indexes into station_names (faster to count)
+    station_names: tuple[str, ...] | None = None
 
     def split_records(self) -> list[bytes]:
         """Each record with its trailing newline: one Firehose entry each."""

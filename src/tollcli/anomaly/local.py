@@ -11,16 +11,16 @@ a crash between a score write and the checkpoint) replaces its rows instead of d
 Scores and the checkpoint are flushed together at most every `flush_seconds` of wall time, and
 always at `close()`, so backfill does not pay for a 4 MB checkpoint per window.
 
-The feed counts records into windows on the caller's thread and scores closed windows there too,
-or, with `scoring_thread=True`, on one worker thread. The thread is off by default: krcf 0.4.0
-holds the GIL in `update` and `attribution` (two scoring threads use one core: CPU time = wall
-time), so the worker cannot run beside the generator and measured 2-19% slower than inline
-(bench/README.md). With the thread, windows are scored in the order they close; at most
-`queue_windows` wait, then the caller waits. Every flush first waits for all closed windows to
-be scored, so a checkpoint never holds a window that was counted but not scored (a restart
-neither skips nor rescores one). An error in scoring is raised in the caller at its next
-`consume`/`close`; after it, no checkpoint is written, and the next run resumes from the last
-good one.
+The feed counts records into windows on the caller's thread. It scores closed windows there too
+(`scoring="inline"`, for real-time runs: one window per 10 s), or, for a backfill or a replay
+(`scoring="process"`), in a child process (`scoring_process.ProcessScorer`) driven by one worker
+thread, so the forest works on the other core while the generator makes records. (A thread alone
+does not help: krcf 0.4.0 holds the GIL in `update` and `attribution`, bench/README.md.) Windows
+are scored in the order they close; at most `queue_windows` wait, then the caller waits. Every
+flush first waits for all closed windows to be scored, so a checkpoint never holds a window that
+was counted but not scored (a restart neither skips nor rescores one). An error in scoring is
+raised in the caller at its next `consume`/`close`; after it, no checkpoint is written, and the
+next run resumes from the last good one.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import shutil
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -44,6 +43,8 @@ import numpy as np
 
 from tollcli.anomaly.alerts import AlertLog, WebhookNotifier
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
+from tollcli.anomaly.forest import ProcessForest
+from tollcli.anomaly.rcf import create_scorer_in_process, load_scorer_in_process
 from tollcli.anomaly.windows import ClosedWindow, stations_from_lines
 from tollcli.backends.base import AnomalyFeed
 from tollcli.errors import TollError, UsageError
@@ -103,14 +104,14 @@ class LocalAnomalyStore:
         return self.scores_path / window_start[0:4] / window_start[5:7] / window_start[8:10] / f"{window_start[11:13]}.jsonl"
 
     def write_scores(self, windows: list[ScoredWindow]) -> None:
-        by_file: dict[Path, list[ScoredWindow]] = defaultdict(list)
+        by_hour: dict[str, list[ScoredWindow]] = defaultdict(list)
         for window in windows:
-            by_file[self.hour_file(window.window_start)].append(window)
-        for path, group in by_file.items():
+            by_hour[window.window_start[:13]].append(window)
+        for group in by_hour.values():
+            path = self.hour_file(group[0].window_start)
             starts = {w.window_start for w in group}
-            kept = [line for line in _read_lines(path) if _window_start_of(line) not in starts]
-            new = [json.dumps(row, separators=(",", ":")).encode() for w in group for row in w.table_rows()]
-            atomic_write_bytes(path, b"".join(line + b"\n" for line in [*kept, *new]))
+            kept = [line + b"\n" for line in _read_lines(path) if _window_start_of(line) not in starts]
+            atomic_write_bytes(path, b"".join([*kept, *(w.table_lines() for w in group)]))
 
     def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
         """Every scored row, oldest window first; with `since`, only later windows."""
@@ -141,13 +142,25 @@ def _read_lines(path: Path) -> list[bytes]:
 
 
 def _window_start_of(line: bytes) -> str | None:
+    if line.startswith(b'{"window_start":"'):  # how table_lines writes them: no parse needed
+        end = line.find(b'"', 17)
+        if end > 0:
+            return line[17:end].decode()
     try:
         return str(json.loads(line).get("window_start"))
     except (ValueError, AttributeError):
         return None
 
 
-SCORING_QUEUE_WINDOWS = 64  # closed windows waiting for the scoring thread before the caller waits
+# Windows sent to the forest process before the caller waits for their answers: enough to ride out
+# the child's start (~0.1 s of backfill), small enough to hold (~1 KB each).
+SCORING_QUEUE_WINDOWS = 2048
+SCORING_CHOICES = ("inline", "process")
+
+
+def scoring_for(*, bulk: bool) -> str:
+    """A bulk feed (backfill, replay) scores in a child process when there is a core for it."""
+    return "process" if bulk and (os.cpu_count() or 1) > 1 else "inline"
 
 
 class ScoringStopped(TollError):
@@ -176,9 +189,11 @@ class LocalAnomalyFeed(AnomalyFeed):
         flush_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         webhook: WebhookNotifier | None = None,
-        scoring_thread: bool = False,
+        scoring: str = "inline",
         queue_windows: int = SCORING_QUEUE_WINDOWS,
     ) -> None:
+        if scoring not in SCORING_CHOICES:
+            raise ValueError(f"scoring must be one of {SCORING_CHOICES}, not {scoring!r}")
         self.store = store
         self.on_alert = on_alert
         self.flush_seconds = flush_seconds
@@ -186,7 +201,12 @@ class LocalAnomalyFeed(AnomalyFeed):
         self._lock = _take_lock(store.lock_path)
         try:
             blob = store.load_state()
-            self.app = AnomalyApp(config) if blob is None else AnomalyApp.from_state_bytes(blob, config=config)
+            if scoring == "process" and blob is None:
+                self.app = AnomalyApp(config, scorer=create_scorer_in_process(config.mode, config.forest, config.stations))
+            elif scoring == "process":
+                self.app = AnomalyApp.from_state_bytes(blob, config=config, load_model=load_scorer_in_process)
+            else:
+                self.app = AnomalyApp(config) if blob is None else AnomalyApp.from_state_bytes(blob, config=config)
         except BaseException:
             _release_lock(self._lock)
             raise
@@ -199,57 +219,68 @@ class LocalAnomalyFeed(AnomalyFeed):
         self.stats = FeedStats()
         self.closed = False
         self.queue_windows = max(1, queue_windows)
-        self.scoring = ThreadPoolExecutor(1, thread_name_prefix="toll-anomaly-score") if scoring_thread else None
-        self.in_flight: deque[Future[ScoredWindow]] = deque()  # oldest first
-        self.failure: BaseException | None = None  # set by the caller once a scoring error surfaced
-        self.scoring_failed = False  # set by the worker, so it scores nothing after a failure
+        forest = getattr(self.app.scorer, "forest", None)
+        self.forest = forest if isinstance(forest, ProcessForest) else None  # None: score inline
+        self.in_flight: deque[ClosedWindow] = deque()  # sent to the forest process, oldest first
+        self.failure: BaseException | None = None  # the scoring error that stopped this feed
 
     @property
     def config(self) -> AnomalyConfig:
         return self.app.config
 
     def consume(self, chunk: RecordChunk) -> None:
-        stations = chunk.stations if chunk.stations is not None else stations_from_lines(chunk.lines)
-        self.process(chunk.event_times, stations)
+        self._check_running()
+        if chunk.station_codes is not None and chunk.station_names is not None:
+            closed = self.app.count_codes(chunk.event_times, chunk.station_codes, chunk.station_names)
+        else:
+            stations = chunk.stations if chunk.stations is not None else stations_from_lines(chunk.lines)
+            closed = self.app.count(chunk.event_times, stations)
+        self.stats.records += chunk.count
+        self._score(closed)
 
     def process(self, times: np.ndarray, stations: Any) -> None:
-        """Count records inline; score the windows they close (on the worker, in order)."""
-        if self.failure is not None:
-            raise ScoringStopped(f"anomaly scoring stopped after an error: {self.failure}")
+        """Count records (event time, station each); score the windows they close."""
+        self._check_running()
         closed = self.app.count(times, stations)
         self.stats.records += len(stations)
-        for window in closed:
-            if self.scoring is None:
+        self._score(closed)
+
+    def _check_running(self) -> None:
+        if self.failure is not None:
+            raise ScoringStopped(f"anomaly scoring stopped after an error: {self.failure}")
+
+    def _score(self, closed: list[ClosedWindow]) -> None:
+        """Inline, or sent to the forest process; flushed every `flush_seconds`."""
+        if self.forest is None:
+            for window in closed:
                 self._scored(self.app.score(window))
-            else:
-                self.in_flight.append(self.scoring.submit(self._score, window))
-        self._collect(keep=self.queue_windows)
+        else:
+            for lo in range(0, len(closed), self.queue_windows):
+                batch = closed[lo : lo + self.queue_windows]
+                self._collect(keep=self.queue_windows - len(batch))  # room for the batch
+                self._guarded(self.forest.send, [self.app.scorer.ask(window) for window in batch])
+                self.in_flight.extend(batch)
+            self._collect(keep=self.queue_windows)  # whatever is answered already
         if closed and self.clock() - self.last_flush >= self.flush_seconds:
             self.flush()
 
-    def _score(self, window: ClosedWindow) -> ScoredWindow:
-        """On the worker thread."""
-        if self.scoring_failed:
-            raise ScoringStopped("not scored: an earlier window failed")
-        try:
-            return self.app.score(window)
-        except BaseException:
-            self.scoring_failed = True
-            raise
-
     def _collect(self, *, keep: int) -> None:
-        """Take scored windows in order; wait for the oldest while more than `keep` are in flight."""
-        while self.in_flight and (len(self.in_flight) > keep or self.in_flight[0].done()):
-            oldest = self.in_flight[0]
-            error = oldest.exception()  # waits; a Ctrl-C while waiting is not a scoring failure
-            if error is not None:
-                self.failure = error
-                for future in self.in_flight:
-                    future.cancel()
-                self.in_flight.clear()
-                raise error
+        """Take answered windows in order; wait for the oldest while more than `keep` are in flight."""
+        assert self.forest is not None or not self.in_flight
+        while self.in_flight and (len(self.in_flight) > keep or self.forest.ready()):  # type: ignore[union-attr]
+            window = self.in_flight[0]
+            answer = self._guarded(self.forest.receive)  # type: ignore[union-attr]
             self.in_flight.popleft()
-            self._scored(oldest.result())
+            self._scored(self.app.finish(window, self.app.scorer.rows_for(window, answer)))  # type: ignore[arg-type]
+
+    def _guarded(self, call: Callable[..., Any], *args: Any) -> Any:
+        """A forest call whose failure stops this feed (a Ctrl-C is not a failure)."""
+        try:
+            return call(*args)
+        except Exception as error:
+            self.failure = error
+            self.in_flight.clear()
+            raise
 
     def _scored(self, window: ScoredWindow) -> None:
         self.stats.windows += 1
@@ -289,8 +320,7 @@ class LocalAnomalyFeed(AnomalyFeed):
         try:
             self.flush()
         finally:
-            if self.scoring is not None:
-                self.scoring.shutdown(wait=True, cancel_futures=True)
+            self.app.scorer.close()
             if self.webhook is not None:
                 self.webhook.close()
             _release_lock(self._lock)

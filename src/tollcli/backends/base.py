@@ -170,10 +170,11 @@ class Backend(ABC):
     def open_sink(self, *, realtime: bool) -> RecordSink:
         """A delivery stream to write records to; `realtime` chooses wall-clock buffering."""
 
-    def open_anomaly_feed(self, *, on_alert: EventCallback | None = None) -> AnomalyFeed | None:
+    def open_anomaly_feed(self, *, on_alert: EventCallback | None = None, bulk: bool = False) -> AnomalyFeed | None:
         """The deployed anomaly app's input, or None when no app is deployed (`toll deploy`).
 
-        `on_alert` receives each alert's message (the default prints it on stderr).
+        `on_alert` receives each alert's message (the default prints it on stderr). `bulk` says
+        records come faster than real time (a backfill): a backend may score on another core.
         """
         return None
 

@@ -309,11 +309,12 @@ class LocalBackend(Backend):
         return report
 
     def _replay(self, store: LocalAnomalyStore, config: AnomalyConfig, on_event: EventCallback) -> dict[str, Any]:
-        from tollcli.anomaly.local import LocalAnomalyFeed, replay_objects
+        from tollcli.anomaly.local import LocalAnomalyFeed, replay_objects, scoring_for
 
         figures = {"objects": 0, "records": 0, "unreadable_records": 0}
         on_event(f"replaying the records in {self.bucket_path}")
-        with LocalAnomalyFeed(store, config, on_alert=on_event, on_problem=on_event) as feed:
+        scoring = scoring_for(bulk=True)
+        with LocalAnomalyFeed(store, config, on_alert=on_event, on_problem=on_event, scoring=scoring) as feed:
             for parsed in replay_objects(self.bucket_path):
                 figures["objects"] += 1
                 figures["records"] += len(parsed.times)
@@ -328,8 +329,8 @@ class LocalBackend(Backend):
         )
         return figures
 
-    def open_anomaly_feed(self, *, on_alert: EventCallback | None = None) -> AnomalyFeed | None:
-        from tollcli.anomaly.local import LocalAnomalyFeed, print_to_stderr
+    def open_anomaly_feed(self, *, on_alert: EventCallback | None = None, bulk: bool = False) -> AnomalyFeed | None:
+        from tollcli.anomaly.local import LocalAnomalyFeed, print_to_stderr, scoring_for
 
         store = self._anomaly_store()
         if store is None:
@@ -337,7 +338,7 @@ class LocalBackend(Backend):
         config = store.load_config()
         if config is None:
             raise UsageError(f"the anomaly app's settings are missing in {self.anomaly_path}: run `toll deploy` again")
-        return LocalAnomalyFeed(store, config, on_alert=on_alert or print_to_stderr)
+        return LocalAnomalyFeed(store, config, on_alert=on_alert or print_to_stderr, scoring=scoring_for(bulk=bulk))
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         return self._require_anomaly_store().alerts.read(since=since)

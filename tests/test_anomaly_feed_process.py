@@ -1,0 +1,244 @@
+"""Scoring in a child process (backfill, replay): the same windows, rows and model as inline; the
+child's failure or death surfaces as one error, the checkpoint stays at the last good one, and
+no child outlives its feed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tollcli.anomaly import AnomalyApp, AnomalyConfig
+from tollcli.anomaly.forest import ForestProcessError, LocalForest, ProcessForest
+from tollcli.anomaly.local import LocalAnomalyFeed, LocalAnomalyStore, scoring_for
+from tollcli.anomaly.rcf import create_scorer, krcf_options
+from tollcli.anomaly.scenario import SKEWED_WEIGHTS, scenario
+from tollcli.errors import TollError
+from tollcli.generator import GenerateOptions, RecordFactory, default_spec
+from tollcli.records import RecordChunk
+
+CONFIG = AnomalyConfig.from_options(seed=7)
+TIMES, STATIONS = scenario(7, 60, SKEWED_WEIGHTS, 3)  # 62 windows close, the last skewed ones alert
+
+
+def feed_all(feed: LocalAnomalyFeed, lo: int = 0, hi: int = len(TIMES), chunk: int = 1000) -> None:
+    for start in range(lo, hi, chunk):
+        end = min(start + chunk, hi)
+        feed.consume(RecordChunk(lines=b"", count=end - start, event_times=TIMES[start:end], stations=STATIONS[start:end]))
+
+
+def run_feed(folder: Path, **options: object) -> tuple[list[dict], list[str], LocalAnomalyStore]:
+    store = LocalAnomalyStore(folder)
+    messages: list[str] = []
+    with LocalAnomalyFeed(store, CONFIG, on_alert=messages.append, **options) as feed:  # type: ignore[arg-type]
+        feed_all(feed)
+    return store.read_scores(), messages, store
+
+
+def forest_children() -> list[int]:
+    """Live processes running the forest child (its file by path)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split(") ", 1)[1][0]
+        except OSError:
+            continue
+        if b"tollcli/anomaly/forest.py" in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_process_scores_the_same_windows_rows_alerts_and_model_as_inline(tmp_path: Path) -> None:
+    inline_rows, inline_alerts, inline_store = run_feed(tmp_path / "inline", scoring="inline")
+    # a queue of 2 windows makes the caller wait on the child's answers (backpressure) again and again
+    rows, alerts, store = run_feed(tmp_path / "process", scoring="process", queue_windows=2, flush_seconds=0.0)
+    assert len({r["window_start"] for r in rows}) == 62
+    assert rows == inline_rows
+    assert alerts == inline_alerts and alerts
+    direct = [row for window in AnomalyApp(CONFIG).process(TIMES, STATIONS) for row in window.table_rows()]
+    assert rows == direct  # and both equal the app run directly
+    assert [a["message"] for a in store.alerts.read()] == alerts
+    assert store.state_path.read_bytes() == inline_store.state_path.read_bytes()  # the same model, byte for byte
+
+
+def test_a_resumed_process_feed_continues_the_checkpointed_model(tmp_path: Path) -> None:
+    half = len(TIMES) // 2
+    store = LocalAnomalyStore(tmp_path / "resumed")
+    for lo, hi in ((0, half), (half, len(TIMES))):
+        with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring="process") as feed:
+            feed_all(feed, lo, hi)
+    reference, _, reference_store = run_feed(tmp_path / "reference", scoring="inline")
+    assert store.read_scores() == reference
+    assert store.state_path.read_bytes() == reference_store.state_path.read_bytes()
+
+
+def test_the_generators_station_codes_count_as_the_station_column_does(tmp_path: Path) -> None:
+    factory = RecordFactory(default_spec(), seed=3)
+    chunks = [factory.make_chunk(1_700_000_000 + (i * 5000 + np.arange(5000)) / 100) for i in range(6)]
+    assert all(c.station_codes is not None and c.station_names for c in chunks)
+    by_codes, by_names = AnomalyApp(CONFIG), AnomalyApp(CONFIG)
+    closed_codes = [w for c in chunks for w in by_codes.count_codes(c.event_times, c.station_codes, c.station_names)]  # type: ignore[arg-type]
+    closed_names = [w for c in chunks for w in by_names.count(c.event_times, c.stations)]  # type: ignore[arg-type]
+    assert len(closed_codes) == 29 and closed_codes == closed_names
+    assert by_codes.windows.to_state() == by_names.windows.to_state()  # open windows and late counts too
+
+
+def test_a_child_killed_mid_run_is_one_error_and_the_checkpoint_stays_at_the_last_good_one(tmp_path: Path) -> None:
+    store = LocalAnomalyStore(tmp_path / "anomaly")
+    half = len(TIMES) // 2
+    with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring="process") as feed:
+        feed_all(feed, 0, half)
+    checkpoint = store.state_path.read_bytes()
+
+    feed = LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, flush_seconds=3600, scoring="process", queue_windows=1)
+    feed_all(feed, half, half + 3000)  # the child has started and scored a few windows
+    forest = feed.forest
+    assert forest is not None and forest.process is not None
+    forest.process.kill()
+    with pytest.raises(ForestProcessError, match=r"scorer process stopped: it exited with status -9"):
+        feed_all(feed, half + 3000)
+        feed.close()  # if every chunk was taken before the death showed, the drain raises it
+    assert isinstance(forest.broken, str)
+    with pytest.raises(TollError, match="stopped after an error"):
+        feed_all(feed, half)
+    feed.close()  # releases the lock, writes the windows scored before the death, no checkpoint
+    assert store.state_path.read_bytes() == checkpoint
+
+    with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring="process") as feed:  # resume
+        feed_all(feed, half)
+    reference, _, _ = run_feed(tmp_path / "reference", scoring="inline")
+    assert store.read_scores() == reference  # no window skipped, none doubled
+
+
+def test_a_failure_inside_the_child_comes_back_as_one_error() -> None:
+    forest = ProcessForest(b"not a model")
+    try:
+        with pytest.raises(ForestProcessError, match="the model did not load"):
+            forest.step("window", [1.0] * 11)
+        with pytest.raises(ForestProcessError, match="failed earlier"):
+            forest.send([("window", [1.0] * 11)])
+    finally:
+        forest.close()
+    assert forest.process is not None and forest.process.poll() is not None
+
+
+def test_a_wrong_point_fails_in_the_child_and_later_steps_are_refused() -> None:
+    settings = CONFIG.forest
+    model = LocalForest.create(krcf_options(settings, 11)).to_bytes()
+    forest = ProcessForest(model)
+    try:
+        forest.send([("window", [1.0] * 11), ("window", [1.0] * 3), ("window", [1.0] * 11)])
+        assert len(forest.receive()[0]) == 11  # the first step's answer stands
+        with pytest.raises(ForestProcessError, match="scoring failed in it"):
+            forest.receive()
+        with pytest.raises(ForestProcessError, match="failed earlier"):
+            forest.to_bytes()
+    finally:
+        forest.close()
+
+
+def test_no_child_is_started_for_a_run_that_closes_no_window_and_none_outlives_its_feed(tmp_path: Path) -> None:
+    store = LocalAnomalyStore(tmp_path / "anomaly")
+    with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring="process") as feed:
+        feed_all(feed, 0, 500)  # 5 s of traffic: no window closes
+        assert feed.forest is not None and feed.forest.process is None
+    fresh = create_scorer(CONFIG.mode, CONFIG.forest, CONFIG.stations).to_bytes()
+    assert AnomalyApp.from_state_bytes(store.state_path.read_bytes()).scorer.to_bytes() == fresh
+
+    with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring="process") as feed:
+        feed_all(feed)
+        process = feed.forest.process  # type: ignore[union-attr]
+        assert process is not None and process.pid in forest_children()
+    assert process.returncode == 0  # told to stop, and it did
+
+
+def test_the_child_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """A parent killed -9 cannot stop its child: the closed socket does."""
+    script = f"""
+import sys
+from pathlib import Path
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_anomaly_feed_process import CONFIG, TIMES, feed_all
+from tollcli.anomaly.local import LocalAnomalyFeed, LocalAnomalyStore
+feed = LocalAnomalyFeed(LocalAnomalyStore(Path({str(tmp_path)!r})), CONFIG, on_alert=lambda _m: None, scoring="process")
+feed_all(feed, 0, 3000)
+print(feed.forest.process.pid, flush=True)
+import time; time.sleep(60)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())  # type: ignore[union-attr]
+        assert child in forest_children()
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while child in forest_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child not in forest_children()
+    finally:
+        parent.kill()
+
+
+def test_ctrl_c_reaches_the_parent_only_and_the_run_drains_and_checkpoints(tmp_path: Path) -> None:
+    """SIGINT to the whole process group (as a terminal sends it): the child, in its own session,
+    keeps scoring, so the interrupted run writes every window it counted and its checkpoint."""
+    home = tmp_path / "home"
+    toll = [sys.executable, "-m", "tollcli", "--home", str(home)]
+    assert subprocess.run([*toll, "setup"], capture_output=True).returncode == 0
+    assert subprocess.run([*toll, "deploy"], capture_output=True).returncode == 0
+    run = subprocess.Popen(
+        [*toll, "generate", "--backfill", "--count", "200000000", "--start", "2026-11-28T08:00:00Z", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not forest_children_of(run.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        children = forest_children_of(run.pid)
+        assert children, "the backfill did not start a scorer process"
+        time.sleep(1.0)
+        os.killpg(run.pid, signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode in (0, 130), err
+    assert not set(children) & set(forest_children())  # stopped with its run
+    summary = json.loads(out)
+    assert summary["stopped_by"] in ("stop", "interrupt")  # the CLI turns Ctrl-C into a stop request
+    state = AnomalyApp.from_state_bytes((home / "anomaly" / "state.bin").read_bytes())
+    store = LocalAnomalyStore(home / "anomaly")
+    windows = {row["window_start"] for row in store.read_scores()}
+    assert state.stats.windows_scored == len(windows) > 50  # every counted window scored, none lost
+    assert state.stats.records == summary["records"]  # the checkpoint counted every delivered record
+
+
+def forest_children_of(pid: int) -> list[int]:
+    children = []
+    for child in forest_children():
+        try:
+            if int((Path("/proc") / str(child) / "stat").read_text().split(") ", 1)[1].split()[1]) == pid:
+                children.append(child)
+        except (OSError, ValueError, IndexError):
+            continue
+    return children
+
+
+def test_bulk_feeds_score_in_a_process_only_with_a_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert scoring_for(bulk=True) == "process" and scoring_for(bulk=False) == "inline"
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert scoring_for(bulk=True) == "inline"
+    assert GenerateOptions(backfill=True, count=1).backfill  # the generator's bulk hint is its backfill flag
