@@ -127,7 +127,7 @@ def test_server_errors_are_resent_but_a_missing_stream_is_not() -> None:
             sink.close()
 
 
-def test_records_still_failing_after_every_attempt_are_counted_as_failed() -> None:
+def test_a_batch_still_failing_after_every_attempt_stops_the_sink() -> None:
     class AlwaysThrottled:
         calls = 0
 
@@ -136,12 +136,14 @@ def test_records_still_failing_after_every_attempt_are_counted_as_failed() -> No
             raise RetryableError("could not send: ServiceUnavailableException")
 
     putter = AlwaysThrottled()
-    sink = FirehoseSink(putter, STREAM, max_attempts=4, sleep=lambda _s: None)
+    sink = FirehoseSink(putter, STREAM, workers=1, max_attempts=4, sleep=lambda _s: None)
     sink.write(chunk_of(toll_records(700)))
-    sink.close()
+    with pytest.raises(TollError, match=r"refused 500 records 4 times in a row .*ServiceUnavailableException") as raised:
+        sink.close()
+    assert "(0 of 700 records were delivered to toll-data-stream; the rest were not)" in raised.value.message
     stats = sink.stats
-    assert (stats.accepted, stats.failed, stats.api_calls) == (0, 700, 8)  # two batches, four attempts each
-    assert putter.calls == 8
+    assert (stats.accepted, stats.failed, stats.api_calls) == (0, 500, 4)  # the second batch is not sent
+    assert putter.calls == 4
 
 
 # --- exactly once into a moto bucket, concurrently -------------------------------------------------
@@ -226,4 +228,5 @@ def test_generate_exits_1_when_records_fail(
     monkeypatch.setattr(FirehoseSink, "_backoff", lambda self, attempt: None)
     result = toll("generate", "--count", "50", "--backfill")
     assert result.exit_code == 1, result.output
-    assert "failed 50" in result.output
+    assert "refused 50 records 8 times in a row (InternalFailure)" in result.stderr
+    assert "(0 of 50 records were delivered" in result.stderr

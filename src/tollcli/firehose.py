@@ -6,6 +6,11 @@ failed, so exactly the entries carrying an `ErrorCode` are sent again, and whole
 for throttling or a service error are sent again too, each time after an exponential backoff
 with jitter. Batches go out on a small thread pool so a high `--rate` is reached; `write`
 blocks once enough batches are in flight, which paces the generator.
+
+A batch still refused after `max_attempts` (throttling that does not end), or a call that cannot
+succeed by resending (expired credentials, a missing stream), stops the sink: nothing more is
+sent, the calls in flight finish, and `write`/`flush`/`close` raise one `TollError` (exit 1, as
+records were already sent) naming the problem and how many records Firehose accepted.
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ class FirehoseSink(RecordSink):
         self._stats = SinkStats()
         self._lock = threading.Lock()
         self._closed = False
+        self._received = 0
+        self._stopping = threading.Event()  # a batch failed for good: the others stop resending
 
     @property
     def stats(self) -> SinkStats:
@@ -98,6 +105,7 @@ class FirehoseSink(RecordSink):
             if len(record) > RECORD_MAX_BYTES:
                 raise UsageError(f"a record of {len(record):,} bytes is over Firehose's 1,000 KiB limit")
         self._pending.extend(records)
+        self._received += len(records)
         self._pending_bytes += sum(len(r) for r in records)
         while len(self._pending) >= BATCH_MAX_RECORDS or self._pending_bytes >= BATCH_MAX_BYTES:
             batch = plan_batches(self._pending[:BATCH_MAX_RECORDS])[0]
@@ -112,7 +120,7 @@ class FirehoseSink(RecordSink):
             for batch in plan_batches(self._take(len(self._pending))):
                 self._submit(batch)
         while self._in_flight:
-            self._in_flight.popleft().result()
+            self._wait(self._in_flight.popleft())
 
     def close(self) -> None:
         if self._closed:
@@ -132,8 +140,27 @@ class FirehoseSink(RecordSink):
     def _submit(self, batch: list[bytes]) -> None:
         # Bound the calls in flight: the oldest finishes (or raises) before another is queued.
         while len(self._in_flight) >= 2 * self.workers:
-            self._in_flight.popleft().result()
+            self._wait(self._in_flight.popleft())
         self._in_flight.append(self._pool.submit(self._send, batch))
+
+    def _wait(self, future: Future[None]) -> None:
+        """The batch's outcome; a hard failure stops the sink and is raised with the final counts."""
+        try:
+            future.result()
+        except TollError as exc:
+            raise self._abort(exc) from None
+
+    def _abort(self, exc: TollError) -> TollError:
+        """Send nothing more, let the calls in flight finish, and name what was delivered."""
+        self._stopping.set()
+        self._closed = True
+        self._pending, self._pending_bytes = [], 0
+        self._in_flight.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        stats = self.stats
+        return TollError(
+            f"{exc.message} ({stats.accepted:,} of {self._received:,} records were delivered to {self.stream}; the rest were not)"
+        )
 
     def _backoff(self, attempt: int) -> None:
         """Exponential backoff with jitter: half the capped delay plus a random half."""
@@ -142,15 +169,24 @@ class FirehoseSink(RecordSink):
 
     def _send(self, records: list[bytes]) -> None:
         """Deliver one batch; resend exactly the failed entries until none is left or attempts run out."""
+        reason = ""
         for attempt in range(self.max_attempts):
+            if self._stopping.is_set():  # another batch failed for good: this one is not sent
+                return
             with self._lock:
                 self._stats.api_calls += 1
             try:
                 codes = self.putter.put_record_batch(self.stream, records)
-            except RetryableError:
-                failed = records
+            except RetryableError as exc:
+                failed, reason = records, exc.message
+            except TollError:
+                with self._lock:
+                    self._stats.failed += len(records)
+                self._stopping.set()
+                raise
             else:
                 failed = [record for record, code in zip(records, codes) if code]
+                reason = next((code for code in codes if code), "")
                 with self._lock:
                     self._stats.accepted += len(records) - len(failed)
             if not failed:
@@ -163,3 +199,8 @@ class FirehoseSink(RecordSink):
             self._backoff(attempt)
         with self._lock:
             self._stats.failed += len(records)
+        self._stopping.set()
+        raise TollError(
+            f"Firehose refused {len(records):,} records {self.max_attempts} times in a row ({reason}): "
+            "the stream is throttled or failing; lower --rate or try again later"
+        )
