@@ -65,6 +65,7 @@ BAD_CREDENTIAL_CODES = frozenset(
         "ExpiredTokenException",
         "InvalidAccessKeyId",
         "InvalidToken",
+        "RequestExpired",
     }
 )
 # Worth resending the same entries: Firehose's throttling and the service's own failures.
