@@ -289,8 +289,8 @@ class AwsBackend(Backend):
                 try:
                     verdict = self._ownership(aws, resource)
                     if verdict == "ours":
-                        self._remove(aws, resource, on_event)
-                    elif verdict != "gone":
+                        verdict = self._remove_or_find_gone(aws, resource, on_event)
+                    if verdict not in ("ours", "gone"):
                         report.failed.append((label, verdict))
                         continue
                 except TollError as exc:
@@ -358,6 +358,21 @@ class AwsBackend(Backend):
             return "gone"
         if tags.get(TAG_KEY) != self.settings.stack:
             return f"it does not carry the tag {TAG_KEY}={self.settings.stack}, so toll left it alone"
+        return "ours"
+
+    def _remove_or_find_gone(self, aws: AwsClient, resource: Resource, on_event: EventCallback) -> str:
+        """Remove one of ours; "ours" once removed, "gone" if someone else deleted it (or part of it)
+        between our look and our delete, which fails the delete with NoSuchBucket, NoSuchEntity..."""
+        try:
+            self._remove(aws, resource, on_event)
+            return "ours"
+        except TollError:
+            verdict = self._ownership(aws, resource)
+            if verdict == "gone":
+                return "gone"
+            if verdict != "ours":
+                raise
+        self._remove(aws, resource, on_event)  # still there and ours: once more, from a fresh look
         return "ours"
 
     def _remove(self, aws: AwsClient, resource: Resource, on_event: EventCallback) -> None:
