@@ -1,21 +1,27 @@
 """Faults while generating: kill -9 at seeded moments, two generators into one home, a full disk.
 
-What kill -9 proves: `toll generate` reports its delivered count only when it finishes (the JSON
-summary), so a killed run has reported nothing. We prove instead that after every kill the bucket
-holds only whole, well-formed objects (no partial object, no torn record), that `toll status`
-counts exactly those objects, and that a later run's reported count is exactly what it adds.
+What kill -9 proves: each killed run is on a pseudo-terminal, where `toll generate` shows its live
+progress ("N delivered": records in objects renamed into place). After every kill the bucket
+holds every record the run showed as delivered before it died, only in whole, well-formed objects
+(no partial object, no torn record); `toll status` counts exactly those objects; and a later
+run's reported count is exactly what it adds.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import itertools
 import json
 import os
+import pty
 import random
 import re
+import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -64,25 +70,62 @@ def start_generate(home: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def kill_at_moments(home: Path, moments: int, seed: int) -> list[tuple[str, float, int]]:
-    """Kill `toll generate` -9 at seeded moments, alternating backfill and real-time runs."""
+def generate_on_a_terminal_then_kill(home: Path, args: tuple[str, ...], delay: float) -> tuple[int, int]:
+    """Run `toll generate` on a pseudo-terminal, where it shows its live progress ("N delivered"),
+    and kill it -9 after `delay` seconds. Returns the last delivered count it showed, and how many
+    progress updates it showed."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 240, 0, 0))  # no wrapped lines
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tollcli", "--home", str(home), "generate", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "240"},
+    )
+    os.close(slave)
+    shown = bytearray()
+    deadline = time.monotonic() + delay
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([master], [], [], left)[0]:
+                shown += os.read(master, 1 << 16)
+    finally:
+        process.kill()
+        process.wait()
+    while select.select([master], [], [], 0)[0]:  # what it wrote before it died
+        try:
+            data = os.read(master, 1 << 16)
+        except OSError:  # the terminal closed
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    counts = [int(n.replace(b",", b"")) for n in re.findall(rb"([0-9,]+) delivered", bytes(shown))]
+    return max(counts, default=0), len(counts)
+
+
+def kill_at_moments(home: Path, moments: int, seed: int) -> list[tuple[str, float, int, int]]:
+    """Kill `toll generate` -9 at seeded moments, alternating backfill and real-time runs; after
+    each, every record the run showed as delivered is in the bucket, in whole objects."""
     rng = random.Random(seed)
     log = []
     for i in range(moments):
         mode = ("--backfill", "--count", "50000000") if i % 2 == 0 else ("--rate", "5000")
-        process = start_generate(home, *mode, "--quiet")
-        delay = rng.uniform(0.3, 2.5)
-        time.sleep(delay)
-        process.kill()
-        process.wait()
+        before = whole_records(home)
+        delay = rng.uniform(0.8, 3.0)
+        shown, _ = generate_on_a_terminal_then_kill(home, mode, delay)
         records = whole_records(home)
+        assert records - before >= shown, f"run {i}: showed {shown:,} delivered, the bucket gained {records - before:,}"
         assert not aside_files(home) or all(p.name.endswith(".writing") for p in aside_files(home))
-        log.append((mode[0], round(delay, 2), records))
+        log.append((mode[0], round(delay, 2), records, shown))
+    assert sum(1 for *_, shown in log if shown > 0) >= moments // 2, log  # the check above was not vacuous
     return log
 
 
-def check_after_kills(home: Path, log: list[tuple[str, float, int]]) -> None:
-    counts = [records for _, _, records in log]
+def check_after_kills(home: Path, log: list[tuple[str, float, int, int]]) -> None:
+    counts = [records for _, _, records, _ in log]
     assert counts == sorted(counts)  # nothing delivered ever disappears
     status = json.loads(toll_process(home, "status", "--format", "json").stdout)
     bucket = next(r for r in status["resources"] if r["kind"] == "bucket")
