@@ -103,17 +103,48 @@ def test_batches_respect_the_count_and_size_limits(kinesis: Any) -> None:
     assert sink.stats.accepted == 1100 and sink.stats.api_calls == len(calls)
 
 
-def test_records_that_keep_failing_are_counted_as_failed(kinesis: Any) -> None:
-    class AlwaysThrottled:
+def test_records_that_keep_failing_stop_the_sink_with_the_delivered_count(kinesis: Any) -> None:
+    class ThrottledAfterFirstCall:
+        calls = 0
+
         def put_records(self, **kwargs: Any) -> dict[str, Any]:
+            self.calls += 1
+            if self.calls == 1:
+                return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"}] * len(kwargs["Records"])}
             return {
                 "FailedRecordCount": len(kwargs["Records"]),
                 "Records": [{"ErrorCode": "ProvisionedThroughputExceededException"}] * len(kwargs["Records"]),
             }
 
-    sink = KinesisSink(AlwaysThrottled(), STREAM, max_attempts=3, sleep=lambda _s: None)
-    sink.write(chunk_of([b"a,b,c\n"] * 7))
-    assert (sink.stats.accepted, sink.stats.failed, sink.stats.retried, sink.stats.api_calls) == (0, 7, 14, 3)
+    sink = KinesisSink(ThrottledAfterFirstCall(), STREAM, max_attempts=3, sleep=lambda _s: None)
+    sink.write(chunk_of([b"a,b,c\n"] * 5))
+    with pytest.raises(TollError, match=r"refused 7 records 3 times in a row \(ProvisionedThroughputExceededException\).*"
+                       r"\(5 of 12 records were delivered to the Kinesis stream"):  # fmt: skip
+        sink.write(chunk_of([b"a,b,c\n"] * 7))
+    assert (sink.stats.accepted, sink.stats.failed, sink.stats.retried, sink.stats.api_calls) == (5, 7, 14, 4)
+    with pytest.raises(TollError, match="is closed"):  # nothing more is sent
+        sink.write(chunk_of([b"a,b,c\n"]))
+    assert sink.stats.api_calls == 4
+
+
+def test_expired_credentials_mid_run_stop_the_sink_with_exit_1_not_2(kinesis: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    class ExpiresAfterFirstCall:
+        calls = 0
+
+        def put_records(self, **kwargs: Any) -> dict[str, Any]:
+            self.calls += 1
+            if self.calls > 1:
+                raise ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "expired"}}, "PutRecords")
+            return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"}] * len(kwargs["Records"])}
+
+    sink = KinesisSink(ExpiresAfterFirstCall(), STREAM, sleep=lambda _s: None)
+    sink.write(chunk_of([b"a,b,c\n"] * 3))
+    with pytest.raises(TollError) as raised:
+        sink.write(chunk_of([b"a,b,c\n"] * 2))
+    assert raised.value.exit_status == 1 and "3 of 5 records were delivered" in raised.value.message
+    assert "credentials" in raised.value.message
 
 
 def test_a_missing_stream_is_an_error_not_a_retry_loop(kinesis: Any) -> None:

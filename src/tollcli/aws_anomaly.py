@@ -687,7 +687,12 @@ RETRYABLE_CALL_ERRORS = {
 
 class KinesisSink(RecordSink):
     """`PutRecords` to the live stream: at most 500 records and 5 MiB a call; resends exactly
-    the entries that failed (and whole calls that were throttled) with backoff and jitter."""
+    the entries that failed (and whole calls that were throttled) with backoff and jitter.
+
+    Entries still refused after `max_attempts`, or a call that resending cannot fix (expired
+    credentials, a missing stream), stop the sink, as `FirehoseSink` does: nothing more is sent and
+    one `TollError` (exit 1: records were already sent) names the problem and how many records
+    Kinesis accepted. A run never goes on dropping records."""
 
     def __init__(
         self,
@@ -712,6 +717,7 @@ class KinesisSink(RecordSink):
         self._stats = SinkStats()
         self._pending: list[bytes] = []
         self._sequence = 0
+        self._received = 0
         self._closed = False
 
     @property
@@ -719,10 +725,14 @@ class KinesisSink(RecordSink):
         return self._stats
 
     def write(self, chunk: RecordChunk) -> None:
-        for record in chunk.split_records():
+        if self._closed:
+            raise TollError(f"the sink to the Kinesis stream {self.stream} is closed")
+        records = chunk.split_records()
+        for record in records:
             if len(record) > RECORD_MAX_BYTES:
                 raise UsageError(f"a record of {len(record)} bytes is over Kinesis's 1 MiB limit")
-            self._pending.append(record)
+        self._pending.extend(records)
+        self._received += len(records)
         self.flush()
 
     def flush(self) -> None:
@@ -759,17 +769,20 @@ class KinesisSink(RecordSink):
         self.sleep(min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + self.jitter() / 2))
 
     def _send(self, entries: list[dict[str, Any]]) -> None:
+        reason = ""
         for attempt in range(self.max_attempts):
             self._stats.api_calls += 1
             try:
                 response = self.kinesis.put_records(StreamName=self.stream, Records=entries)
             except Exception as exc:
                 if _error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
-                    raise translate_error(exc, f"write to the Kinesis stream {self.stream}") from None
-                failed = entries
+                    self._stats.failed += len(entries)
+                    raise self._stop(translate_error(exc, f"write to the Kinesis stream {self.stream}")) from None
+                failed, reason = entries, _error_code(exc) or type(exc).__name__
             else:
                 results = response.get("Records", [])
                 failed = [entry for entry, result in zip(entries, results) if result.get("ErrorCode")]
+                reason = next((str(result["ErrorCode"]) for result in results if result.get("ErrorCode")), "")
                 self._stats.accepted += len(entries) - len(failed)
             if not failed:
                 return
@@ -779,6 +792,21 @@ class KinesisSink(RecordSink):
             entries = failed
             self._backoff(attempt)
         self._stats.failed += len(entries)
+        raise self._stop(
+            TollError(
+                f"Kinesis refused {len(entries):,} records {self.max_attempts} times in a row ({reason}): the stream"
+                " is throttled or failing; lower --rate or try again later"
+            )
+        )
+
+    def _stop(self, error: TollError) -> TollError:
+        """Send nothing more; the error, with what was delivered (exit 1: records were sent)."""
+        self._closed = True
+        self._pending = []
+        return TollError(
+            f"{error.message} ({self._stats.accepted:,} of {self._received:,} records were delivered to"
+            f" the Kinesis stream {self.stream}; the rest were not)"
+        )
 
 
 def _is_transient(exc: Exception) -> bool:
