@@ -83,7 +83,7 @@ def fresh_home(root: Path, name: str, deploy: bool):
     backend = open_backend(resolve_settings(backend="local", home=root / name, region=None, profile=None))
     backend.setup(buffer_mb=1, buffer_seconds=60)
     if deploy:
-        backend.deploy(config=AnomalyConfig.from_options())
+        backend.deploy(config=AnomalyConfig.from_options(trees=DEPLOY_TREES))
     return backend
 
 
@@ -112,6 +112,7 @@ def synthetic_backfill(backend, records: int, chunk: int = 5000) -> float:
     return time.perf_counter() - began
 
 
+DEPLOY_TREES: int | None = None  # the deployed forest's trees (--trees; None: the default)
 GENERATOR_RATE = 100  # records per second of event time: 10x this per window (--rate)
 
 
@@ -179,10 +180,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--rate", type=int, default=100, help="the real generator's rate (records per window / 10)")
+    parser.add_argument("--trees", type=int, default=None, help="the deployed forest's trees in the overhead runs")
     parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
-    global GENERATOR_RATE
-    GENERATOR_RATE = args.rate
+    global GENERATOR_RATE, DEPLOY_TREES
+    GENERATOR_RATE, DEPLOY_TREES = args.rate, args.trees
     if not args.skip_quality:
         report_quality(args.seeds)
     report_overhead(args.records, args.repeats, synthetic=args.synthetic)

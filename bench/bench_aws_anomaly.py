@@ -84,7 +84,8 @@ def main() -> None:
         checkpoint = s3.head_object(Bucket=BUCKET, Key="anomaly/state/model.bin")["ContentLength"]
 
     base, measured = statistics.median(in_memory), statistics.median(final)
-    print(f"windows: {args.windows}, forest 100 x 256, checkpoint {checkpoint / 1e6:.1f} MB")
+    forest = config.app.forest
+    print(f"windows: {args.windows}, forest {forest.trees} x {forest.sample_size}, checkpoint {checkpoint / 1e6:.1f} MB")
     print(f"in-memory score per window (baseline): {base * 1e3:.2f} ms")
     print(f"final invoke with the model in S3:      {measured * 1e3:.1f} ms  (ratio {measured / base:.0f}x)")
     print(f"counting invokes: {counting_rate:,.0f} records/s (Lambda's 500-record batches)")

@@ -65,3 +65,36 @@ def toll_process(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def lambda_build_cache(request: pytest.FixtureRequest) -> Path:
+    """The Lambda package's build folder, kept between runs so the wheels are downloaded once."""
+    from tollcli.errors import TollError
+    from tollcli.lambda_package import build_lambda_package
+
+    cache = Path(request.config.cache.mkdir("toll-lambda-build"))
+    try:
+        build_lambda_package(cache)
+    except TollError as exc:
+        pytest.skip(f"the Lambda wheels cannot be fetched (PyPI unreachable?): {exc.message}")
+    return cache
+
+
+def bucket_lines_in_s3(bucket: str, region: str) -> list[bytes]:
+    """Every line Firehose (moto) wrote to `bucket`, read with a plain boto3 client."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region)
+    s3.delete_bucket_policy(Bucket=bucket)  # moto ignores the TLS condition and would deny our reads
+    lines: list[bytes] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            lines.extend(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().splitlines(keepends=True))
+    return lines
+
+
+@pytest.fixture
+def read_bucket_lines() -> Callable[[str, str], list[bytes]]:
+    """`bucket_lines_in_s3` for tests in any folder (fixtures travel where imports do not)."""
+    return bucket_lines_in_s3

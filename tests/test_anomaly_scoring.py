@@ -82,7 +82,7 @@ def test_a_changed_threshold_keeps_the_model_but_other_forest_settings_do_not() 
     blob = app.state_bytes()
     assert AnomalyApp.from_state_bytes(blob, config=AnomalyConfig.from_options(threshold=4.0)).config.threshold == 4.0
     with pytest.raises(TollError, match="other model settings"):
-        AnomalyApp.from_state_bytes(blob, config=AnomalyConfig.from_options(trees=50))
+        AnomalyApp.from_state_bytes(blob, config=AnomalyConfig.from_options(trees=100))
     with pytest.raises(TollError, match="unreadable"):
         AnomalyApp.from_state_bytes(blob[:100])
 

@@ -63,17 +63,6 @@ print("ok")
 """
 
 
-@pytest.fixture(scope="session")
-def lambda_build_cache(request: pytest.FixtureRequest) -> Path:
-    """A build folder kept between runs, so the wheels are downloaded once."""
-    cache = Path(request.config.cache.mkdir("toll-lambda-build"))
-    try:
-        build_lambda_package(cache)
-    except TollError as exc:
-        pytest.skip(f"the Lambda wheels cannot be fetched (PyPI unreachable?): {exc.message}")
-    return cache
-
-
 @pytest.fixture
 def aws() -> Iterator[Callable[[str], Any]]:
     with mock_aws():
@@ -147,7 +136,7 @@ def test_deploy_creates_the_app_and_teardown_removes_all_of_it(
         ["x86_64"],
     )
     app_config = json.loads(config["Environment"]["Variables"]["TOLL_ANOMALY_CONFIG"])
-    assert (app_config["threshold"], app_config["mode"], app_config["forest"]["trees"]) == (3.0, "default", 100)
+    assert (app_config["threshold"], app_config["mode"], app_config["forest"]["trees"]) == (3.0, "default", 50)
     assert "phone" not in app_config and "email" not in app_config
     assert config["Environment"]["Variables"]["TOLL_BUCKET"] == BUCKET
     assert function["Tags"]["toll:stack"] == "toll"

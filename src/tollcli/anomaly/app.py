@@ -284,10 +284,7 @@ class AnomalyApp:
     def finish(self, window: ClosedWindow, rows: list[StationScore]) -> ScoredWindow:
         """A window and its scored rows -> the scored window with its alerts (scoring may be elsewhere)."""
         alerts = self.alerts_for(window, rows)
-        self.stats.windows_scored += 1
-        self.stats.alerts += len(alerts)
-        self.stats.last_window_start = iso_utc(window.start)
-        return ScoredWindow(
+        scored = ScoredWindow(
             start=window.start,
             end=window.end,
             mode=self.config.mode,
@@ -296,6 +293,10 @@ class AnomalyApp:
             late_records=window.late_records,
             rejected_records=window.rejected_records,
         )
+        self.stats.windows_scored += 1
+        self.stats.alerts += len(alerts)
+        self.stats.last_window_start = scored.window_start  # cached: the score file asks for it too
+        return scored
 
     def alerts_for(self, window: ClosedWindow, rows: list[StationScore]) -> list[Alert]:
         """Workshop: every row above the threshold. Default: one per window, for the top station."""

@@ -116,10 +116,12 @@ class TumblingWindows:
                 self._count(index, np.asarray(names, dtype=object)[codes])
             else:
                 table = np.bincount((index - first) * width + codes, minlength=span * width).reshape(span, width)
-                for offset in np.flatnonzero(table.any(axis=1)).tolist():
-                    counter, row = self._window(first + offset), table[offset]
-                    for code in np.flatnonzero(row).tolist():
-                        counter[names[code]] += int(row[code])
+                filled = np.flatnonzero(table.any(axis=1))
+                for offset, row in zip(filled.tolist(), table[filled].tolist()):
+                    counter = self._window(first + offset)
+                    for name, count in zip(names, row):
+                        if count:
+                            counter[name] += count
             self.watermark = max(self.watermark, float(times.max()))
         return self._close()
 

@@ -27,7 +27,9 @@ def deploy(
         help="default: one point per window across stations, explained by attribution; "
         "workshop: the workshop's per-row RANDOM_CUT_FOREST(..., 1, 10, 10, 2).",
     ),
-    trees: int = typer.Option(None, "--trees", help="Number of trees (default 100; workshop mode 1).", show_default=False),
+    trees: int = typer.Option(
+        None, "--trees", help="Number of trees (default 50; AWS's default is 100; workshop mode 1).", show_default=False
+    ),
     sample_size: int = typer.Option(
         None, "--sample-size", help="Samples per tree (default 256; workshop mode 10).", show_default=False
     ),
