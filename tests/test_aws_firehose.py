@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
 from botocore.stub import Stubber
@@ -183,17 +182,9 @@ def stack(home: Path) -> Iterator[tuple[AwsBackend, str]]:
         yield backend, bucket.name
 
 
-def delivered_lines(bucket: str) -> list[bytes]:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.delete_bucket_policy(Bucket=bucket)  # moto ignores the TLS condition and would deny our reads
-    lines: list[bytes] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            lines.extend(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().splitlines(keepends=True))
-    return lines
-
-
-def test_every_record_reaches_the_bucket_exactly_once_despite_failures(stack: tuple[AwsBackend, str]) -> None:
+def test_every_record_reaches_the_bucket_exactly_once_despite_failures(
+    stack: tuple[AwsBackend, str], read_bucket_lines: Callable[[str, str], list[bytes]]
+) -> None:
     backend, bucket = stack
     flaky = FlakyFirehose(backend.client_for(None))
     records = toll_records(2500)
@@ -204,7 +195,7 @@ def test_every_record_reaches_the_bucket_exactly_once_despite_failures(stack: tu
     stats = sink.stats
     assert (stats.accepted, stats.failed) == (2500, 0)
     assert stats.retried > 0 and flaky.calls == stats.api_calls
-    delivered = Counter(delivered_lines(bucket))
+    delivered = Counter(read_bucket_lines(bucket, REGION))
     assert delivered == Counter(records)
 
 

@@ -198,16 +198,10 @@ def stack_bucket(home: Path) -> str:
     return bucket.name
 
 
-def delivered(layer: FaultLayer, bucket: str) -> list[bytes]:
-    """Every line Firehose (moto) wrote to the bucket."""
+def delivered(layer: FaultLayer, bucket: str, read: Callable[[str, str], list[bytes]]) -> list[bytes]:
+    """Every line Firehose (moto) wrote to the bucket (`read` is the `read_bucket_lines` fixture)."""
     with layer.bypass():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.delete_bucket_policy(Bucket=bucket)  # moto ignores the TLS condition and would deny our reads
-        lines: list[bytes] = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for item in page.get("Contents", []):
-                lines.extend(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().splitlines(keepends=True))
-    return lines
+        return read(bucket, REGION)
 
 
 def delivered_count(line: str) -> int:
@@ -269,7 +263,9 @@ def refusals_per_batch(log: PutLog, records: list[bytes]) -> list[int]:
     return list(counts.values())
 
 
-def test_50_whole_call_throttles_in_a_row_then_success_deliver_every_record_once(faults: FaultLayer, stack: str) -> None:
+def test_50_whole_call_throttles_in_a_row_then_success_deliver_every_record_once(
+    faults: FaultLayer, stack: str, read_bucket_lines: Callable[[str, str], list[bytes]]
+) -> None:
     """The first 50 PutRecordBatch calls are refused whole (ServiceUnavailableException 503 and
     ThrottlingException 400, alternating), then Firehose accepts: 3,000 records in 6 batches on 4
     workers; every record reaches the bucket exactly once, after a capped exponential backoff."""
@@ -297,14 +293,16 @@ def test_50_whole_call_throttles_in_a_row_then_success_deliver_every_record_once
     assert faults.injected[PUT] == 50 and faults.calls[PUT] == 56
     stats = sink.stats
     assert (stats.accepted, stats.failed, stats.retried, stats.api_calls) == (3000, 0, 50 * 500, 56)
-    assert Counter(delivered(faults, stack)) == Counter(records)
+    assert Counter(delivered(faults, stack, read_bucket_lines)) == Counter(records)
     log.check_each_record_once(records, max_attempts=60)
     assert len(sleeps) == 50 and Counter(sleeps) == expected_backoff(refusals_per_batch(log, records))
     assert max(sleeps) == 5.0  # 50 refusals over at most 6 batches: one batch reached the cap
     assert faults.retry_sleeps == []  # the data path's client does not retry by itself
 
 
-def test_50_partial_failures_in_a_row_resend_exactly_the_failed_entries(faults: FaultLayer, stack: str) -> None:
+def test_50_partial_failures_in_a_row_resend_exactly_the_failed_entries(
+    faults: FaultLayer, stack: str, read_bucket_lines: Callable[[str, str], list[bytes]]
+) -> None:
     """For 50 calls in a row Firehose accepts only the first entry of each call (FailedPutCount =
     the rest, ErrorCode ServiceUnavailableException or InternalFailure); the accepted entries
     really reach moto. Then every call succeeds. 1,500 records, 3 batches, 2 workers."""
@@ -344,12 +342,14 @@ def test_50_partial_failures_in_a_row_resend_exactly_the_failed_entries(faults: 
     refused_entries = sum(len(sent) - 1 for sent, accepted in log.calls if not all(accepted))
     stats = sink.stats
     assert (stats.accepted, stats.failed, stats.retried, stats.api_calls) == (1500, 0, refused_entries, 53)
-    assert Counter(delivered(faults, stack)) == Counter(records)
+    assert Counter(delivered(faults, stack, read_bucket_lines)) == Counter(records)
     log.check_each_record_once(records, max_attempts=60)
     assert Counter(sleeps) == expected_backoff(refusals_per_batch(log, records))
 
 
-def test_the_default_budget_rides_out_7_throttles_in_a_row_and_stops_at_8(faults: FaultLayer, stack: str) -> None:
+def test_the_default_budget_rides_out_7_throttles_in_a_row_and_stops_at_8(
+    faults: FaultLayer, stack: str, read_bucket_lines: Callable[[str, str], list[bytes]]
+) -> None:
     """Default sink (8 attempts): a batch refused 7 times is delivered after sleeping 0.1 .. 3.2
     and 5.0 (the cap) seconds; the next batch, refused 8 times, stops the sink with a TollError
     naming the throttling and exactly what was delivered."""
@@ -371,11 +371,15 @@ def test_the_default_budget_rides_out_7_throttles_in_a_row_and_stops_at_8(faults
     assert "(10 of 20 records were delivered to toll-data-stream; the rest were not)" in message
     assert raised.value.exit_status == 1
     assert (sink.stats.accepted, sink.stats.failed) == (10, 10)
-    assert sorted(delivered(faults, stack)) == sorted(first)
+    assert sorted(delivered(faults, stack, read_bucket_lines)) == sorted(first)
 
 
 def test_endless_throttling_stops_generate_with_one_line_and_the_true_count(
-    faults: FaultLayer, stack: str, toll: Callable[..., Any], sink_sleeps: list[float]
+    faults: FaultLayer,
+    stack: str,
+    toll: Callable[..., Any],
+    sink_sleeps: list[float],
+    read_bucket_lines: Callable[[str, str], list[bytes]],
 ) -> None:
     """`toll generate --count 3000 --backfill`: the first 2 PutRecordBatch calls succeed, then
     Firehose answers ServiceUnavailableException for ever. Exit 1, one line naming the problem and
@@ -386,7 +390,7 @@ def test_endless_throttling_stops_generate_with_one_line_and_the_true_count(
     assert result.stdout == ""
     assert "Firehose refused 500 records 8 times in a row" in line and "ServiceUnavailableException" in line
     assert "lower --rate" in line
-    lines = delivered(faults, stack)
+    lines = delivered(faults, stack, read_bucket_lines)
     assert delivered_count(line) == len(lines) == len(set(lines)) == 1000
     assert sink_sleeps and all(0 < s <= 5.0 for s in sink_sleeps)
 
@@ -477,7 +481,11 @@ def test_transient_5xx_from_athena_during_a_query_are_retried(faults: FaultLayer
 
 
 def test_intermittent_500s_from_firehose_during_generate_lose_and_double_nothing(
-    faults: FaultLayer, stack: str, toll: Callable[..., Any], sink_sleeps: list[float]
+    faults: FaultLayer,
+    stack: str,
+    toll: Callable[..., Any],
+    sink_sleeps: list[float],
+    read_bucket_lines: Callable[[str, str], list[bytes]],
 ) -> None:
     """Every third PutRecordBatch answers InternalFailure (HTTP 500): each refused call is resent
     after a backoff, and the bucket holds each of the 5,000 generated records once."""
@@ -488,7 +496,7 @@ def test_intermittent_500s_from_firehose_during_generate_lose_and_double_nothing
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["records"], summary["failed"]) == (5000, 0)
-    lines = delivered(faults, stack)
+    lines = delivered(faults, stack, read_bucket_lines)
     assert len(lines) == len(set(lines)) == 5000
     assert faults.injected[PUT] == len(sink_sleeps) == faults.calls[PUT] // 3 >= 3
 
@@ -496,7 +504,12 @@ def test_intermittent_500s_from_firehose_during_generate_lose_and_double_nothing
 # --- 3. credentials expiring mid-run ------------------------------------------------------------
 @pytest.mark.parametrize("code", ["ExpiredTokenException", "ExpiredToken", "RequestExpired"])
 def test_credentials_expiring_mid_generate_stop_it_with_one_line_and_the_true_count(
-    faults: FaultLayer, stack: str, toll: Callable[..., Any], sink_sleeps: list[float], code: str
+    faults: FaultLayer,
+    stack: str,
+    toll: Callable[..., Any],
+    sink_sleeps: list[float],
+    code: str,
+    read_bucket_lines: Callable[[str, str], list[bytes]],
 ) -> None:
     """After 3 accepted PutRecordBatch calls, Firehose answers `code` (HTTP 400) to everything:
     nothing is resent, exit 1, one line telling the user to refresh the credentials and how many
@@ -515,7 +528,7 @@ def test_credentials_expiring_mid_generate_stop_it_with_one_line_and_the_true_co
     faults.rules[PUT] = expire
     line = one_error_line(aws_cli(toll, "generate", "--count", "6000", "--backfill"))
     assert f"AWS rejected your credentials ({code})" in line and "refresh them" in line, line
-    lines = delivered(faults, stack)
+    lines = delivered(faults, stack, read_bucket_lines)
     assert delivered_count(line) == len(lines) == len(set(lines)) == 1500
     sent = [r for records, _ in log.calls for r in records]
     assert len(sent) == len(set(sent))  # no record was sent twice: an expired token is not retried
@@ -678,19 +691,6 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-@pytest.fixture(scope="module")
-def lambda_cache(request: pytest.FixtureRequest) -> Path:
-    """The function's package build folder shared with tests/test_aws_anomaly_deploy.py."""
-    from tollcli.lambda_package import build_lambda_package
-
-    cache = Path(request.config.cache.mkdir("toll-lambda-build"))
-    try:
-        build_lambda_package(cache)
-    except TollError as exc:
-        pytest.skip(f"the Lambda wheels cannot be fetched (PyPI unreachable?): {exc.message}")
-    return cache
-
-
 # Resources not named after ours, each because the API requires it. None is needed today: the
 # Glue catalog ARN (required by Glue next to the database and table) appears only in the
 # QuickSight role, which neither setup nor deploy creates. A new entry must say why here.
@@ -698,9 +698,9 @@ REQUIRED_BY_THE_API: set[str] = set()
 
 
 def test_the_stored_role_policies_after_setup_and_deploy_name_only_our_resources(
-    faults: FaultLayer, stack: str, toll: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, lambda_cache: Path
+    faults: FaultLayer, stack: str, toll: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, lambda_build_cache: Path
 ) -> None:
-    monkeypatch.setenv("TOLL_LAMBDA_CACHE", str(lambda_cache))
+    monkeypatch.setenv("TOLL_LAMBDA_CACHE", str(lambda_build_cache))
     deployed = aws_cli(toll, "deploy", "--email", "ops@example.com")
     assert deployed.exit_code == 0, deployed.output
     ours = (stack, "toll-data-stream", "toll-live-records", "toll-live-to-s3", "toll-anomaly", "toll-workgroup")
