@@ -9,9 +9,9 @@ highest steady score, the skewed window of the first alert (0 = the first), and 
 
 Overhead: a backfill at rate 100 (1,000 records per window) into the local delivery stream,
 without and with the app deployed, as a ratio measured in the same run; with the real generator
-(`run_generation`) and with synthetic RecordChunks. "process" is the feed as shipped for a backfill
-(scoring in a child process, `scoring="process"`); "inline" scores on the generator's thread (as
-real-time runs do, and as backfills did before).
+(`run_generation`) and with synthetic RecordChunks. "auto" is the feed as shipped for a backfill
+(inline for the first 512 windows, then in a child process); "inline" scores on the generator's
+thread all along (as real-time runs do, and as backfills did before).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def generator_backfill(backend, records: int) -> float:
 
 @contextmanager
 def forced_scoring(scoring: str) -> Iterator[None]:
-    """Feeds opened meanwhile score `inline` or in a `process` (the backend asks `scoring_for`)."""
+    """Feeds opened meanwhile score `inline` or `auto` (the backend asks `scoring_for`)."""
     import tollcli.anomaly.local as local
 
     shipped = local.scoring_for
@@ -159,13 +159,13 @@ def report_overhead(records: int, repeats: int, *, synthetic: bool) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 root = Path(tmp)
                 plain.append(runner(fresh_home(root, f"plain{attempt}", False), records))
-                with forced_scoring("process"):
+                with forced_scoring("auto"):  # as shipped for a backfill: inline, then a process
                     process.append(runner(fresh_home(root, f"process{attempt}", True), records))
                 with forced_scoring("inline"):
                     inline.append(runner(fresh_home(root, f"inline{attempt}", True), records))
         base = min(plain)
         print(f"  {label:<17} without app {base:6.2f} s ({records / base:>9,.0f} rec/s)")
-        for name, runs in (("process", process), ("inline", inline)):
+        for name, runs in (("auto", process), ("inline", inline)):
             best = min(runs)
             print(
                 f"  {'':<17} {name:<11} {best:6.2f} s ({records / best:>9,.0f} rec/s)   ratio {best / base:.3f}"

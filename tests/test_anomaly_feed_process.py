@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from tollcli.anomaly import AnomalyApp, AnomalyConfig
-from tollcli.anomaly.forest import ForestProcessError, LocalForest, ProcessForest
 from tollcli.anomaly.local import LocalAnomalyFeed, LocalAnomalyStore, scoring_for
-from tollcli.anomaly.rcf import create_scorer, krcf_options
+from tollcli.anomaly.rcf import create_scorer
 from tollcli.anomaly.scenario import SKEWED_WEIGHTS, scenario
+from tollcli.anomaly.scoring_process import ScoringProcess, ScoringProcessError
+from tollcli.anomaly.windows import ClosedWindow, iso_utc
 from tollcli.errors import TollError
 from tollcli.generator import GenerateOptions, RecordFactory, default_spec
 from tollcli.records import RecordChunk
@@ -53,7 +54,7 @@ def forest_children() -> list[int]:
             state = (entry / "stat").read_text().split(") ", 1)[1][0]
         except OSError:
             continue
-        if b"tollcli/anomaly/forest.py" in cmdline and state != "Z":
+        if b"tollcli.anomaly.scoring_process" in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
 
@@ -69,6 +70,25 @@ def test_the_process_scores_the_same_windows_rows_alerts_and_model_as_inline(tmp
     assert rows == direct  # and both equal the app run directly
     assert [a["message"] for a in store.alerts.read()] == alerts
     assert store.state_path.read_bytes() == inline_store.state_path.read_bytes()  # the same model, byte for byte
+
+
+def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothing(tmp_path: Path) -> None:
+    inline_rows, inline_alerts, inline_store = run_feed(tmp_path / "inline", scoring="inline")
+    store = LocalAnomalyStore(tmp_path / "auto")
+    alerts: list[str] = []
+    with LocalAnomalyFeed(store, CONFIG, on_alert=alerts.append, scoring="auto", handover_windows=20) as feed:
+        feed_all(feed, 0, 15_000)  # 14 windows: still inline
+        assert feed.scoring_process is None
+        feed_all(feed, 15_000)
+        assert feed.scoring_process is not None and feed.scoring_process.process is not None  # handed over, child started
+    assert store.read_scores() == inline_rows and alerts == inline_alerts
+    assert store.state_path.read_bytes() == inline_store.state_path.read_bytes()
+
+    short = LocalAnomalyStore(tmp_path / "short")
+    with LocalAnomalyFeed(short, CONFIG, on_alert=lambda _m: None, scoring="auto") as feed:
+        feed_all(feed)  # 62 windows, fewer than the default handover
+        assert feed.scoring_process is None
+    assert short.read_scores() == inline_rows
 
 
 def test_a_resumed_process_feed_continues_the_checkpointed_model(tmp_path: Path) -> None:
@@ -102,13 +122,13 @@ def test_a_child_killed_mid_run_is_one_error_and_the_checkpoint_stays_at_the_las
 
     feed = LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, flush_seconds=3600, scoring="process", queue_windows=1)
     feed_all(feed, half, half + 3000)  # the child has started and scored a few windows
-    forest = feed.forest
-    assert forest is not None and forest.process is not None
-    forest.process.kill()
-    with pytest.raises(ForestProcessError, match=r"scorer process stopped: it exited with status -9"):
+    scoring = feed.scoring_process
+    assert scoring is not None and scoring.process is not None
+    scoring.process.kill()
+    with pytest.raises(ScoringProcessError, match=r"scoring process stopped: it exited with status -9"):
         feed_all(feed, half + 3000)
         feed.close()  # if every chunk was taken before the death showed, the drain raises it
-    assert isinstance(forest.broken, str)
+    assert isinstance(scoring.broken, str)
     with pytest.raises(TollError, match="stopped after an error"):
         feed_all(feed, half)
     feed.close()  # releases the lock, writes the windows scored before the death, no checkpoint
@@ -121,43 +141,45 @@ def test_a_child_killed_mid_run_is_one_error_and_the_checkpoint_stays_at_the_las
 
 
 def test_a_failure_inside_the_child_comes_back_as_one_error() -> None:
-    forest = ProcessForest(b"not a model")
+    scoring = ScoringProcess(CONFIG, b"not a model")
+    window = AnomalyApp(CONFIG).count(TIMES[:3000], STATIONS[:3000])[0]
     try:
-        with pytest.raises(ForestProcessError, match="the model did not load"):
-            forest.step("window", [1.0] * 11)
-        with pytest.raises(ForestProcessError, match="failed earlier"):
-            forest.send([("window", [1.0] * 11)])
+        with pytest.raises(ScoringProcessError, match="the model did not load"):
+            scoring.score(window)
+        with pytest.raises(ScoringProcessError, match="failed earlier"):
+            scoring.send([window])
     finally:
-        forest.close()
-    assert forest.process is not None and forest.process.poll() is not None
+        scoring.close()
+    assert scoring.process is not None and scoring.process.poll() is not None
 
 
-def test_a_wrong_point_fails_in_the_child_and_later_steps_are_refused() -> None:
-    settings = CONFIG.forest
-    model = LocalForest.create(krcf_options(settings, 11)).to_bytes()
-    forest = ProcessForest(model)
+def test_a_window_that_breaks_the_model_fails_in_the_child_and_later_ones_are_refused() -> None:
+    model = create_scorer(CONFIG.mode, CONFIG.forest, CONFIG.stations).to_bytes()
+    good = AnomalyApp(CONFIG).count(TIMES[:3000], STATIONS[:3000])[0]
+    broken = ClosedWindow(start=good.start, end=good.end, counts={"35South": "many"}, late_records=0, rejected_records=0)  # type: ignore[dict-item]
+    scoring = ScoringProcess(CONFIG, model)
     try:
-        forest.send([("window", [1.0] * 11), ("window", [1.0] * 3), ("window", [1.0] * 11)])
-        assert len(forest.receive()[0]) == 11  # the first step's answer stands
-        with pytest.raises(ForestProcessError, match="scoring failed in it"):
-            forest.receive()
-        with pytest.raises(ForestProcessError, match="failed earlier"):
-            forest.to_bytes()
+        scoring.send([good, broken, good])
+        assert scoring.receive().window_start == iso_utc(good.start)  # the first window's answer stands
+        with pytest.raises(ScoringProcessError, match="scoring failed in it: ValueError"):
+            scoring.receive()
+        with pytest.raises(ScoringProcessError, match="failed earlier"):
+            scoring.to_bytes()
     finally:
-        forest.close()
+        scoring.close()
 
 
 def test_no_child_is_started_for_a_run_that_closes_no_window_and_none_outlives_its_feed(tmp_path: Path) -> None:
     store = LocalAnomalyStore(tmp_path / "anomaly")
     with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring="process") as feed:
         feed_all(feed, 0, 500)  # 5 s of traffic: no window closes
-        assert feed.forest is not None and feed.forest.process is None
+        assert feed.scoring_process is not None and feed.scoring_process.process is None
     fresh = create_scorer(CONFIG.mode, CONFIG.forest, CONFIG.stations).to_bytes()
     assert AnomalyApp.from_state_bytes(store.state_path.read_bytes()).scorer.to_bytes() == fresh
 
     with LocalAnomalyFeed(store, CONFIG, on_alert=lambda _m: None, scoring="process") as feed:
         feed_all(feed)
-        process = feed.forest.process  # type: ignore[union-attr]
+        process = feed.scoring_process.process  # type: ignore[union-attr]
         assert process is not None and process.pid in forest_children()
     assert process.returncode == 0  # told to stop, and it did
 
@@ -172,7 +194,7 @@ from test_anomaly_feed_process import CONFIG, TIMES, feed_all
 from tollcli.anomaly.local import LocalAnomalyFeed, LocalAnomalyStore
 feed = LocalAnomalyFeed(LocalAnomalyStore(Path({str(tmp_path)!r})), CONFIG, on_alert=lambda _m: None, scoring="process")
 feed_all(feed, 0, 3000)
-print(feed.forest.process.pid, flush=True)
+print(feed.scoring_process.process.pid, flush=True)
 import time; time.sleep(60)
 """
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -238,7 +260,7 @@ def forest_children_of(pid: int) -> list[int]:
 
 def test_bulk_feeds_score_in_a_process_only_with_a_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert scoring_for(bulk=True) == "process" and scoring_for(bulk=False) == "inline"
+    assert scoring_for(bulk=True) == "auto" and scoring_for(bulk=False) == "inline"
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert scoring_for(bulk=True) == "inline"
     assert GenerateOptions(backfill=True, count=1).backfill  # the generator's bulk hint is its backfill flag

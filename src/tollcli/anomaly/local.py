@@ -11,16 +11,18 @@ a crash between a score write and the checkpoint) replaces its rows instead of d
 Scores and the checkpoint are flushed together at most every `flush_seconds` of wall time, and
 always at `close()`, so backfill does not pay for a 4 MB checkpoint per window.
 
-The feed counts records into windows on the caller's thread. It scores closed windows there too
-(`scoring="inline"`, for real-time runs: one window per 10 s), or, for a backfill or a replay
-(`scoring="process"`), in a child process (`scoring_process.ProcessScorer`) driven by one worker
-thread, so the forest works on the other core while the generator makes records. (A thread alone
-does not help: krcf 0.4.0 holds the GIL in `update` and `attribution`, bench/README.md.) Windows
-are scored in the order they close; at most `queue_windows` wait, then the caller waits. Every
-flush first waits for all closed windows to be scored, so a checkpoint never holds a window that
-was counted but not scored (a restart neither skips nor rescores one). An error in scoring is
-raised in the caller at its next `consume`/`close`; after it, no checkpoint is written, and the
-next run resumes from the last good one.
+The feed counts records into windows on the caller's thread, and scores closed windows there too
+(`scoring="inline"`: real-time runs close one window per 10 s) or in a child process
+(`scoring_process.ScoringProcess`: the forest, the rows, the alerts and the score file's lines),
+so scoring runs on the other core while the generator makes records; a thread would not help, as
+krcf 0.4.0 holds the GIL (bench/README.md). A backfill or a replay uses `scoring="auto"`: inline
+for the first `handover_windows` (a short backfill is done before a child could start), then the
+model moves to a process; `"process"` uses one from the first window. Windows are scored in the
+order they close; at most `queue_windows` are in flight, then the caller waits. Every flush first
+waits for all closed windows to be scored, so a checkpoint never holds a window that was counted
+but not scored (a restart neither skips nor rescores one). An error in scoring is raised in the
+caller at its next `consume`/`close`; after it, no checkpoint is written, and the next run
+resumes from the last good one.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ import numpy as np
 
 from tollcli.anomaly.alerts import AlertLog, WebhookNotifier
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
-from tollcli.anomaly.forest import ProcessForest
-from tollcli.anomaly.rcf import create_scorer_in_process, load_scorer_in_process
+from tollcli.anomaly.rcf import create_scorer
+from tollcli.anomaly.scoring_process import ScoringProcess
 from tollcli.anomaly.windows import ClosedWindow, stations_from_lines
 from tollcli.backends.base import AnomalyFeed
 from tollcli.errors import TollError, UsageError
@@ -152,15 +154,18 @@ def _window_start_of(line: bytes) -> str | None:
         return None
 
 
-# Windows sent to the forest process before the caller waits for their answers: enough to ride out
-# the child's start (~0.1 s of backfill), small enough to hold (~1 KB each).
+# Windows sent to the scoring process before the caller waits for their answers: enough to ride
+# out the child's start (~0.3 s, ~600 windows of backfill), small enough to hold (~1 KB each).
 SCORING_QUEUE_WINDOWS = 2048
-SCORING_CHOICES = ("inline", "process")
+# `scoring="auto"` scores this many windows inline before it hands the model to a process: a
+# short backfill (the workshop's half hour is 180 windows) is done before a child would start.
+HANDOVER_WINDOWS = 512
+SCORING_CHOICES = ("inline", "process", "auto")
 
 
 def scoring_for(*, bulk: bool) -> str:
-    """A bulk feed (backfill, replay) scores in a child process when there is a core for it."""
-    return "process" if bulk and (os.cpu_count() or 1) > 1 else "inline"
+    """A bulk feed (backfill, replay) moves to a child process, when there is a core for it."""
+    return "auto" if bulk and (os.cpu_count() or 1) > 1 else "inline"
 
 
 class ScoringStopped(TollError):
@@ -191,6 +196,7 @@ class LocalAnomalyFeed(AnomalyFeed):
         webhook: WebhookNotifier | None = None,
         scoring: str = "inline",
         queue_windows: int = SCORING_QUEUE_WINDOWS,
+        handover_windows: int = HANDOVER_WINDOWS,
     ) -> None:
         if scoring not in SCORING_CHOICES:
             raise ValueError(f"scoring must be one of {SCORING_CHOICES}, not {scoring!r}")
@@ -201,10 +207,13 @@ class LocalAnomalyFeed(AnomalyFeed):
         self._lock = _take_lock(store.lock_path)
         try:
             blob = store.load_state()
-            if scoring == "process" and blob is None:
-                self.app = AnomalyApp(config, scorer=create_scorer_in_process(config.mode, config.forest, config.stations))
-            elif scoring == "process":
-                self.app = AnomalyApp.from_state_bytes(blob, config=config, load_model=load_scorer_in_process)
+            if scoring == "process" and blob is None:  # a new model: made here (empty, cheap), scored there
+                model = create_scorer(config.mode, config.forest, config.stations).to_bytes()
+                self.app = AnomalyApp(config, scorer=ScoringProcess(config, model))
+            elif scoring == "process":  # the checkpoint's model goes to the child unread
+                self.app = AnomalyApp.from_state_bytes(
+                    blob, config=config, load_model=lambda _m, model, _s: ScoringProcess(config, model)
+                )
             else:
                 self.app = AnomalyApp(config) if blob is None else AnomalyApp.from_state_bytes(blob, config=config)
         except BaseException:
@@ -219,9 +228,11 @@ class LocalAnomalyFeed(AnomalyFeed):
         self.stats = FeedStats()
         self.closed = False
         self.queue_windows = max(1, queue_windows)
-        forest = getattr(self.app.scorer, "forest", None)
-        self.forest = forest if isinstance(forest, ProcessForest) else None  # None: score inline
-        self.in_flight: deque[ClosedWindow] = deque()  # sent to the forest process, oldest first
+        scorer = self.app.scorer
+        self.scoring_process = scorer if isinstance(scorer, ScoringProcess) else None  # None: score inline
+        self.handover_at = handover_windows if scoring == "auto" else None
+        self.standby: ScoringProcess | None = None  # auto: started now, so it is ready at the handover
+        self.in_flight: deque[ClosedWindow] = deque()  # sent to the scoring process, oldest first
         self.failure: BaseException | None = None  # the scoring error that stopped this feed
 
     @property
@@ -250,31 +261,46 @@ class LocalAnomalyFeed(AnomalyFeed):
             raise ScoringStopped(f"anomaly scoring stopped after an error: {self.failure}")
 
     def _score(self, closed: list[ClosedWindow]) -> None:
-        """Inline, or sent to the forest process; flushed every `flush_seconds`."""
-        if self.forest is None:
+        """Inline, or sent to the scoring process; flushed every `flush_seconds`."""
+        if self.handover_at is not None:
+            if self.standby is None:
+                self.standby = ScoringProcess(self.app.config, b"")
+                self.standby.start()  # its imports overlap the inline windows before the handover
+            if self.stats.windows + len(closed) > self.handover_at:
+                self._hand_over()
+        if self.scoring_process is None:
             for window in closed:
                 self._scored(self.app.score(window))
         else:
             for lo in range(0, len(closed), self.queue_windows):
                 batch = closed[lo : lo + self.queue_windows]
                 self._collect(keep=self.queue_windows - len(batch))  # room for the batch
-                self._guarded(self.forest.send, [self.app.scorer.ask(window) for window in batch])
+                self._guarded(self.scoring_process.send, batch)
                 self.in_flight.extend(batch)
             self._collect(keep=self.queue_windows)  # whatever is answered already
         if closed and self.clock() - self.last_flush >= self.flush_seconds:
             self.flush()
 
+    def _hand_over(self) -> None:
+        """From here on, score in a child process, starting from the model as it is now."""
+        self.handover_at = None
+        assert self.standby is not None
+        self.scoring_process, self.standby = self.standby, None
+        self.scoring_process.model = self.app.scorer.to_bytes()
+        self.app.scorer.close()
+        self.app.scorer = self.scoring_process  # type: ignore[assignment]
+
     def _collect(self, *, keep: int) -> None:
         """Take answered windows in order; wait for the oldest while more than `keep` are in flight."""
-        assert self.forest is not None or not self.in_flight
-        while self.in_flight and (len(self.in_flight) > keep or self.forest.ready()):  # type: ignore[union-attr]
-            window = self.in_flight[0]
-            answer = self._guarded(self.forest.receive)  # type: ignore[union-attr]
+        process = self.scoring_process
+        while self.in_flight and process is not None and (len(self.in_flight) > keep or process.ready()):
+            scored: ScoredWindow = self._guarded(process.receive)
             self.in_flight.popleft()
-            self._scored(self.app.finish(window, self.app.scorer.rows_for(window, answer)))  # type: ignore[arg-type]
+            self.app.tally(scored)
+            self._scored(scored)
 
     def _guarded(self, call: Callable[..., Any], *args: Any) -> Any:
-        """A forest call whose failure stops this feed (a Ctrl-C is not a failure)."""
+        """A scoring-process call whose failure stops this feed (a Ctrl-C is not a failure)."""
         try:
             return call(*args)
         except Exception as error:
@@ -321,6 +347,8 @@ class LocalAnomalyFeed(AnomalyFeed):
             self.flush()
         finally:
             self.app.scorer.close()
+            if self.standby is not None:  # started, never needed
+                self.standby.discard()
             if self.webhook is not None:
                 self.webhook.close()
             _release_lock(self._lock)

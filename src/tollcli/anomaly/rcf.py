@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from tollcli.anomaly.forest import LocalForest, ProcessForest
 from tollcli.anomaly.windows import ClosedWindow
 from tollcli.errors import UsageError
 
@@ -130,29 +129,26 @@ class WindowScorer:
 
     mode = "default"
 
-    def __init__(self, forest: Forest, stations: tuple[str, ...]) -> None:
+    def __init__(self, forest: Any, stations: tuple[str, ...]) -> None:
         self.forest = forest
         self.stations = stations
         self.dimension = {station: d for d, station in enumerate(stations)}  # unknown ones: len(stations)
 
     @classmethod
     def create(cls, settings: ForestSettings, stations: tuple[str, ...]) -> WindowScorer:
-        return cls(LocalForest.create(krcf_options(settings, len(stations) + 1)), stations)
+        import krcf
+
+        return cls(krcf.RandomCutForest(krcf_options(settings, len(stations) + 1)), stations)
 
     def point(self, counts: dict[str, int]) -> list[float]:
         other = sum(n for s, n in counts.items() if s not in self.dimension)
         return [float(counts.get(s, 0)) for s in self.stations] + [float(other)]
 
-    def ask(self, window: ClosedWindow) -> tuple[str, list[float]]:
-        """The forest step this window needs (see `forest.step`)."""
-        return "window", self.point(window.counts)
-
     def score(self, window: ClosedWindow) -> list[StationScore]:
-        return self.rows_for(window, self.forest.step(*self.ask(window)))
-
-    def rows_for(self, window: ClosedWindow, answer: tuple[list[float], list[float]]) -> list[StationScore]:
-        """The window's rows from its step's answer (attribution HIGH and LOW per dimension)."""
-        high, low = answer
+        point = self.point(window.counts)
+        attribution = self.forest.attribution(point)  # sums to the score: one traversal, not two
+        self.forest.update(point)
+        high, low = attribution["high"], attribution["low"]
         score = float(sum(high) + sum(low))
         counts, other = window.counts, len(self.stations)
         rows = []
@@ -168,10 +164,10 @@ class WindowScorer:
         return rows
 
     def to_bytes(self) -> bytes:
-        return self.forest.to_bytes()
+        return bytes(self.forest.to_msgpack())
 
     def close(self) -> None:
-        self.forest.close()
+        pass
 
 
 class RowScorer:
@@ -179,37 +175,38 @@ class RowScorer:
 
     mode = "workshop"
 
-    def __init__(self, forest: Forest, stations: tuple[str, ...]) -> None:
+    def __init__(self, forest: Any, stations: tuple[str, ...]) -> None:
         self.forest = forest
         self.stations = stations
 
     @classmethod
     def create(cls, settings: ForestSettings, stations: tuple[str, ...]) -> RowScorer:
-        return cls(LocalForest.create(krcf_options(settings, 1)), stations)
+        import krcf
+
+        return cls(krcf.RandomCutForest(krcf_options(settings, 1)), stations)
 
     def rows(self, window: ClosedWindow) -> list[tuple[str, int]]:
         """The window's rows as `GROUP BY station` yields them: stations with records, in order."""
         order = _stations_in_order(self.stations, window.counts)
         return [(s, int(window.counts[s])) for s in order if window.counts.get(s, 0) > 0]
 
-    def ask(self, window: ClosedWindow) -> tuple[str, list[float]]:
-        return "rows", [float(count) for _, count in self.rows(window)]
-
     def score(self, window: ClosedWindow) -> list[StationScore]:
-        return self.rows_for(window, self.forest.step(*self.ask(window)))
-
-    def rows_for(self, window: ClosedWindow, answer: list[float]) -> list[StationScore]:
-        return [StationScore(station, count, score) for (station, count), score in zip(self.rows(window), answer)]
+        scored = []
+        for station, count in self.rows(window):
+            point = [float(count)]
+            score = float(self.forest.score(point))
+            self.forest.update(point)
+            scored.append(StationScore(station, count, score))
+        return scored
 
     def to_bytes(self) -> bytes:
-        return self.forest.to_bytes()
+        return bytes(self.forest.to_msgpack())
 
     def close(self) -> None:
-        self.forest.close()
+        pass
 
 
 Scorer = WindowScorer | RowScorer
-Forest = LocalForest | ProcessForest
 
 
 def create_scorer(mode: str, settings: ForestSettings, stations: tuple[str, ...]) -> Scorer:
@@ -217,15 +214,6 @@ def create_scorer(mode: str, settings: ForestSettings, stations: tuple[str, ...]
 
 
 def load_scorer(mode: str, blob: bytes, stations: tuple[str, ...]) -> Scorer:
-    """A checkpointed model, in this process."""
-    return (RowScorer if mode == "workshop" else WindowScorer)(LocalForest.from_bytes(blob), stations)
+    import krcf
 
-
-def load_scorer_in_process(mode: str, blob: bytes, stations: tuple[str, ...]) -> Scorer:
-    """A checkpointed model, loaded and stepped in a child process (`forest.ProcessForest`)."""
-    return (RowScorer if mode == "workshop" else WindowScorer)(ProcessForest(blob), stations)
-
-
-def create_scorer_in_process(mode: str, settings: ForestSettings, stations: tuple[str, ...]) -> Scorer:
-    """A new model (an empty forest costs little to make here), stepped in a child process."""
-    return load_scorer_in_process(mode, create_scorer(mode, settings, stations).to_bytes(), stations)
+    return (RowScorer if mode == "workshop" else WindowScorer)(krcf.RandomCutForest.from_msgpack(blob), stations)

@@ -1,0 +1,252 @@
+"""The app's scoring in a child process, so a backfill scores on the other core.
+
+Why a process: krcf 0.4.0 holds the GIL in `update` and `attribution` (bench/README.md), so a
+thread cannot score beside the generator, but a child process can. The parent keeps what must be
+its own: counting records into windows, persisting, alerting, checkpoints. The child does the rest
+of each window: the forest step, the score rows and alerts (`AnomalyApp.score`) and the window's
+lines of the score file (`ScoredWindow.table_lines`), so the parent's share per window is small.
+
+`ScoringProcess` stands where the app's scorer stands (`to_bytes()` for checkpoints, `mode`), and
+adds `send(windows)` (one message per batch; it does not wait), `ready()` and `receive()` (the
+oldest window's `ScoredWindow`, waiting for it). Answers come in the order windows were sent, so
+the model moves exactly as it would inline and its bytes are the same. A writer thread does the
+sending, so the caller never waits on a full socket (the 2-4 MB model while the child starts), and
+both sides never wait on each other: the caller bounds the windows in flight and reads answers.
+
+The child starts on the first `send`, or earlier with `start()` (it then imports while the caller
+works, and loads the model with the first `send`); until it has scored, `to_bytes()` answers with
+the model it was given. It runs in its own session, so
+the terminal's Ctrl-C reaches only the parent, which can still drain and checkpoint; and SIGINT
+is held while the parent reads one answer, so no message is ever cut. The child exits when told
+to, or when its socket closes because the parent died. Its failure, or its death mid-step, is a
+`ScoringProcessError` (a `TollError`) in the caller, after which every request is refused.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import deque
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from typing import Any, NoReturn
+
+from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
+from tollcli.anomaly.rcf import StationScore, load_scorer
+from tollcli.anomaly.windows import ClosedWindow
+from tollcli.errors import TollError
+
+STOP_TIMEOUT_SECONDS = 5.0
+
+
+class ScoringProcessError(TollError):
+    """The child failed or died: it must not score another window."""
+
+
+class ScoringProcess:
+    """The app's scorer, in a child process; one thread at a time."""
+
+    def __init__(self, config: AnomalyConfig, model: bytes) -> None:
+        self.config = config
+        self.mode = config.mode
+        self.stations = config.stations
+        self.model = model  # what the child loads, and the answer to to_bytes() until it has scored
+        self.process: subprocess.Popen[bytes] | None = None
+        self.connection: Connection | None = None
+        self.in_flight = 0  # windows sent, answers not yet read
+        self.received: deque[tuple[str, Any]] = deque()  # answers read, not yet taken (see receive)
+        self.broken: str | None = None
+        self.outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+        self.writer: threading.Thread | None = None
+        self.loaded = False  # the load message is queued
+
+    # the scorer's interface -------------------------------------------------------------------
+    def score(self, window: ClosedWindow) -> list[StationScore]:
+        """One window, waited for (the feed uses send/receive instead)."""
+        self.send([window])
+        return self.receive().rows
+
+    def to_bytes(self) -> bytes:
+        self._check()
+        if not self.loaded:
+            return self.model
+        if self.in_flight or self.received:
+            raise ScoringProcessError(f"{self.in_flight + len(self.received)} windows are still waiting to be taken")
+        self._post("save", None, answers=1)
+        return self.receive()
+
+    # windows in, scored windows out -----------------------------------------------------------
+    def send(self, windows: list[ClosedWindow]) -> None:
+        if windows:
+            self._post("windows", windows, answers=len(windows))
+
+    def ready(self) -> bool:
+        if self.received:
+            return True
+        return self.connection is not None and self.in_flight > 0 and self.connection.poll(0)
+
+    def receive(self) -> Any:
+        """The oldest answer (a `ScoredWindow`), waiting for it.
+
+        A Ctrl-C meanwhile is held until the message is read and kept: it is raised after, and
+        the answer is the next `receive`'s, so no message is cut and no answer is lost."""
+        if not self.received:
+            self._check()
+            if self.connection is None or self.in_flight == 0:
+                raise ScoringProcessError("no window is waiting for an answer")
+            masked = _block_sigint()
+            try:
+                self.received.extend(self._read())
+            finally:
+                _restore_signals(masked)  # a held Ctrl-C is raised here, with the answers kept
+        status, answer = self.received.popleft()
+        if status != "ok":
+            self._fail(f"scoring failed in it: {answer}")
+        return answer
+
+    # the child --------------------------------------------------------------------------------
+    def _post(self, kind: str, payload: Any, *, answers: int) -> None:
+        self._check()
+        self.start()
+        if not self.loaded:
+            self.loaded = True
+            self.outbox.put(("load", (self.config.to_json(), self.model)))  # its failure answers the first request
+        self.outbox.put((kind, payload))
+        self.in_flight += answers
+
+    def _read(self) -> list[tuple[str, Any]]:
+        """One message's answers: ("ok", answer) each, up to an ("error", text) that ends it."""
+        assert self.connection is not None
+        try:
+            answers = self.connection.recv()
+        except (EOFError, OSError) as exc:
+            self._fail(self._death_note(exc))
+        self.in_flight -= len(answers)
+        return answers
+
+    def _check(self) -> None:
+        if self.broken is not None:
+            raise ScoringProcessError(f"the anomaly scoring process failed earlier ({self.broken})")
+
+    def _fail(self, note: str) -> NoReturn:
+        self.broken = note
+        raise ScoringProcessError(f"the anomaly scoring process stopped: {note}")
+
+    def start(self) -> None:
+        """Start the child now (it imports the app, then waits for the model); once only."""
+        if self.connection is not None or self.broken is not None:
+            return
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tollcli.anomaly.scoring_process", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # the terminal's Ctrl-C is for the parent, which then stops us
+            )
+        except OSError as exc:
+            ours.close()
+            self._fail(f"could not start it: {exc}")
+        finally:
+            theirs.close()
+        self.connection = Connection(ours.detach())
+        self.writer = threading.Thread(target=self._write, args=(self.connection,), name="toll-scoring-writer", daemon=True)
+        self.writer.start()
+
+    def _write(self, connection: Connection) -> None:
+        """The writer thread: messages in order until None; a broken socket shows in `receive`."""
+        while (message := self.outbox.get()) is not None:
+            try:
+                connection.send(message)
+            except (OSError, ValueError):  # the child died (or we closed): receive reports it
+                return
+
+    def _death_note(self, exc: BaseException) -> str:
+        if self.process is None:
+            return type(exc).__name__
+        try:
+            return f"it exited with status {self.process.wait(timeout=STOP_TIMEOUT_SECONDS)}"
+        except subprocess.TimeoutExpired:
+            return f"its connection broke ({type(exc).__name__})"
+
+    def close(self) -> None:
+        """Stop the child (answers not yet taken are dropped); safe to call twice."""
+        connection, process, writer = self.connection, self.process, self.writer
+        self.connection = self.writer = None
+        if writer is not None:
+            self.outbox.put(("stop", None))
+            self.outbox.put(None)
+            writer.join(timeout=STOP_TIMEOUT_SECONDS)
+        if connection is not None:
+            connection.close()
+        if process is not None and process.poll() is None:
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def discard(self) -> None:
+        """Stop a child that was never given a window, without waiting for it to finish starting."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        self.close()
+
+
+def _block_sigint() -> bool:
+    """Hold SIGINT (delivered on restore) while one message is read: a cut message is lost."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return True
+
+
+def _restore_signals(masked: bool) -> None:
+    if masked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def serve(connection: Connection) -> int:
+    """The child: load the app's model, then score windows in order until told to stop or orphaned."""
+    app: AnomalyApp | None = None
+    failure = "no model loaded"
+    while True:
+        try:
+            kind, payload = connection.recv()
+        except (EOFError, OSError):
+            return 0  # the parent is gone
+        if kind == "stop":
+            return 0
+        if kind == "load":
+            try:
+                config = AnomalyConfig.from_json(payload[0])
+                app = AnomalyApp(config, scorer=load_scorer(config.mode, payload[1], config.stations))
+            except Exception as exc:  # answered with the first request
+                failure = f"the model did not load: {type(exc).__name__}: {exc}"
+            continue
+        answers: list[tuple[str, Any]] = []
+        for window in payload if kind == "windows" else [None]:
+            try:
+                if app is None:
+                    raise RuntimeError(failure)
+                answers.append(("ok", _scored(app, window) if kind == "windows" else app.scorer.to_bytes()))
+            except Exception as exc:  # every failure goes back to the parent, as text; it ends the message
+                answers.append(("error", f"{type(exc).__name__}: {exc}"))
+                app, failure = None, "an earlier window failed"  # a model that failed mid-step is not trusted
+                break
+        connection.send(answers)
+
+
+def _scored(app: AnomalyApp, window: ClosedWindow) -> ScoredWindow:
+    scored = app.score(window)
+    return replace(scored, encoded=scored.table_lines())  # the parent only writes these bytes
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # and we run in our own session anyway
+    sys.exit(serve(Connection(int(sys.argv[1]))))
