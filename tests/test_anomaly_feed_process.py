@@ -85,10 +85,18 @@ def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothin
     assert store.state_path.read_bytes() == inline_store.state_path.read_bytes()
 
     short = LocalAnomalyStore(tmp_path / "short")
-    with LocalAnomalyFeed(short, CONFIG, on_alert=lambda _m: None, scoring="auto") as feed:
-        feed_all(feed)  # 62 windows, fewer than the default handover
-        assert feed.scoring_process is None
+    with LocalAnomalyFeed(short, CONFIG, on_alert=lambda _m: None, scoring="auto", handover_windows=200) as feed:
+        feed_all(feed)  # 62 windows: more than a quarter of the handover (a child gets ready), fewer than all
+        assert feed.scoring_process is None and feed.standby is not None
+        standby = feed.standby.process
+    assert standby is not None and standby.returncode is not None  # the unused child is stopped at close
     assert short.read_scores() == inline_rows
+
+    shortest = LocalAnomalyStore(tmp_path / "shortest")
+    with LocalAnomalyFeed(shortest, CONFIG, on_alert=lambda _m: None, scoring="auto") as feed:
+        feed_all(feed)  # 62 windows, fewer than a quarter of the default handover (512): no child at all
+        assert feed.scoring_process is None and feed.standby is None
+    assert shortest.read_scores() == inline_rows
 
 
 def test_a_resumed_process_feed_continues_the_checkpointed_model(tmp_path: Path) -> None:

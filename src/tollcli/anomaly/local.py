@@ -16,8 +16,9 @@ The feed counts records into windows on the caller's thread, and scores closed w
 (`scoring_process.ScoringProcess`: the forest, the rows, the alerts and the score file's lines),
 so scoring runs on the other core while the generator makes records; a thread would not help, as
 krcf 0.4.0 holds the GIL (bench/README.md). A backfill or a replay uses `scoring="auto"`: inline
-for the first `handover_windows` (a short backfill is done before a child could start), then the
-model moves to a process; `"process"` uses one from the first window. Windows are scored in the
+for the first `handover_windows` (a short backfill is done before a child could start; past a
+quarter of them a standby child starts importing), then the model moves to that process;
+`"process"` uses one from the first window. Windows are scored in the
 order they close; at most `queue_windows` are in flight, then the caller waits. Every flush first
 waits for all closed windows to be scored, so a checkpoint never holds a window that was counted
 but not scored (a restart neither skips nor rescores one). An error in scoring is raised in the
@@ -263,10 +264,11 @@ class LocalAnomalyFeed(AnomalyFeed):
     def _score(self, closed: list[ClosedWindow]) -> None:
         """Inline, or sent to the scoring process; flushed every `flush_seconds`."""
         if self.handover_at is not None:
-            if self.standby is None:
+            coming = self.stats.windows + len(closed)
+            if self.standby is None and coming > self.handover_at // 4:  # a long run: get a child ready
                 self.standby = ScoringProcess(self.app.config, b"")
                 self.standby.start()  # its imports overlap the inline windows before the handover
-            if self.stats.windows + len(closed) > self.handover_at:
+            if coming > self.handover_at:
                 self._hand_over()
         if self.scoring_process is None:
             for window in closed:
@@ -284,7 +286,8 @@ class LocalAnomalyFeed(AnomalyFeed):
     def _hand_over(self) -> None:
         """From here on, score in a child process, starting from the model as it is now."""
         self.handover_at = None
-        assert self.standby is not None
+        if self.standby is None:  # one chunk closed more windows than the standby's head start
+            self.standby = ScoringProcess(self.app.config, b"")
         self.scoring_process, self.standby = self.standby, None
         self.scoring_process.model = self.app.scorer.to_bytes()
         self.app.scorer.close()
