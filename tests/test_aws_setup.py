@@ -303,6 +303,20 @@ def test_teardown_removes_everything_including_object_versions(
     assert make_backend(settings).teardown().nothing_to_do
 
 
+def test_teardown_removes_the_skew_file_too_and_the_home_with_it(
+    aws: Callable[[str], Any], set_up: Ledger, settings: Settings
+) -> None:
+    from tollcli.skew import skew_path, write_skew
+
+    backend = make_backend(settings)
+    write_skew(backend, "35South", drop=False)  # `toll --backend aws skew --station 35South`
+    assert skew_path(settings.home).exists()
+    report = backend.teardown()
+    assert report.failed == [] and "skew skew.json" in report.removed
+    assert what_is_left(aws) == NOTHING
+    assert not settings.home.exists()  # nothing of ours is left behind, the ledger included
+
+
 def test_teardown_leaves_what_lost_our_tag_and_says_so(aws: Callable[[str], Any], set_up: Ledger, settings: Settings) -> None:
     aws("iam").untag_role(RoleName="toll-firehose-delivery", TagKeys=[TAG_KEY])
     report = make_backend(settings).teardown()

@@ -299,6 +299,7 @@ class AwsBackend(Backend):
                 ledger.forget(resource.kind, resource.name)
                 report.removed.append(label if verdict == "ours" else f"{label} (already gone)")
                 on_event(f"removed {label}" if verdict == "ours" else f"{label} was already gone")
+        self._teardown_home_files(ledger, report, on_event)
         if not report.failed and not ledger.resources:
             self.settings.ledger_path.unlink(missing_ok=True)
             if ledger.meta.get("home_created"):
@@ -307,6 +308,16 @@ class AwsBackend(Backend):
                 except OSError:
                     pass
         return report
+
+    def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
+        """Files under the home that the ledger records (`toll skew`'s skew.json): not AWS's to delete."""
+        from tollcli.skew import SKEW_KIND, skew_path
+
+        for resource in [r for r in ledger.resources if r.kind == SKEW_KIND]:
+            skew_path(self.settings.home).unlink(missing_ok=True)  # only ever this path, never the ledger's word
+            ledger.forget(resource.kind, resource.name)
+            report.removed.append(f"{resource.kind} {resource.name}")
+            on_event(f"removed {resource.kind} {resource.name}")
 
     def _teardown_quicksight(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The QuickSight analysis, dataset, data source and grant read this stack: they go first."""
