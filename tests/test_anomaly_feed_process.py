@@ -99,6 +99,40 @@ def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothin
     assert shortest.read_scores() == inline_rows
 
 
+def test_a_child_that_cannot_start_leaves_a_backfill_scoring_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tollcli.anomaly.scoring_process as module
+
+    def no_processes(*_args: object, **_kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(module.subprocess, "Popen", no_processes)
+    inline_rows, inline_alerts, _ = run_feed(tmp_path / "inline", scoring="inline")
+    store, problems, alerts = LocalAnomalyStore(tmp_path / "auto"), [], []
+    with LocalAnomalyFeed(
+        store, CONFIG, on_alert=alerts.append, on_problem=problems.append, scoring="auto", handover_windows=20
+    ) as feed:
+        feed_all(feed)
+        assert feed.scoring_process is None
+    assert problems == [
+        "could not start the anomaly scoring process: [Errno 11] Resource temporarily unavailable; scoring continues inline"
+    ]
+    assert store.read_scores() == inline_rows and alerts == inline_alerts
+
+
+def test_a_child_that_crashes_says_why_in_the_error_not_on_the_terminal() -> None:
+    model = create_scorer(CONFIG.mode, CONFIG.forest, CONFIG.stations).to_bytes()
+    window = AnomalyApp(CONFIG).count(TIMES[:3000], STATIONS[:3000])[0]
+    scoring = ScoringProcess(CONFIG, model)
+    try:
+        scoring.start()
+        assert scoring.process is not None
+        os.kill(scoring.process.pid, signal.SIGABRT)  # a crash: the child dies without a word to us
+        with pytest.raises(ScoringProcessError, match=r"stopped: it exited with status -6"):
+            scoring.score(window)
+    finally:
+        scoring.close()
+
+
 def test_a_resumed_process_feed_continues_the_checkpointed_model(tmp_path: Path) -> None:
     half = len(TIMES) // 2
     store = LocalAnomalyStore(tmp_path / "resumed")

@@ -47,7 +47,7 @@ import numpy as np
 from tollcli.anomaly.alerts import AlertLog, WebhookNotifier
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
 from tollcli.anomaly.rcf import create_scorer
-from tollcli.anomaly.scoring_process import ScoringProcess
+from tollcli.anomaly.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.anomaly.windows import ClosedWindow, stations_from_lines
 from tollcli.backends.base import AnomalyFeed
 from tollcli.errors import TollError, UsageError
@@ -203,6 +203,7 @@ class LocalAnomalyFeed(AnomalyFeed):
             raise ValueError(f"scoring must be one of {SCORING_CHOICES}, not {scoring!r}")
         self.store = store
         self.on_alert = on_alert
+        self.on_problem = on_problem
         self.flush_seconds = flush_seconds
         self.clock = clock
         self._lock = _take_lock(store.lock_path)
@@ -267,8 +268,12 @@ class LocalAnomalyFeed(AnomalyFeed):
             coming = self.stats.windows + len(closed)
             if self.standby is None and coming > self.handover_at // 4:  # a long run: get a child ready
                 self.standby = ScoringProcess(self.app.config, b"")
-                self.standby.start()  # its imports overlap the inline windows before the handover
-            if coming > self.handover_at:
+                try:
+                    self.standby.start()  # its imports overlap the inline windows before the handover
+                except ScoringProcessError as exc:  # no child here: this run scores inline, as it began
+                    self.on_problem(f"{exc.message}; scoring continues inline")
+                    self.standby = self.handover_at = None
+            if self.handover_at is not None and coming > self.handover_at:
                 self._hand_over()
         if self.scoring_process is None:
             for window in closed:

@@ -147,11 +147,13 @@ class ScoringProcess:
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,  # a crash's last line goes into our error, not onto the terminal
                 start_new_session=True,  # the terminal's Ctrl-C is for the parent, which then stops us
             )
         except OSError as exc:
             ours.close()
-            self._fail(f"could not start it: {exc}")
+            self.broken = f"it could not start: {exc}"
+            raise ScoringProcessError(f"could not start the anomaly scoring process: {exc}") from None
         finally:
             theirs.close()
         self.connection = Connection(ours.detach())
@@ -170,9 +172,11 @@ class ScoringProcess:
         if self.process is None:
             return type(exc).__name__
         try:
-            return f"it exited with status {self.process.wait(timeout=STOP_TIMEOUT_SECONDS)}"
+            status = self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             return f"its connection broke ({type(exc).__name__})"
+        said = self.process.stderr.read().decode("utf-8", "replace").strip().splitlines() if self.process.stderr else []
+        return f"it exited with status {status}" + (f": {said[-1]}" if said else "")
 
     def close(self) -> None:
         """Stop the child (answers not yet taken are dropped); safe to call twice."""
@@ -190,6 +194,8 @@ class ScoringProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None and process.stderr is not None:
+            process.stderr.close()
 
     def discard(self) -> None:
         """Stop a child that was never given a window, without waiting for it to finish starting."""
