@@ -10,7 +10,7 @@ highest steady score, the skewed window of the first alert (0 = the first), and 
 Overhead: a backfill at rate 100 (1,000 records per window) into the local delivery stream,
 without and with the app deployed, as a ratio measured in the same run; with the real generator
 (`run_generation`) and with synthetic RecordChunks. "auto" is the feed as shipped for a backfill
-(inline for the first 512 windows, then in a child process); "inline" scores on the generator's
+(inline for the first 128 windows, then in a child process); "inline" scores on the generator's
 thread all along (as real-time runs do, and as backfills did before).
 """
 

@@ -77,8 +77,11 @@ def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothin
     store = LocalAnomalyStore(tmp_path / "auto")
     alerts: list[str] = []
     with LocalAnomalyFeed(store, CONFIG, on_alert=alerts.append, scoring="auto", handover_windows=20) as feed:
-        feed_all(feed, 0, 15_000)  # 14 windows: still inline
-        assert feed.scoring_process is None
+        feed_all(feed, 0, 15_000)  # 14 windows: still inline; past a quarter of 20, a standby starts
+        assert feed.scoring_process is None and feed.standby is not None
+        deadline = time.monotonic() + 30
+        while not feed.standby.is_up() and time.monotonic() < deadline:  # the handover waits for it
+            time.sleep(0.02)
         feed_all(feed, 15_000)
         assert feed.scoring_process is not None and feed.scoring_process.process is not None  # handed over, child started
     assert store.read_scores() == inline_rows and alerts == inline_alerts
@@ -86,7 +89,7 @@ def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothin
 
     short = LocalAnomalyStore(tmp_path / "short")
     with LocalAnomalyFeed(short, CONFIG, on_alert=lambda _m: None, scoring="auto", handover_windows=200) as feed:
-        feed_all(feed)  # 62 windows: more than a quarter of the handover (a child gets ready), fewer than all
+        feed_all(feed)  # 62 windows: past a quarter of the handover (a child gets ready), not past it
         assert feed.scoring_process is None and feed.standby is not None
         standby = feed.standby.process
     assert standby is not None and standby.returncode is not None  # the unused child is stopped at close
@@ -94,9 +97,10 @@ def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothin
 
     shortest = LocalAnomalyStore(tmp_path / "shortest")
     with LocalAnomalyFeed(shortest, CONFIG, on_alert=lambda _m: None, scoring="auto") as feed:
-        feed_all(feed)  # 62 windows, fewer than a quarter of the default handover (512): no child at all
+        feed_all(feed, 0, 20_000)  # 19 windows, fewer than a quarter of the default handover: no child at all
         assert feed.scoring_process is None and feed.standby is None
-    assert shortest.read_scores() == inline_rows
+    got = shortest.read_scores()
+    assert len({r["window_start"] for r in got}) == 19 and got == inline_rows[: len(got)]
 
 
 def test_a_child_that_cannot_start_leaves_a_backfill_scoring_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -158,9 +158,10 @@ def _window_start_of(line: bytes) -> str | None:
 # Windows sent to the scoring process before the caller waits for their answers: enough to ride
 # out the child's start (~0.3 s, ~600 windows of backfill), small enough to hold (~1 KB each).
 SCORING_QUEUE_WINDOWS = 2048
-# `scoring="auto"` scores this many windows inline before it hands the model to a process: a
-# short backfill (the workshop's half hour is 180 windows) is done before a child would start.
-HANDOVER_WINDOWS = 512
+# `scoring="auto"` scores this many windows inline before it hands the model to a process (a
+# standby child starts importing at a quarter of them): a short backfill (128 windows are 21
+# minutes of event time) never waits for a child, a long one loses little to the inline start.
+HANDOVER_WINDOWS = 128
 SCORING_CHOICES = ("inline", "process", "auto")
 
 
@@ -273,7 +274,7 @@ class LocalAnomalyFeed(AnomalyFeed):
                 except ScoringProcessError as exc:  # no child here: this run scores inline, as it began
                     self.on_problem(f"{exc.message}; scoring continues inline")
                     self.standby = self.handover_at = None
-            if self.handover_at is not None and coming > self.handover_at:
+            if self.handover_at is not None and coming > self.handover_at and self._standby_is_up():
                 self._hand_over()
         if self.scoring_process is None:
             for window in closed:
@@ -288,11 +289,21 @@ class LocalAnomalyFeed(AnomalyFeed):
         if closed and self.clock() - self.last_flush >= self.flush_seconds:
             self.flush()
 
+    def _standby_is_up(self) -> bool:
+        """Hand over only to a child that has started: until then, scoring inline loses nothing."""
+        assert self.standby is not None
+        try:
+            return self.standby.is_up()
+        except ScoringProcessError as exc:  # it died starting: this run scores inline, as it began
+            self.on_problem(f"{exc.message}; scoring continues inline")
+            self.standby.close()
+            self.standby = self.handover_at = None
+            return False
+
     def _hand_over(self) -> None:
         """From here on, score in a child process, starting from the model as it is now."""
         self.handover_at = None
-        if self.standby is None:  # one chunk closed more windows than the standby's head start
-            self.standby = ScoringProcess(self.app.config, b"")
+        assert self.standby is not None
         self.scoring_process, self.standby = self.standby, None
         self.scoring_process.model = self.app.scorer.to_bytes()
         self.app.scorer.close()

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
@@ -63,6 +62,7 @@ class ScoringProcess:
         self.outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
         self.loaded = False  # the load message is queued
+        self.up = False  # the child has greeted us: it has imported the app
 
     # the scorer's interface -------------------------------------------------------------------
     def score(self, window: ClosedWindow) -> list[StationScore]:
@@ -100,7 +100,8 @@ class ScoringProcess:
                 raise ScoringProcessError("no window is waiting for an answer")
             masked = _block_sigint()
             try:
-                self.received.extend(self._read())
+                while not self.received:  # (the child's greeting carries no answer)
+                    self.received.extend(self._read())
             finally:
                 _restore_signals(masked)  # a held Ctrl-C is raised here, with the answers kept
         status, answer = self.received.popleft()
@@ -118,13 +119,28 @@ class ScoringProcess:
         self.outbox.put((kind, payload))
         self.in_flight += answers
 
+    def is_up(self) -> bool:
+        """Whether the child has started (imported the app); does not wait. Raises if it died."""
+        if self.up or self.connection is None:
+            return self.up
+        self._check()
+        masked = _block_sigint()
+        try:
+            while not self.up and self.connection.poll(0):
+                self.received.extend(self._read())
+        finally:
+            _restore_signals(masked)
+        return self.up
+
     def _read(self) -> list[tuple[str, Any]]:
-        """One message's answers: ("ok", answer) each, up to an ("error", text) that ends it."""
+        """One message's answers: ("ok", answer) each, up to an ("error", text) that ends it. The
+        child's first message is an empty greeting: it has started."""
         assert self.connection is not None
         try:
             answers = self.connection.recv()
         except (EOFError, OSError) as exc:
             self._fail(self._death_note(exc))
+        self.up = True
         self.in_flight -= len(answers)
         return answers
 
@@ -218,7 +234,8 @@ def _restore_signals(masked: bool) -> None:
 
 
 def serve(connection: Connection) -> int:
-    """The child: load the app's model, then score windows in order until told to stop or orphaned."""
+    """The child: greet, load the app's model, then score windows in order until told to stop or orphaned."""
+    connection.send([])  # the greeting: imported and ready for the model
     app: AnomalyApp | None = None
     failure = "no model loaded"
     while True:
@@ -249,8 +266,7 @@ def serve(connection: Connection) -> int:
 
 
 def _scored(app: AnomalyApp, window: ClosedWindow) -> ScoredWindow:
-    scored = app.score(window)
-    return replace(scored, encoded=scored.table_lines())  # the parent only writes these bytes
+    return app.score(window).encoded_now()  # the parent only writes these bytes
 
 
 if __name__ == "__main__":
