@@ -34,7 +34,7 @@ from typing import Any
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
 from tollcli.awsclient import translate_error
-from tollcli.backends.base import RecordSink, SinkStats
+from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
 from tollcli.errors import TollError, UsageError
 from tollcli.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
 from tollcli.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
@@ -792,20 +792,14 @@ class KinesisSink(RecordSink):
             entries = failed
             self._backoff(attempt)
         self._stats.failed += len(entries)
-        raise self._stop(
-            TollError(
-                f"Kinesis refused {len(entries):,} records {self.max_attempts} times in a row ({reason}): the stream"
-                " is throttled or failing; lower --rate or try again later"
-            )
-        )
+        raise self._stop(refused_for_good("Kinesis", len(entries), self.max_attempts, reason))
 
     def _stop(self, error: TollError) -> TollError:
         """Send nothing more; the error, with what was delivered (exit 1: records were sent)."""
         self._closed = True
         self._pending = []
-        return TollError(
-            f"{error.message} ({self._stats.accepted:,} of {self._received:,} records were delivered to"
-            f" the Kinesis stream {self.stream}; the rest were not)"
+        return stopped_with_count(
+            error, accepted=self._stats.accepted, received=self._received, destination=f"the Kinesis stream {self.stream}"
         )
 
 

@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from tollcli.awsclient import RetryableError
-from tollcli.backends.base import RecordSink, SinkStats
+from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
 from tollcli.errors import TollError, UsageError
 from tollcli.records import RecordChunk
 
@@ -157,10 +157,7 @@ class FirehoseSink(RecordSink):
         self._pending, self._pending_bytes = [], 0
         self._in_flight.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        stats = self.stats
-        return TollError(
-            f"{exc.message} ({stats.accepted:,} of {self._received:,} records were delivered to {self.stream}; the rest were not)"
-        )
+        return stopped_with_count(exc, accepted=self.stats.accepted, received=self._received, destination=self.stream)
 
     def _backoff(self, attempt: int) -> None:
         """Exponential backoff with jitter: half the capped delay plus a random half."""
@@ -200,7 +197,4 @@ class FirehoseSink(RecordSink):
         with self._lock:
             self._stats.failed += len(records)
         self._stopping.set()
-        raise TollError(
-            f"Firehose refused {len(records):,} records {self.max_attempts} times in a row ({reason}): "
-            "the stream is throttled or failing; lower --rate or try again later"
-        )
+        raise refused_for_good("Firehose", len(records), self.max_attempts, reason)

@@ -284,10 +284,7 @@ class AnomalyApp:
         return self.process(times, stations_from_lines(lines))
 
     def score(self, window: ClosedWindow) -> ScoredWindow:
-        return self.finish(window, self.scorer.score(window))
-
-    def finish(self, window: ClosedWindow, rows: list[StationScore]) -> ScoredWindow:
-        """A window and its scored rows -> the scored window with its alerts (scoring may be elsewhere)."""
+        rows = self.scorer.score(window)
         alerts = self.alerts_for(window, rows)
         scored = ScoredWindow(
             start=window.start,
@@ -353,7 +350,7 @@ class AnomalyApp:
     ) -> AnomalyApp:
         """Resume; `config` may change the threshold, lateness or webhook, never the model.
 
-        `load_model(mode, model_bytes, stations)` makes the scorer (a `ProcessScorer` loads it in
+        `load_model(mode, model_bytes, stations)` makes the scorer (a `ScoringProcess` loads it in
         its child instead of here)."""
         try:
             if data[: len(STATE_MAGIC)] != STATE_MAGIC:

@@ -271,9 +271,8 @@ class LocalAnomalyFeed(AnomalyFeed):
                 self.standby = ScoringProcess(self.app.config, b"")
                 try:
                     self.standby.start()  # its imports overlap the inline windows before the handover
-                except ScoringProcessError as exc:  # no child here: this run scores inline, as it began
-                    self.on_problem(f"{exc.message}; scoring continues inline")
-                    self.standby = self.handover_at = None
+                except ScoringProcessError as exc:
+                    self._stay_inline(exc)
             if self.handover_at is not None and coming > self.handover_at and self._standby_is_up():
                 self._hand_over()
         if self.scoring_process is None:
@@ -294,11 +293,16 @@ class LocalAnomalyFeed(AnomalyFeed):
         assert self.standby is not None
         try:
             return self.standby.is_up()
-        except ScoringProcessError as exc:  # it died starting: this run scores inline, as it began
-            self.on_problem(f"{exc.message}; scoring continues inline")
-            self.standby.close()
-            self.standby = self.handover_at = None
+        except ScoringProcessError as exc:  # it died starting
+            self._stay_inline(exc)
             return False
+
+    def _stay_inline(self, exc: ScoringProcessError) -> None:
+        """No child for this run (it could not start, or died starting): it scores inline, as it began."""
+        self.on_problem(f"{exc.message}; scoring continues inline")
+        if self.standby is not None:
+            self.standby.close()
+        self.standby = self.handover_at = None
 
     def _hand_over(self) -> None:
         """From here on, score in a child process, starting from the model as it is now."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tollcli.config import Settings
+from tollcli.errors import TollError
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger, Resource
 
@@ -68,6 +69,19 @@ class SinkStats:
     failed: int = 0
     objects: int = 0
     api_calls: int = 0
+
+
+def refused_for_good(service: str, records: int, attempts: int, reason: str) -> TollError:
+    """A batch still refused after every attempt: what an AWS sink stops with."""
+    return TollError(
+        f"{service} refused {records:,} records {attempts} times in a row ({reason}): "
+        "the stream is throttled or failing; lower --rate or try again later"
+    )
+
+
+def stopped_with_count(error: TollError, *, accepted: int, received: int, destination: str) -> TollError:
+    """A sink that stops says how many of the records it took were delivered (exit 1: some were)."""
+    return TollError(f"{error.message} ({accepted:,} of {received:,} records were delivered to {destination}; the rest were not)")
 
 
 class RecordSink(ABC):
