@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from tollcli.generator import (
     sample_records,
 )
 from tollcli.kdg import default_spec, load_template, skewed_spec
+from tollcli.oscompat import handling_stop_signals, interrupt_signals
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
 
 
@@ -41,16 +41,12 @@ def stop_on_signals() -> Iterator[threading.Event]:
         return
 
     def request_stop(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
+        if stop.is_set() and signum in interrupt_signals():
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling_stop_signals(request_stop):
         yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _station_table(per_station: dict[str, int], total: int) -> Table:
