@@ -253,12 +253,12 @@ def can_encode(stream: Any, text: str) -> bool:
 
 
 def tolerate_unencodable_output() -> None:
-    """A console or pipe whose encoding cannot show a character gets '?' instead of a crash
-    (Windows pipes use the ANSI code page, such as cp1252)."""
+    """A console or pipe whose encoding cannot show a character gets its escape (\\u2588) instead
+    of a crash (Windows pipes use the ANSI code page, such as cp1252, with strict errors)."""
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and not can_encode(stream, "\u2588\u2014"):
             try:
-                reconfigure(errors="replace")
+                reconfigure(errors="backslashreplace")
             except (ValueError, OSError):
                 pass
