@@ -12,8 +12,8 @@ differently goes through this module, so no other module imports a POSIX-only mo
   file another process holds open (a query reading it), so there it retries for a few seconds;
   `fsync_folder` makes a rename durable on POSIX, and is skipped on Windows, whose folders
   cannot be opened (NTFS commits the rename with its own metadata journal);
-- holding Ctrl-C while a message is read: `signal.pthread_sigmask` where it exists; elsewhere a
-  handler that notes the signal and hands it to the previous handler afterwards;
+- holding Ctrl-C while a message is read: a handler that notes the signal and hands it to the
+  previous handler afterwards (not `signal.pthread_sigmask`: POSIX-only, and see interrupts_held);
 - the scoring child: its own session (POSIX) or process group (Windows), so the terminal's
   Ctrl-C reaches only the parent, and a socket to the parent, passed as an inherited descriptor
   (POSIX) or as `socket.share` bytes on its stdin (Windows). The child stops when that socket
@@ -69,24 +69,20 @@ def interrupts_held() -> Iterator[None]:
     """Hold Ctrl-C (and Ctrl-Break) in the main thread until the block ends, then deliver it.
 
     A message cut by KeyboardInterrupt halfway through reading it is lost; holding the signal
-    while one is read keeps it whole. Other threads cannot take signals: there this does nothing."""
+    while one is read keeps it whole. The same way on every platform: a handler notes the signal
+    and the previous handler gets it when the block ends. (`signal.pthread_sigmask` is POSIX-only,
+    and holds nothing once another thread is running: the kernel hands the signal to that thread
+    and Python runs the handler in the main thread all the same.) A system call the signal
+    interrupts is retried (PEP 475). Other threads cannot take signals: there this does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
-        return
-    if hasattr(signal, "pthread_sigmask"):
-        held = set(interrupt_signals())
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        try:
-            yield
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)  # a held signal's handler runs here
         return
     arrived: list[tuple[int, FrameType | None]] = []
 
     def note(signum: int, frame: FrameType | None) -> None:
         arrived.append((signum, frame))
 
-    previous = {sig: signal.signal(sig, note) for sig in interrupt_signals()}
+    previous = {sig: signal.signal(sig, note) for sig in interrupt_signals() if signal.getsignal(sig) is not None}
     try:
         yield
     finally:
@@ -220,6 +216,7 @@ def start_child_with_socket(argv: Sequence[str], sock: socket.socket, **options:
     try:
         stdin.write(sock.share(process.pid))  # type: ignore[attr-defined]  # Windows only
         stdin.close()
+        process.stdin = None  # given: nothing more goes that way
     except OSError:
         process.kill()
         process.wait()
