@@ -21,12 +21,14 @@ from rich.console import Console
 from tollcli import oscompat
 from tollcli.anomaly.local import LocalAnomalyStore, hold_feed_lock
 from tollcli.cli.generate import stop_on_signals
-from tollcli.compact import compaction_lock
+from tollcli.compact import compact, compaction_lock
 from tollcli.errors import TollError, UsageError
+from tollcli.queries import run_question
 from tollcli.render import bar_chart
 from tollcli.state import atomic_write_bytes
 
 SOURCES = str(Path(__file__).parents[1] / "src")
+REAL_UNLINK = os.unlink
 WINDOWS_SIGBREAK = signal.SIGUSR1  # Linux cannot raise Windows' SIGBREAK (21 is SIGTTIN here): this stands in
 
 
@@ -194,6 +196,61 @@ def test_on_posix_a_refused_rename_fails_at_once(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(PermissionError):
         oscompat.replace_file(tmp_path / "a", tmp_path / "b")
     assert len(calls) == 1
+
+
+def held_open(monkeypatch: pytest.MonkeyPatch, held: set[str]) -> list[str]:
+    """os.unlink refused for the paths in `held`, as Windows refuses to delete a file a reader holds open."""
+    real, calls = os.unlink, []
+
+    def unlink(path: str, *args: object, **kwargs: object) -> None:
+        calls.append(str(path))
+        if str(path) in held:
+            raise PermissionError(13, "The process cannot access the file because it is being used by another process")
+        real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    return calls
+
+
+@pytest.mark.usefixtures("windows")
+def test_on_windows_a_held_file_is_retried_then_left(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(oscompat, "REPLACE_RETRY_SECONDS", 0.2)
+    path = tmp_path / "object"
+    path.write_bytes(b"rows")
+    calls = held_open(monkeypatch, {str(path)})
+    assert oscompat.remove_file(path) is False and path.exists() and len(calls) > 1
+    assert oscompat.remove_file(tmp_path / "gone") is True  # gone already counts
+    monkeypatch.undo()
+    assert oscompat.remove_file(path) is True and not path.exists()
+
+
+def test_on_posix_a_refused_delete_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(oscompat, "WINDOWS", False)
+    path = tmp_path / "object"
+    path.write_bytes(b"rows")
+    held_open(monkeypatch, {str(path)})
+    with pytest.raises(PermissionError):
+        oscompat.remove_file(path)
+
+
+@pytest.mark.usefixtures("windows")
+def test_compaction_leaves_a_source_a_reader_holds_and_counts_it_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from test_queries import make_records, set_up_home, write_objects
+
+    monkeypatch.setattr(oscompat, "REPLACE_RETRY_SECONDS", 0.1)
+    backend = set_up_home(tmp_path / "home")
+    records = make_records(3000, rate=2.0)
+    write_objects(backend.bucket_path, records, per_object=1000)
+    objects = sorted(str(p) for p in backend.bucket_path.rglob("*") if p.is_file())
+    held_open(monkeypatch, {objects[0]})
+    events: list[str] = []
+    report = compact(backend, on_event=events.append)
+    assert report.objects_compacted == 3 and report.rows == 3000
+    assert any(e.startswith("left ") and "another process has it open" in e for e in events)
+    assert Path(objects[0]).exists()  # listed in the manifest as compacted: queries read its rows from Parquet only
+    assert run_question(backend, "busiest").total_records == 3000
+    monkeypatch.setattr(os, "unlink", REAL_UNLINK)  # the query let go
+    assert compact(backend).nothing_to_do and not Path(objects[0]).exists()  # the next run removes it
 
 
 def recorded_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:

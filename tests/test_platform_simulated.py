@@ -126,6 +126,31 @@ def test_the_workshop_runs_and_tears_down(tmp_path: Path, simulated: dict[str, s
     assert dashboard.read_text(encoding="utf-8").startswith("<!")
 
 
+def test_ctrl_c_mid_workshop_still_tears_down(tmp_path: Path, simulated: dict[str, str]) -> None:
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tollcli", "--home", str(home), "workshop", "--realtime", "--minutes", "1", "--seed", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**simulated, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if "Step 2/9" in line:
+                break
+        time.sleep(1.0)  # real-time traffic is flowing
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    output = "".join(seen) + rest
+    assert process.returncode == 130, errors
+    assert "Step 9/9: Teardown" in output and "nothing is left behind" in output
+    assert not home.exists()
+
+
 def test_a_backfill_scored_by_the_child_then_compact_query_and_teardown(toll, tmp_path: Path, simulated: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     backfill = ("generate", "--backfill", "--rate", "20", "--count", "40000", "--seed", "5", "--start", START, "--format", "json")
     homes = {"simulated": tmp_path / "simulated", "native": tmp_path / "native"}

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from tollcli.backends.base import EventCallback, ignore_event
 from tollcli.config import DATABASE_NAME, TABLE_NAME
 from tollcli.errors import TollError, UsageError
-from tollcli.oscompat import LockBusy, fsync_file, fsync_folder, replace_file, take_lock
+from tollcli.oscompat import LockBusy, fsync_file, fsync_folder, remove_file, replace_file, take_lock
 from tollcli.state import atomic_write_bytes, atomic_write_json
 
 if TYPE_CHECKING:
@@ -134,8 +134,7 @@ def _tidy(manifest: CompactionManifest, on_event: EventCallback) -> None:
                 path.unlink(missing_ok=True)
                 on_event(f"removed {path.name}, left by an interrupted compaction")
     for source in manifest.source_paths():
-        if os.path.exists(source):
-            os.unlink(source)
+        remove_file(source)  # (still held open on Windows: the next run tries again)
 
 
 def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) -> CompactReport:
@@ -214,7 +213,8 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                 )
                 manifest.save()  # from here on the part, not the CSV objects, holds these rows
                 for obj in group:
-                    obj.path.unlink(missing_ok=True)
+                    if not remove_file(obj.path):  # Windows: a query holds it open; listed, so the next run removes it
+                        on_event(f"left {obj.path.name} for the next run to remove: another process has it open")
                 report.objects_compacted += len(group)
                 report.parts_written += 1
                 report.rows += good_rows

@@ -173,6 +173,24 @@ def replace_file(source: str | os.PathLike[str], target: str | os.PathLike[str])
             time.sleep(REPLACE_RETRY_PAUSE)
 
 
+def remove_file(path: str | os.PathLike[str]) -> bool:
+    """Delete a file (gone already counts); on Windows, retry while another process holds it open.
+    False if it is still held after that: the caller leaves it for a later run."""
+    deadline = time.monotonic() + (REPLACE_RETRY_SECONDS if WINDOWS else 0.0)
+    while True:
+        try:
+            os.unlink(path)
+            return True
+        except FileNotFoundError:
+            return True
+        except PermissionError:
+            if not WINDOWS:
+                raise
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(REPLACE_RETRY_PAUSE)
+
+
 def fsync_folder(path: str | os.PathLike[str]) -> None:
     """Make a rename in `path` durable: fsync the folder on POSIX; nothing to do on Windows."""
     if WINDOWS:
