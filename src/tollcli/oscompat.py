@@ -10,8 +10,9 @@ differently goes through this module, so no other module imports a POSIX-only mo
 - one-at-a-time locks: `filelock` (fcntl.flock on Linux and macOS, msvcrt locking on Windows);
 - durable renames: `replace_file` is `os.replace`, except that Windows refuses to rename over a
   file another process holds open (a query reading it), so there it retries for a few seconds;
-  `fsync_folder` makes a rename durable on POSIX, and is skipped on Windows, whose folders
-  cannot be opened (NTFS commits the rename with its own metadata journal);
+  `remove_file` retries there the same way, and says when the file stayed held; `fsync_folder`
+  makes a rename durable on POSIX, and is skipped on Windows, whose folders cannot be opened
+  (NTFS commits the rename with its own metadata journal);
 - holding Ctrl-C while a message is read: a handler that notes the signal and hands it to the
   previous handler afterwards (not `signal.pthread_sigmask`: POSIX-only, and see interrupts_held);
 - the scoring child: its own session (POSIX) or process group (Windows), so the terminal's
@@ -19,9 +20,9 @@ differently goes through this module, so no other module imports a POSIX-only mo
   (POSIX) or as `socket.share` bytes on its stdin (Windows). The child stops when that socket
   closes, which the operating system does when the parent dies, however it dies.
 
-Decisions read the running interpreter at call time (`WINDOWS`, `hasattr`), so tests can patch
-them; tests/test_platform*.py run each branch, and the whole CLI with the POSIX-only modules and
-calls taken away.
+Every decision reads `WINDOWS` when it is called, so tests can patch it: tests/test_platform.py
+runs each branch, and tests/test_platform_simulated.py the whole CLI with the POSIX-only modules
+and calls taken away.
 """
 
 from __future__ import annotations
@@ -144,16 +145,6 @@ def take_lock(path: Path) -> BaseFileLock:
     except filelock.Timeout:
         raise LockBusy(str(path)) from None
     return lock
-
-
-@contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    """`take_lock` for the block."""
-    lock = take_lock(path)
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 # --- durable files ---------------------------------------------------------------------------
