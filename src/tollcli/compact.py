@@ -19,7 +19,6 @@ them as skipped) and stay on disk in their raw form.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import uuid
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from tollcli.backends.base import EventCallback, ignore_event
 from tollcli.config import DATABASE_NAME, TABLE_NAME
 from tollcli.errors import TollError, UsageError
+from tollcli.oscompat import LockBusy, fsync_file, fsync_folder, remove_file, replace_file, take_lock
 from tollcli.state import atomic_write_bytes, atomic_write_json
 
 if TYPE_CHECKING:
@@ -111,31 +111,14 @@ class CompactReport:
 @contextmanager
 def compaction_lock(folder: Path) -> Iterator[None]:
     """One `toll compact` at a time per table; a second one is told so instead of racing."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError("another `toll compact` is running on this home: wait for it to finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        lock = take_lock(folder / ".lock")
+    except LockBusy:
+        raise UsageError("another `toll compact` is running on this home: wait for it to finish") from None
+    try:
+        yield
     finally:
-        os.close(fd)
-
-
-def _fsync_folder(path: Path) -> None:
-    try:
-        _fsync_file(path)
-    except OSError:
-        pass
+        lock.release()
 
 
 def _tidy(manifest: CompactionManifest, on_event: EventCallback) -> None:
@@ -151,8 +134,7 @@ def _tidy(manifest: CompactionManifest, on_event: EventCallback) -> None:
                 path.unlink(missing_ok=True)
                 on_event(f"removed {path.name}, left by an interrupted compaction")
     for source in manifest.source_paths():
-        if os.path.exists(source):
-            os.unlink(source)
+        remove_file(source)  # (still held open on Windows: the next run tries again)
 
 
 def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) -> CompactReport:
@@ -208,9 +190,9 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                     written = con.execute(f"SELECT count(*) FROM read_parquet('{temporary}')").fetchone()[0]
                     if written != good_rows:
                         raise TollError(f"compaction of {hour} wrote {written} rows, expected {good_rows}: nothing changed")
-                    _fsync_file(temporary)
-                    os.replace(temporary, final)
-                    _fsync_folder(out_dir)
+                    fsync_file(temporary)
+                    replace_file(temporary, final)
+                    fsync_folder(out_dir)
                 except (duckdb.Error, OSError) as exc:
                     temporary.unlink(missing_ok=True)
                     raise TollError(f"cannot compact {hour}: {exc}") from None
@@ -231,7 +213,8 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                 )
                 manifest.save()  # from here on the part, not the CSV objects, holds these rows
                 for obj in group:
-                    obj.path.unlink(missing_ok=True)
+                    if not remove_file(obj.path):  # Windows: a query holds it open; listed, so the next run removes it
+                        on_event(f"left {obj.path.name} for the next run to remove: another process has it open")
                 report.objects_compacted += len(group)
                 report.parts_written += 1
                 report.rows += good_rows

@@ -26,6 +26,7 @@ import numpy as np
 
 from tollcli.backends.base import RecordSink, SinkStats
 from tollcli.errors import TollError
+from tollcli.oscompat import replace_file
 from tollcli.records import RecordChunk
 
 PENDING_OBJECTS = 4  # objects queued for the writer thread before `write` waits
@@ -223,7 +224,7 @@ class LocalDeliveryStream(RecordSink):
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.rename(aside, target)
+            replace_file(aside, target)
         except OSError:
             aside.unlink(missing_ok=True)  # a full disk must not leave a partial object behind
             raise

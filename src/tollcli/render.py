@@ -9,6 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tollcli.backends.base import StatusReport
+from tollcli.oscompat import can_encode
+
+BAR_BLOCK = "\u2588"  # a full block, where the console's encoding has one
+BAR_ASCII = "#"  # a console in a code page without it (cp1252 on Windows) gets this
 
 
 def human_bytes(size: float) -> str:
@@ -48,6 +52,11 @@ def render_status(console: Console, report: StatusReport) -> None:
         console.print(note)
 
 
+def bar(console: Console, length: int) -> str:
+    """`length` bar characters: blocks, or ASCII where the console's encoding cannot show blocks."""
+    return (BAR_BLOCK if can_encode(console, BAR_BLOCK) else BAR_ASCII) * max(0, length)
+
+
 def bar_chart(console: Console, labels: Sequence[str], values: Sequence[float], *, width: int = 40, title: str = "") -> None:
     """A horizontal bar chart in the terminal."""
     if title:
@@ -55,9 +64,9 @@ def bar_chart(console: Console, labels: Sequence[str], values: Sequence[float], 
     top = max((abs(v) for v in values), default=0) or 1
     label_width = max((len(str(label)) for label in labels), default=0)
     for label, value in zip(labels, values):
-        bar = "█" * max(0, round(width * abs(value) / top))
+        shown = bar(console, round(width * abs(value) / top))
         console.print(
-            f"{label!s:>{label_width}} {bar} {value:,.0f}"
+            f"{label!s:>{label_width}} {shown} {value:,.0f}"
             if float(value).is_integer()
-            else f"{label!s:>{label_width}} {bar} {value:,.2f}"
+            else f"{label!s:>{label_width}} {shown} {value:,.2f}"
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tollcli.errors import UsageError
+from tollcli.oscompat import replace_file
 
 LEDGER_VERSION = 1
 LEDGER_TOOL = "tollcli"
@@ -33,7 +34,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        replace_file(tmp, path)  # (on Windows, retried while a reader holds `path` open)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -32,6 +32,7 @@ from tollcli.dashboard import check_output_path, write_dashboard
 from tollcli.errors import TollError, UsageError
 from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation
 from tollcli.kdg import default_spec
+from tollcli.oscompat import handling_stop_signals
 from tollcli.queries import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
 
@@ -205,12 +206,8 @@ def interrupts_raise() -> Iterator[None]:
     def interrupt(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling_stop_signals(interrupt):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextmanager
@@ -219,12 +216,8 @@ def interrupts_ignored() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling_stop_signals(signal.SIG_IGN):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 class Workshop:

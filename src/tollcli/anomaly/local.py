@@ -28,7 +28,6 @@ resumes from the last good one.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
@@ -40,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -51,8 +50,12 @@ from tollcli.anomaly.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.anomaly.windows import ClosedWindow, stations_from_lines
 from tollcli.backends.base import AnomalyFeed
 from tollcli.errors import TollError, UsageError
+from tollcli.oscompat import LockBusy, take_lock
 from tollcli.records import RecordChunk
 from tollcli.state import atomic_write_bytes, atomic_write_json
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 
 def print_to_stderr(message: str) -> None:
@@ -386,29 +389,22 @@ class LocalAnomalyFeed(AnomalyFeed):
 @contextmanager
 def hold_feed_lock(store: LocalAnomalyStore) -> Iterator[None]:
     """No feed may run while the app's files are being reset."""
-    fd = _take_lock(store.lock_path)
+    lock = _take_lock(store.lock_path)
     try:
         yield
     finally:
-        _release_lock(fd)
+        _release_lock(lock)
 
 
-def _take_lock(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def _take_lock(path: Path) -> BaseFileLock:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        return take_lock(path)
+    except LockBusy:
         raise TollError("another toll command is feeding the anomaly app in this home: one at a time") from None
-    return fd
 
 
-def _release_lock(fd: int) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+def _release_lock(lock: BaseFileLock) -> None:
+    lock.release()
 
 
 # --- replay: score what is already in the bucket ----------------------------------------------

@@ -15,17 +15,18 @@ both sides never wait on each other: the caller bounds the windows in flight and
 
 The child starts on the first `send`, or earlier with `start()` (it then imports while the caller
 works, and loads the model with the first `send`); until it has scored, `to_bytes()` answers with
-the model it was given. It runs in its own session, so
-the terminal's Ctrl-C reaches only the parent, which can still drain and checkpoint; and SIGINT
+the model it was given. It runs in its own session (its own process group on Windows), so
+the terminal's Ctrl-C reaches only the parent, which can still drain and checkpoint; and Ctrl-C
 is held while the parent reads one answer, so no message is ever cut. The child exits when told
-to, or when its socket closes because the parent died. Its failure, or its death mid-step, is a
-`ScoringProcessError` (a `TollError`) in the caller, after which every request is refused.
+to, or when its socket closes because the parent died (however it died, on every platform: the
+operating system closes a dead process's sockets); oscompat says how each platform does these.
+Its failure, or its death mid-step, is a `ScoringProcessError` (a `TollError`) in the caller,
+after which every request is refused.
 """
 
 from __future__ import annotations
 
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
 from tollcli.anomaly.rcf import StationScore, load_scorer
 from tollcli.anomaly.windows import ClosedWindow
 from tollcli.errors import TollError
+from tollcli.oscompat import ignore_interrupts, interrupts_held, socket_handle_from_parent, start_child_with_socket
 
 STOP_TIMEOUT_SECONDS = 5.0
 
@@ -98,12 +100,9 @@ class ScoringProcess:
             self._check()
             if self.connection is None or self.in_flight == 0:
                 raise ScoringProcessError("no window is waiting for an answer")
-            masked = _block_sigint()
-            try:
+            with interrupts_held():  # a held Ctrl-C is raised as this ends, with the answers kept
                 while not self.received:  # (the child's greeting carries no answer)
                     self.received.extend(self._read())
-            finally:
-                _restore_signals(masked)  # a held Ctrl-C is raised here, with the answers kept
         status, answer = self.received.popleft()
         if status != "ok":
             self._fail(f"scoring failed in it: {answer}")
@@ -124,12 +123,9 @@ class ScoringProcess:
         if self.up or self.connection is None:
             return self.up
         self._check()
-        masked = _block_sigint()
-        try:
+        with interrupts_held():
             while not self.up and self.connection.poll(0):
                 self.received.extend(self._read())
-        finally:
-            _restore_signals(masked)
         return self.up
 
     def _read(self) -> list[tuple[str, Any]]:
@@ -158,13 +154,12 @@ class ScoringProcess:
             return
         ours, theirs = socket.socketpair()
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tollcli.anomaly.scoring_process", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
+            self.process = start_child_with_socket(  # in its own session: the terminal's Ctrl-C is for the parent
+                [sys.executable, "-m", "tollcli.anomaly.scoring_process"],
+                theirs,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,  # a crash's last line goes into our error, not onto the terminal
-                start_new_session=True,  # the terminal's Ctrl-C is for the parent, which then stops us
             )
         except OSError as exc:
             ours.close()
@@ -220,19 +215,6 @@ class ScoringProcess:
         self.close()
 
 
-def _block_sigint() -> bool:
-    """Hold SIGINT (delivered on restore) while one message is read: a cut message is lost."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        return False
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    return True
-
-
-def _restore_signals(masked: bool) -> None:
-    if masked:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
 def serve(connection: Connection) -> int:
     """The child: greet, load the app's model, then score windows in order until told to stop or orphaned."""
     connection.send([])  # the greeting: imported and ready for the model
@@ -270,5 +252,5 @@ def _scored(app: AnomalyApp, window: ClosedWindow) -> ScoredWindow:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # and we run in our own session anyway
-    sys.exit(serve(Connection(int(sys.argv[1]))))
+    ignore_interrupts()  # and we run in our own session or process group anyway
+    sys.exit(serve(Connection(socket_handle_from_parent(sys.argv[1]))))

@@ -22,6 +22,7 @@ from tollcli import __version__
 from tollcli.cli.common import AppContext
 from tollcli.config import resolve_settings
 from tollcli.errors import ExitStatus, TollError
+from tollcli.oscompat import tolerate_unencodable_output
 
 
 def fail_line(message: str) -> None:
@@ -123,5 +124,6 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
+    tolerate_unencodable_output()
     app(prog_name="toll")
     sys.exit(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -29,6 +28,8 @@ from tollcli.generator import (
     sample_records,
 )
 from tollcli.kdg import default_spec, load_template, skewed_spec
+from tollcli.oscompat import handling_stop_signals, interrupt_signals
+from tollcli.render import bar
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
 
 
@@ -41,32 +42,28 @@ def stop_on_signals() -> Iterator[threading.Event]:
         return
 
     def request_stop(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
+        if stop.is_set() and signum in interrupt_signals():
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling_stop_signals(request_stop):
         yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
-def _station_table(per_station: dict[str, int], total: int) -> Table:
+def _station_table(console: Console, per_station: dict[str, int], total: int) -> Table:
     table = Table("station", "records", "share", box=None, pad_edge=False)
     for station, count in per_station.items():
         share = count / total if total else 0.0
-        table.add_row(station, f"{count:,}", f"{share:6.1%} " + "█" * round(share * 40))
+        table.add_row(station, f"{count:,}", f"{share:6.1%} " + bar(console, round(share * 40)))
     return table
 
 
-def _progress_view(progress: GenerateProgress) -> Group:
+def _progress_view(console: Console, progress: GenerateProgress) -> Group:
     line = (
         f"[bold]{progress.generated:,}[/] records generated, {progress.accepted:,} delivered, "
         f"{progress.rate:,.1f}/s, {progress.elapsed:,.1f} s elapsed (Ctrl-C to stop)"
     )
-    return Group(line, _station_table(progress.per_station, progress.generated))
+    return Group(line, _station_table(console, progress.per_station, progress.generated))
 
 
 def _render_summary(console: Console, summary: GenerateSummary, destination: str) -> None:
@@ -81,7 +78,7 @@ def _render_summary(console: Console, summary: GenerateSummary, destination: str
     if summary.skew:
         console.print(f"skew: {summary.skew['mode']} {summary.skew['station']}")
     if summary.per_station:
-        console.print(_station_table(summary.per_station, summary.generated))
+        console.print(_station_table(console, summary.per_station, summary.generated))
     for note in summary.notes:
         console.print(f"[yellow]{note}[/]")
 
@@ -147,9 +144,11 @@ def generate(
     with stop_on_signals() as stop:
         if show_progress:
             with Live(console=app.err_console, refresh_per_second=4, transient=True) as live:
-                summary = run_generation(
-                    backend, options, on_progress=lambda p: live.update(_progress_view(p)), should_stop=stop.is_set, sink=sink
-                )
+
+                def show(progress: GenerateProgress) -> None:
+                    live.update(_progress_view(app.err_console, progress))
+
+                summary = run_generation(backend, options, on_progress=show, should_stop=stop.is_set, sink=sink)
         else:
             summary = run_generation(backend, options, should_stop=stop.is_set, sink=sink)
     if as_json:
