@@ -71,7 +71,6 @@ def test_the_alert_message_is_the_workshops_text() -> None:
     )
 
 
-
 def test_the_alert_message_says_the_usual_count_after_the_count() -> None:
     assert alert_message("35South", 273, 5.03, 2.5, 11.0) == (
         "Anomalous data detected at station 35South. Total vehicles detected was 273 (usually 11). "
