@@ -118,6 +118,8 @@ def test_the_score_line_starts_after_the_warm_up_which_is_shaded(lake: Path, pag
     band_end = float(band.group(1)) + float(band.group(2))
     assert abs(band_end - float(points[0][0])) < 0.2  # the band ends where the first score is drawn
     assert "The first 32 warmed the forest up (shaded: no score yet)." in html
+    alert = json.loads(toll(lake, "alerts", "--format", "json").stdout)["alerts"][0]  # type: ignore[attr-defined]
+    assert f"<td>{alert['vehicle_count']:,} (usually {alert['baseline_count']:g})</td>" in figure
 
 
 def test_warm_up_bands_and_a_chart_with_no_score_yet() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from tollcli.anomaly.alerts import usual_text
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
 from tollcli.anomaly.rcf import WARMING_UP
 from tollcli.config import TABLE_NAME
@@ -510,6 +511,13 @@ def warm_up_bands(windows: list[WindowScore]) -> list[tuple[float, float, str]]:
     return bands
 
 
+def _vehicles(alert: dict[str, Any]) -> str:
+    """An alert's count with its usual one: `275 (usually 11.5)`; alerts from before the baseline: `275`."""
+    count = f"{int(alert.get('vehicle_count') or 0):,}"
+    usual = alert.get("baseline_count")
+    return count if usual is None else f"{count} (usually {usual_text(float(usual))})"
+
+
 def _anomaly_figure(data: DashboardData, series: int) -> str:
     windows = data.scores or []
     scored = [w for w in windows if not w.warming_up]
@@ -520,14 +528,15 @@ def _anomaly_figure(data: DashboardData, series: int) -> str:
         line, y_label="anomaly score", threshold=threshold, marks=marks, domain=time_domain(data), bands=warm_up_bands(windows)
     )
     rows = "".join(
-        f"<tr><td>{_esc(a.get('window_start', ''))}</td><td>{_esc(a.get('station', ''))}</td>"
+        f"<tr><td>{_esc(a.get('window_start', ''))}</td><td>{_esc(a.get('station', ''))}</td><td>{_esc(_vehicles(a))}</td>"
         f"<td>{float(a.get('anomaly_score', 0)):.2f}</td><td>{_esc(a.get('explanation') or '')}</td></tr>"
         for a in data.alerts[:12]
     )
     hidden = len(data.alerts) - 12
     more = f"<p class='step'>... and {hidden} more: toll alerts lists them all.</p>" if hidden > 0 else ""
     table = (
-        f"<table class='alerts'><tr><th>window</th><th>station</th><th>score</th><th>explanation</th></tr>{rows}</table>{more}"
+        f"<table class='alerts'><tr><th>window</th><th>station</th><th>vehicles</th><th>score</th><th>explanation</th></tr>"
+        f"{rows}</table>{more}"
         if rows
         else ""
     )
