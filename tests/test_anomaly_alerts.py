@@ -71,6 +71,14 @@ def test_the_alert_message_is_the_workshops_text() -> None:
     )
 
 
+def test_the_alert_message_says_the_usual_count_after_the_count() -> None:
+    assert alert_message("35South", 273, 5.03, 2.5, 11.0) == (
+        "Anomalous data detected at station 35South. Total vehicles detected was 273 (usually 11). "
+        "The anomaly score was 5.03, which is greater than your configured threshold of 2.5"
+    )
+    assert "was 0 (usually 107.5). " in alert_message("TX45", 0, 4.1, 2.5, 107.5)
+
+
 def test_the_webhook_retries_a_failing_server_then_delivers(webhook_server: tuple[str, Received]) -> None:
     url, received = webhook_server
     received.fail_first = 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import statistics
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -158,9 +159,12 @@ def test_final_invoke_writes_the_scored_window_and_keeps_the_model_in_the_bucket
 
 
 def test_scores_from_the_bucket_model_equal_an_uninterrupted_forest(aws: Aws) -> None:
-    """Saving and loading the model between every window changes no score."""
+    """Saving and loading the model (and the baseline it carries) between every window changes no
+    score and no explanation: the function's rows are the in-memory app's, skewed windows included."""
     rng = random.Random(2)
-    windows = [draw_window(rng, START + timedelta(seconds=10 * i), STEADY_WEIGHTS, 300) for i in range(14)]
+    windows = [
+        draw_window(rng, START + timedelta(seconds=10 * i), STEADY_WEIGHTS if i < 14 else SKEWED_WEIGHTS, 300) for i in range(16)
+    ]
     config = aws.config()
     in_memory = AnomalyApp(config.app)
     expected = []
@@ -168,25 +172,32 @@ def test_scores_from_the_bucket_model_equal_an_uninterrupted_forest(aws: Aws) ->
         start = START + timedelta(seconds=10 * i)
         state = run_window(aws, config, payloads, start)
         window = ClosedWindow(start.timestamp(), start.timestamp() + 10, state["counts"], 0, 0)
-        expected.append(in_memory.score(window).table_rows()[0]["anomaly_score"])
-    got = [aws.json_lines(key)[0]["anomaly_score"] for key in aws.keys("anomaly/scores/")]
+        expected.append(in_memory.score(window).table_rows())
+    got = [aws.json_lines(key) for key in aws.keys("anomaly/scores/")]
     assert got == expected
-    assert any(score > 0 for score in got)
+    assert any(row["anomaly_score"] > 0 for rows in got for row in rows)
+    assert {row["baseline_count"] for row in got[0]} == {None} and all(row["baseline_count"] is not None for row in got[-1])
+    assert any(row["alert"] for row in got[-2] + got[-1])  # the skew alerted, here as in memory
 
 
 def test_skewed_traffic_publishes_the_workshop_alert_to_sns(aws: Aws) -> None:
     rng = random.Random(3)
     config = aws.config(threshold=2.5)
+    usual_counts = []  # 35South's count in each steady window
     for i in range(40):
         start = START + timedelta(seconds=10 * i)
-        run_window(aws, config, draw_window(rng, start, STEADY_WEIGHTS), start)
+        payloads = draw_window(rng, start, STEADY_WEIGHTS)
+        usual_counts.append(sum(b",35South," in p for p in payloads))
+        run_window(aws, config, payloads, start)
     assert aws.sent() == []  # no alert while traffic is steady
     skewed_start = START + timedelta(seconds=400)
     run_window(aws, config, draw_window(rng, skewed_start, SKEWED_WEIGHTS), skewed_start)
 
+    usual = statistics.median(usual_counts[-30:])  # the baseline: the last 30 normal windows, carried in the bucket
     [(_id, message, subject, _attrs, _group)] = aws.sent()
     assert message.startswith(
-        "Anomalous data detected at station 35South. Total vehicles detected was 1000. The anomaly score was "
+        f"Anomalous data detected at station 35South. Total vehicles detected was 1000 (usually {usual:g}). "
+        "The anomaly score was "
     )
     assert message.endswith(", which is greater than your configured threshold of 2.5")
     assert "35South" in subject
@@ -194,7 +205,9 @@ def test_skewed_traffic_publishes_the_workshop_alert_to_sns(aws: Aws) -> None:
     alert = json.loads(aws.s3.get_object(Bucket=BUCKET, Key=alert_key)["Body"].read())
     assert alert["station"] == "35South" and alert["notified"] is True and alert["anomaly_score"] > 2.5
     assert alert["explanation"].startswith("35South HIGH")
-    assert alert["message"] == message
+    assert alert["message"] == message and alert["baseline_count"] == usual
+    [scored] = [aws.json_lines(key) for key in aws.keys("anomaly/scores/") if "09-06-40Z" in key]
+    assert {r["station"]: r["baseline_count"] for r in scored}["35South"] == usual
     assert len(aws.keys("anomaly/scores/")) == 41
 
 

@@ -60,6 +60,7 @@ def write_bucket_objects(home: Path, seed: int = 7) -> int:
         (["--time-decay", "-1"], "--time-decay"),
         (["--webhook", "mailto:ops@example.com"], "is not an http(s) URL"),
         (["--window", "0"], "--window"),
+        (["--baseline-windows", "0"], "--baseline-windows must be 1-1000 windows"),
         (["--email", "ops@example.com"], "aws backend"),
     ],
 )
@@ -88,17 +89,31 @@ def test_deploy_feed_alerts_and_teardown(toll, home: Path) -> None:
     ledger = json.loads((home / "ledger.json").read_text())
     table = next(r for r in ledger["resources"] if r["name"] == "toll.anomaly_scores")
     assert table["kind"] == "table" and table["settings"]["format"] == "jsonl"
-    assert set(table["settings"]["columns"]) >= {"window_start", "station", "vehicle_count", "anomaly_score", "explanation"}
+    assert set(table["settings"]["columns"]) >= {
+        "window_start", "station", "vehicle_count", "baseline_count", "anomaly_score", "explanation"
+    }  # fmt: skip
     assert json.loads(toll("deploy", "--format", "json").stdout)["changed"] is False  # idempotent
 
     feed_scenario(home)
     alerts = json.loads(toll("alerts", "--format", "json").stdout)["alerts"]
     assert alerts and alerts[0]["station"] == "35South" and "35South HIGH" in alerts[0]["explanation"]
     assert alerts[0]["message"].startswith("Anomalous data detected at station 35South. Total vehicles detected was ")
+    assert all(a["station"] == "35South" and a["explanation"].startswith("35South HIGH") for a in alerts)
+    usual = alerts[0]["baseline_count"]
+    assert (
+        5 <= usual <= 20
+        and f"Total vehicles detected was {alerts[0]['vehicle_count']} (usually {usual:g}). " in alerts[0]["message"]
+    )
     both = json.loads(toll("alerts", "--scores", "--format", "json").stdout)
     assert len({r["window_start"] for r in both["scores"]}) == 62  # the 63rd window is still open
+    warming = sorted({r["window_start"] for r in both["scores"] if r["explanation"] == "warming up"})
+    assert warming == sorted({r["window_start"] for r in both["scores"]})[:32]  # the forest's output_after
     text = toll("alerts", "--scores")
     assert text.exit_code == 0 and "Anomalous data detected at station 35South" in text.stdout and "35South HIGH" in text.stdout
+    lines = [line for line in text.stdout.splitlines() if "│ 2027-01-15T08:" in line]
+    assert len(lines) == 62 and all("warming up" in line and "0.00" not in line for line in lines[:32])
+    assert not any("warming up" in line for line in lines[32:])
+    assert "35South HIGH" in lines[60] and f"was {alerts[0]['vehicle_count']} (usually {usual:g}). " in text.stdout
 
     result = toll("teardown", "--yes")
     assert result.exit_code == 0, result.output
@@ -138,10 +153,10 @@ def test_anomaly_scores_is_queryable_with_sql(toll, home: Path) -> None:
     backend = open_backend(resolve_settings(backend=None, home=home, region=None, profile=None))
     result = backend.query(
         "SELECT count(*) AS n, count(DISTINCT window_start) AS windows, max(anomaly_score) AS top, "
-        "count_if(alert) AS alerts FROM anomaly_scores"
+        "count_if(alert) AS alerts, max(baseline_count) FILTER (WHERE station = '35South') AS usual FROM anomaly_scores"
     )
-    n, windows, top, alerts = result.rows[0]
-    assert (n, windows) == (620, 62) and top > 2.5 and alerts >= 1
+    n, windows, top, alerts, usual = result.rows[0]
+    assert (n, windows) == (620, 62) and top > 2.5 and alerts >= 1 and 5 <= usual <= 20
 
 
 def test_alerts_follow_as_a_real_process_prints_new_alerts_as_json_lines(toll, home: Path) -> None:

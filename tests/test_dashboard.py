@@ -12,7 +12,17 @@ import pytest
 from typer.testing import CliRunner
 
 from tollcli.cli import app
-from tollcli.dashboard import DashboardData, WindowScore, choose_resolution, parse_time, render_dashboard
+from tollcli.dashboard import (
+    HEIGHT,
+    MARGIN_BOTTOM,
+    DashboardData,
+    WindowScore,
+    choose_resolution,
+    expected_series,
+    parse_time,
+    render_dashboard,
+    warm_up_bands,
+)
 
 EXPECTED_SERIES = {"traffic": 10, "totals": 1, "plates": 1, "anomaly": 1}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -89,6 +99,40 @@ def test_captions_answer_the_workshop_questions_like_toll_query(lake: Path, page
     assert "Which station reports less traffic? 35South" in html
     assert "35South surges" in html
     assert "alerting on 35South" in html and "threshold 2.5" in html
+
+
+def test_the_score_line_starts_after_the_warm_up_which_is_shaded(lake: Path, page: tuple[Path, dict]) -> None:
+    html = page[0].read_text(encoding="utf-8")
+    scores = json.loads(toll(lake, "alerts", "--scores", "--format", "json").stdout)["scores"]  # type: ignore[attr-defined]
+    windows = sorted({r["window_start"] for r in scores})
+    warming = sorted({r["window_start"] for r in scores if r["explanation"] == "warming up"})
+    assert len(warming) == 32 and warming == windows[:32]
+    figure = html[html.index('data-chart="anomaly"') :]
+    path = re.search(r'data-series="window score"[^>]*d="([^"]+)"', figure)
+    assert path
+    points = re.findall(r"[ML]([\d.]+),([\d.]+)", path.group(1))
+    assert len(points) == len(windows) - 32  # one point per scored window, none for the warm-up
+    assert all(float(y) < HEIGHT - MARGIN_BOTTOM for _x, y in points)  # no line at 0
+    band = re.search(r'<rect class="band" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', figure)
+    assert band and "warming up</text>" in figure
+    band_end = float(band.group(1)) + float(band.group(2))
+    assert abs(band_end - float(points[0][0])) < 0.2  # the band ends where the first score is drawn
+    assert "The first 32 warmed the forest up (shaded: no score yet)." in html
+    alert = json.loads(toll(lake, "alerts", "--format", "json").stdout)["alerts"][0]  # type: ignore[attr-defined]
+    assert f"<td>{alert['vehicle_count']:,} (usually {alert['baseline_count']:g})</td>" in figure
+
+
+def test_warm_up_bands_and_a_chart_with_no_score_yet() -> None:
+    def w(start: float, warming: bool) -> WindowScore:
+        return WindowScore(start=start, label=str(start), score=0.0 if warming else 1.0, vehicles=1, warming_up=warming)
+
+    windows = [w(0, True), w(10, True), w(20, False), w(30, True), w(40, False), w(50, True)]
+    assert warm_up_bands(windows) == [(0, 20, "warming up"), (30, 40, "warming up"), (50, 60, "warming up")]
+    assert warm_up_bands([w(0, False)]) == []
+    data = DashboardData(backend="local", generated_at="now", scores=[w(0, True), w(10, True)])
+    html = render_dashboard(data)
+    assert expected_series(data)["anomaly"] == 0 and 'data-series="window score"' not in html
+    assert '<rect class="band"' in html and "no window has a score yet" in html
 
 
 def test_without_the_anomaly_app_the_chart_says_what_to_do(tmp_path: Path) -> None:

@@ -10,11 +10,15 @@ a test can prove it. Its small script highlights a series from the legend and wr
 element (`#status`: errors counted by `window.onerror` and CSP violations, series drawn per chart)
 that a headless browser's DOM dump reveals. All SQL is Athena's dialect, so the same code reads
 DuckDB on the local backend and Athena on AWS.
+
+The anomaly chart draws a window's score only once the forest gives scores: windows scored while
+it warmed up (their rows' explanation says so, `rcf.WARMING_UP`) are a shaded band, not a line at 0.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -24,7 +28,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from tollcli.anomaly.alerts import usual_text
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
+from tollcli.anomaly.rcf import WARMING_UP
 from tollcli.config import TABLE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
@@ -47,6 +53,7 @@ class WindowScore:
     score: float
     vehicles: int
     alert_stations: list[str] = field(default_factory=list)
+    warming_up: bool = False  # scored before the forest gave scores: there is no score to draw
 
 
 @dataclass
@@ -169,14 +176,18 @@ def collect_dashboard_data(backend: Any) -> DashboardData:
 
 def _collect_scores(backend: Any) -> list[WindowScore]:
     by_window: dict[str, WindowScore] = {}
-    for start, station, vehicles, score, alert in _rows(
+    for start, station, vehicles, score, alert, explanation in _rows(
         backend,
-        f"SELECT window_start, station, vehicle_count, anomaly_score, alert FROM {SCORES_TABLE} ORDER BY window_start, station",
+        f"SELECT window_start, station, vehicle_count, anomaly_score, alert, explanation FROM {SCORES_TABLE} "
+        "ORDER BY window_start, station",
     ):
         moment = parse_time(str(start))
         if moment is None:
             continue
-        window = by_window.setdefault(str(start), WindowScore(start=moment, label=str(start), score=0.0, vehicles=0))
+        window = by_window.get(str(start))
+        if window is None:
+            window = by_window[str(start)] = WindowScore(start=moment, label=str(start), score=0.0, vehicles=0, warming_up=True)
+        window.warming_up = window.warming_up and explanation == WARMING_UP
         window.score = max(window.score, float(score or 0.0))
         window.vehicles += int(vehicles or 0)
         if _as_bool(alert):
@@ -251,9 +262,12 @@ def scores_caption(data: DashboardData) -> str:
     if not data.scores:
         return "The anomaly app is deployed but has scored no window yet: send traffic with `toll generate`."
     alerted = [w for w in data.scores if w.alert_stations]
-    normal = [w.score for w in data.scores if not w.alert_stations and w.score > 0]
-    usual = f"normal windows score around {statistics.median(normal):.2f}" if normal else "no window has a score yet (warming up)"
+    normal = [w.score for w in data.scores if not w.alert_stations and not w.warming_up]
+    warming = sum(w.warming_up for w in data.scores)
+    usual = f"normal windows score around {statistics.median(normal):.2f}" if normal else "no window has a score yet"
     text = f"Is the traffic anomalous right now? {len(data.scores):,} windows scored; {usual}."
+    if warming:
+        text += f" The first {warming:,} warmed the forest up (shaded: no score yet)."
     if not alerted:
         return text + f" No window went above the threshold of {data.threshold:g}: no alerts."
     stations = sorted({s for w in alerted for s in w.alert_stations})
@@ -312,15 +326,17 @@ def line_chart(
     threshold: float | None = None,
     marks: Sequence[tuple[float, float, str]] = (),
     domain: tuple[float, float] | None = None,
+    bands: Sequence[tuple[float, float, str]] = (),
 ) -> str:
-    """Lines over time: `series` is (name, colour, [(epoch, value)]); `marks` are (epoch, value, label) dots."""
+    """Lines over time: `series` is (name, colour, [(epoch, value)]); `marks` are (epoch, value, label)
+    dots; `bands` are (start, end, label) spans of time shaded behind the lines."""
     points = [p for _n, _c, pts in series for p in pts]
-    if not points:
+    if not points and not (bands and domain):
         return f'<svg viewBox="0 0 {WIDTH} {HEIGHT // 3}" role="img"><text x="10" y="30" class="empty">No data yet.</text></svg>'
     start, end = domain or (min(t for t, _ in points), max(t for t, _ in points))
     if end == start:
         end = start + 1
-    top_value = max([v for _, v in points] + ([threshold * 1.15] if threshold else []))
+    top_value = max([v for _, v in points] + ([threshold * 1.15] if threshold else []), default=1.0)
     ticks = nice_ticks(top_value)
     plot_right, plot_bottom = WIDTH - MARGIN_RIGHT, HEIGHT - MARGIN_BOTTOM
 
@@ -331,6 +347,14 @@ def line_chart(
         return plot_bottom - v / ticks[-1] * (plot_bottom - MARGIN_TOP)
 
     parts = [f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{_esc(y_label)} over time">']
+    for band_start, band_end, label in bands:
+        left, right = max(to_x(band_start), MARGIN_LEFT), min(to_x(band_end), plot_right)
+        parts.append(
+            f'<rect class="band" x="{left:.1f}" y="{MARGIN_TOP}" width="{max(right - left, 1.0):.1f}" '
+            f'height="{plot_bottom - MARGIN_TOP:.1f}"><title>{_esc(label)}</title></rect>'
+            f'<text class="band-label" x="{(left + right) / 2:.1f}" y="{MARGIN_TOP + 14}" text-anchor="middle">'
+            f"{_esc(label)}</text>"
+        )
     for tick in ticks:
         y = to_y(tick)
         parts.append(f'<line class="grid" x1="{MARGIN_LEFT}" y1="{y:.1f}" x2="{plot_right}" y2="{y:.1f}"/>')
@@ -410,7 +434,7 @@ def expected_series(data: DashboardData) -> dict[str, int]:
         "traffic": len(data.traffic),
         "totals": 1 if data.totals else 0,
         "plates": 1 if data.plates else 0,
-        "anomaly": 1 if data.scores else 0,
+        "anomaly": 1 if any(not w.warming_up for w in data.scores or []) else 0,
     }
 
 
@@ -471,23 +495,48 @@ def _ends(totals: list[tuple[str, int]]) -> dict[str, str]:
     return {totals[0][0]: "#2b5d8a", totals[-1][0]: "#e15759"}
 
 
+def warm_up_bands(windows: list[WindowScore]) -> list[tuple[float, float, str]]:
+    """Each run of warming-up windows as one span, from its first window's start to the start of
+    the window after it (or its last window's start plus one window's width at the end)."""
+    bands: list[tuple[float, float, str]] = []
+    width = min((b.start - a.start for a, b in itertools.pairwise(windows) if b.start > a.start), default=10.0)
+    run_start: float | None = None
+    for i, window in enumerate(windows):
+        if window.warming_up and run_start is None:
+            run_start = window.start
+        if run_start is not None and (i + 1 == len(windows) or not windows[i + 1].warming_up):
+            end = windows[i + 1].start if i + 1 < len(windows) else window.start + width
+            bands.append((run_start, end, "warming up"))
+            run_start = None
+    return bands
+
+
+def _vehicles(alert: dict[str, Any]) -> str:
+    """An alert's count with its usual one: `275 (usually 11.5)`; alerts from before the baseline: `275`."""
+    count = f"{int(alert.get('vehicle_count') or 0):,}"
+    usual = alert.get("baseline_count")
+    return count if usual is None else f"{count} (usually {usual_text(float(usual))})"
+
+
 def _anomaly_figure(data: DashboardData, series: int) -> str:
     windows = data.scores or []
-    line = [("window score", "#4e79a7", [(w.start, w.score) for w in windows])] if windows else []
-    marks = [
-        (w.start, w.score, f"{', '.join(w.alert_stations)}: {w.score:.2f} at {w.label}") for w in windows if w.alert_stations
-    ]
+    scored = [w for w in windows if not w.warming_up]
+    line = [("window score", "#4e79a7", [(w.start, w.score) for w in scored])] if scored else []
+    marks = [(w.start, w.score, f"{', '.join(w.alert_stations)}: {w.score:.2f} at {w.label}") for w in scored if w.alert_stations]
     threshold = data.threshold if windows else None
-    body = line_chart(line, y_label="anomaly score", threshold=threshold, marks=marks, domain=time_domain(data))
+    body = line_chart(
+        line, y_label="anomaly score", threshold=threshold, marks=marks, domain=time_domain(data), bands=warm_up_bands(windows)
+    )
     rows = "".join(
-        f"<tr><td>{_esc(a.get('window_start', ''))}</td><td>{_esc(a.get('station', ''))}</td>"
+        f"<tr><td>{_esc(a.get('window_start', ''))}</td><td>{_esc(a.get('station', ''))}</td><td>{_esc(_vehicles(a))}</td>"
         f"<td>{float(a.get('anomaly_score', 0)):.2f}</td><td>{_esc(a.get('explanation') or '')}</td></tr>"
         for a in data.alerts[:12]
     )
     hidden = len(data.alerts) - 12
     more = f"<p class='step'>... and {hidden} more: toll alerts lists them all.</p>" if hidden > 0 else ""
     table = (
-        f"<table class='alerts'><tr><th>window</th><th>station</th><th>score</th><th>explanation</th></tr>{rows}</table>{more}"
+        f"<table class='alerts'><tr><th>window</th><th>station</th><th>vehicles</th><th>score</th><th>explanation</th></tr>"
+        f"{rows}</table>{more}"
         if rows
         else ""
     )

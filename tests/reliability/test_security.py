@@ -143,11 +143,12 @@ def test_webhook_and_sns_payloads_hold_only_the_alert(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
     expected = {
         "window_start", "window_end", "station", "vehicle_count", "anomaly_score", "threshold", "explanation", "mode", "message",
+        "baseline_count",  # the station's usual count: a figure of the traffic, no secret
     }  # fmt: skip
     assert {f.name for f in fields(Alert)} == expected
-    message = alert_message("35South", 412, 3.1, 2.5)
+    message = alert_message("35South", 412, 3.1, 2.5, 11.0)
     alert = Alert(
-        "2026-11-28T08:00:00Z", "2026-11-28T08:00:10Z", "35South", 412, 3.1, 2.5, "35South HIGH 40%", "default", message
+        "2026-11-28T08:00:00Z", "2026-11-28T08:00:10Z", "35South", 412, 3.1, 2.5, "35South HIGH 40%", "default", message, 11.0
     )
     body = json.dumps(alert.to_json())
     for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, "testing"):

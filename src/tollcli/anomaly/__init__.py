@@ -3,6 +3,7 @@
     records (event time, station) --> windows.TumblingWindows (10 s, 2 s lateness, late counted)
         --> rcf scorer (default: one 11-dimensional point per window with attribution;
                         workshop: the workshop's per-row RANDOM_CUT_FOREST(..., 1, 10, 10, 2))
+        --> baseline (each station's usual count: HIGH/LOW and the station an alert names)
         --> app.ScoredWindow (rows of `anomaly_scores`, alerts above the threshold)
         --> alerts (the workshop's message, an append-only log, a webhook that never blocks)
 

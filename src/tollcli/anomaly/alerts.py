@@ -1,5 +1,8 @@
 """Alerts: the workshop's message, an append-only log, and a webhook that never blocks scoring.
 
+The message is the workshop Lambda's SMS text, with the station's usual count added after its
+count when the app has a baseline for it ("... was 273 (usually 11). ..."; `baseline`).
+
 The webhook is POSTed from a background thread with a bounded queue; each alert is tried a few
 times with backoff, then given up on and reported. Scoring never waits on the network: a full
 queue or a dead endpoint costs an alert's delivery, never a window's score.
@@ -28,9 +31,17 @@ ALERT_MESSAGE = (
 )
 
 
-def alert_message(station: str, vehicle_count: int, anomaly_score: float, threshold: float) -> str:
-    """The workshop Lambda's SMS text, word for word."""
-    return ALERT_MESSAGE.format(station, vehicle_count, anomaly_score, threshold)
+def alert_message(
+    station: str, vehicle_count: int, anomaly_score: float, threshold: float, baseline_count: float | None = None
+) -> str:
+    """The workshop Lambda's SMS text, word for word, plus the usual count when there is one."""
+    counted = str(vehicle_count) if baseline_count is None else f"{vehicle_count} (usually {usual_text(baseline_count)})"
+    return ALERT_MESSAGE.format(station, counted, anomaly_score, threshold)
+
+
+def usual_text(baseline_count: float) -> str:
+    """A baseline as people say it: `11`, `10.5`."""
+    return f"{round(baseline_count, 1):g}"
 
 
 def check_threshold(threshold: float) -> float:
@@ -59,6 +70,7 @@ class Alert:
     explanation: str
     mode: str
     message: str
+    baseline_count: float | None = None  # the station's usual count; None before the app had one
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

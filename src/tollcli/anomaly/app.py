@@ -8,6 +8,11 @@
 Nothing here touches files, the network, Typer, boto3 or DuckDB, so a Lambda handler or any
 backend can carry it. Resuming from `state_bytes()` never scores a window twice or skips one:
 open windows travel with the model, and a window closes exactly once.
+
+Each window's rows carry every station's baseline (its usual count, `baseline.Baseline`, held by
+the scorer so it travels with the model); a window that raises no alert joins it after scoring.
+An alert in default mode names, among the stations RCF gives a real share of the score, the one
+furthest from its baseline in Poisson standard deviations; HIGH or LOW is its count against it.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ from typing import Any
 import numpy as np
 
 from tollcli.anomaly.alerts import Alert, alert_message, check_threshold, check_webhook
+from tollcli.anomaly.baseline import BASELINE_WINDOWS_RANGE, DEFAULT_BASELINE_WINDOWS, MIN_SHARE, deviation
 from tollcli.anomaly.rcf import (
     WORKSHOP_STATIONS,
     ForestSettings,
+    RowScorer,
     Scorer,
     StationScore,
+    WindowScorer,
     check_forest,
     check_mode,
     create_scorer,
@@ -55,6 +63,7 @@ SCORE_COLUMNS = {
     "window_end": "VARCHAR",
     "station": "VARCHAR",
     "vehicle_count": "INTEGER",
+    "baseline_count": "DOUBLE",  # the station's usual count (median of recent normal windows); null before any
     "anomaly_score": "DOUBLE",
     "explanation": "VARCHAR",
     "alert": "BOOLEAN",
@@ -73,6 +82,7 @@ class AnomalyConfig:
     window_seconds: int = int(DEFAULT_WINDOW_SECONDS)
     lateness_seconds: float = DEFAULT_LATENESS_SECONDS
     stations: tuple[str, ...] = WORKSHOP_STATIONS
+    baseline_windows: int = DEFAULT_BASELINE_WINDOWS  # the normal windows each station's baseline spans
     webhook: str | None = None
     email: str | None = None  # SNS subscriptions: the aws backend only
     phone: str | None = None
@@ -89,6 +99,7 @@ class AnomalyConfig:
         shingle: int | None = None,
         window_seconds: int = int(DEFAULT_WINDOW_SECONDS),
         lateness_seconds: float = DEFAULT_LATENESS_SECONDS,
+        baseline_windows: int = DEFAULT_BASELINE_WINDOWS,
         webhook: str | None = None,
         email: str | None = None,
         phone: str | None = None,
@@ -113,6 +124,7 @@ class AnomalyConfig:
             forest=forest,
             window_seconds=window_seconds,
             lateness_seconds=lateness_seconds,
+            baseline_windows=baseline_windows,
             webhook=webhook,
             email=email,
             phone=phone,
@@ -128,6 +140,9 @@ class AnomalyConfig:
         lo_f, hi_f = LATENESS_RANGE
         if not lo_f <= self.lateness_seconds <= hi_f:
             raise UsageError(f"--lateness must be {lo_f:g}-{hi_f:g} seconds, not {self.lateness_seconds}")
+        lo, hi = BASELINE_WINDOWS_RANGE
+        if not lo <= self.baseline_windows <= hi:
+            raise UsageError(f"--baseline-windows must be {lo}-{hi} windows, not {self.baseline_windows}")
         if self.webhook is not None:
             check_webhook(self.webhook)
         return self
@@ -149,6 +164,7 @@ class AnomalyConfig:
             "window_seconds": self.window_seconds,
             "lateness_seconds": self.lateness_seconds,
             "stations": list(self.stations),
+            "baseline_windows": self.baseline_windows,
             "webhook": self.webhook,
             "email": self.email,
             "phone": self.phone,
@@ -163,6 +179,7 @@ class AnomalyConfig:
             window_seconds=int(data["window_seconds"]),
             lateness_seconds=float(data["lateness_seconds"]),
             stations=tuple(str(s) for s in data.get("stations") or WORKSHOP_STATIONS),
+            baseline_windows=int(data.get("baseline_windows") or DEFAULT_BASELINE_WINDOWS),
             webhook=data.get("webhook") or None,
             email=data.get("email") or None,
             phone=data.get("phone") or None,
@@ -205,6 +222,7 @@ class ScoredWindow:
                 "window_end": self.window_end,
                 "station": r.station,
                 "vehicle_count": r.vehicle_count,
+                "baseline_count": r.baseline_count,
                 "anomaly_score": round(r.anomaly_score, 6),
                 "explanation": r.explanation,
                 "alert": r.station in alerted,
@@ -229,10 +247,21 @@ class ScoredWindow:
         tail = f',"mode":{_json_text(self.mode)},"late_records":{self.late_records}}}\n'
         return "".join(
             f'{head}{_json_text(r.station)},"vehicle_count":{r.vehicle_count},'
+            f'"baseline_count":{"null" if r.baseline_count is None else _json_float(r.baseline_count)},'
             f'"anomaly_score":{_json_float(round(r.anomaly_score, 6))},"explanation":{_json_text(r.explanation)},'
             f'"alert":{"true" if r.station in alerted else "false"}{tail}'
             for r in self.rows
         ).encode()
+
+
+def station_to_name(rows: list[StationScore]) -> StationScore:
+    """The row an alert names: among the stations with a real share of the score (MIN_SHARE), the
+    one whose count is furthest from its baseline in Poisson standard deviations; with no baseline
+    yet, the one with the largest share."""
+    candidates = [r for r in rows if r.share >= MIN_SHARE and r.baseline_count is not None]
+    if not candidates:
+        return max(rows, key=lambda r: r.share)
+    return max(candidates, key=lambda r: (abs(deviation(r.vehicle_count, r.baseline_count or 0.0)), r.share))
 
 
 _json_text = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str (ensure_ascii)
@@ -258,6 +287,8 @@ class AnomalyApp:
         self.windows = windows or TumblingWindows(size=config.window_seconds, lateness=config.lateness_seconds)
         self.scorer = scorer or create_scorer(config.mode, config.forest, config.stations)
         self.stats = AppStats()
+        if isinstance(self.scorer, WindowScorer | RowScorer):  # (a ScoringProcess: its child's app does this)
+            self.scorer.baseline.resize(config.baseline_windows)
 
     # scoring ----------------------------------------------------------------------------------
     def process(self, times: np.ndarray | Sequence[float], stations: Sequence[str | None] | np.ndarray) -> list[ScoredWindow]:
@@ -286,6 +317,8 @@ class AnomalyApp:
     def score(self, window: ClosedWindow) -> ScoredWindow:
         rows = self.scorer.score(window)
         alerts = self.alerts_for(window, rows)
+        if not alerts:  # judged normal: it joins the baseline (an anomaly never moves its own)
+            self.scorer.baseline.learn(window.counts)
         scored = ScoredWindow(
             start=window.start,
             end=window.end,
@@ -305,11 +338,11 @@ class AnomalyApp:
         self.stats.last_window_start = scored.window_start
 
     def alerts_for(self, window: ClosedWindow, rows: list[StationScore]) -> list[Alert]:
-        """Workshop: every row above the threshold. Default: one per window, for the top station."""
+        """Workshop: every row above the threshold. Default: one per window, for `station_to_name`."""
         threshold = self.config.threshold
         above = [r for r in rows if r.anomaly_score > threshold]
         if self.config.mode == "default" and above:
-            above = [max(above, key=lambda r: r.share)]
+            above = [station_to_name(above)]
         return [
             Alert(
                 window_start=iso_utc(window.start),
@@ -320,7 +353,8 @@ class AnomalyApp:
                 threshold=threshold,
                 explanation=r.explanation,
                 mode=self.config.mode,
-                message=alert_message(r.station, r.vehicle_count, round(r.anomaly_score, 4), threshold),
+                message=alert_message(r.station, r.vehicle_count, round(r.anomaly_score, 4), threshold, r.baseline_count),
+                baseline_count=r.baseline_count,
             )
             for r in above
         ]

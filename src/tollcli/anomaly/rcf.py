@@ -13,20 +13,34 @@
   row of a window scored in one stream, one dimension, in station order. Faithful, and noisy.
 
 The time decay is given as KDA gave it (a number of points, 100000 by default); krcf takes its
-inverse as `lambda`. Scores are 0 until the forest has seen `output_after` points (warm-up).
+inverse as `lambda`. Scores are 0 until the forest has seen `output_after` points (warm-up): such
+rows say so in their explanation (WARMING_UP), so no one reads them as a calm 0.
+
+Each scorer carries the stations' baseline (`baseline.Baseline`), which its rows are explained
+against: the row's `baseline_count`, and HIGH or LOW as the count stands against it. Its bytes
+(`to_bytes`) hold the forest and the baseline together, so wherever the model goes (a checkpoint,
+the scoring process, the Lambda function's bucket) its baseline goes too:
+
+    b"TOLLMDL2" + 8-byte length + baseline JSON + the forest's msgpack   (this version)
+    the forest's msgpack alone                                          (earlier: an empty baseline)
 """
 
 from __future__ import annotations
 
+import json
+import struct
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
+from tollcli.anomaly.baseline import Baseline, direction
 from tollcli.anomaly.windows import ClosedWindow
 from tollcli.errors import UsageError
 
 MODES = ("default", "workshop")
 WORKSHOP_STATIONS = ("183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South")
 OTHER_STATIONS = "(other)"
+WARMING_UP = "warming up"  # the explanation of a row scored before the forest gives scores
+MODEL_MAGIC = b"TOLLMDL2"
 
 # krcf refuses 0 trees, a sample (capacity) of 0, a shingle of 0 and a negative decay; the upper
 # bounds keep a forest's memory and checkpoint reasonable (100 x 256 over 11 dimensions is ~4 MB;
@@ -115,9 +129,14 @@ class StationScore(NamedTuple):
     station: str
     vehicle_count: int
     anomaly_score: float
-    explanation: str = ""  # default mode: "<station> HIGH|LOW <share of the score>"
-    share: float = 0.0  # this station's share of the window's score (attribution), 0..1
-    direction: str = ""  # HIGH or LOW
+    explanation: str = ""  # "<station> HIGH|LOW <share of the score>" (workshop mode: no share), or WARMING_UP
+    share: float = 0.0  # this station's share of the window's score (attribution), 0..1; workshop mode: 0
+    direction: str = ""  # the count against the baseline: HIGH, LOW or USUAL; "" without a baseline
+    baseline_count: float | None = None  # the station's usual count (baseline.Baseline); None before any
+
+    @property
+    def warming_up(self) -> bool:
+        return self.explanation == WARMING_UP
 
 
 def _stations_in_order(known: tuple[str, ...], counts: dict[str, int]) -> list[str]:
@@ -129,9 +148,10 @@ class WindowScorer:
 
     mode = "default"
 
-    def __init__(self, forest: Any, stations: tuple[str, ...]) -> None:
+    def __init__(self, forest: Any, stations: tuple[str, ...], baseline: Baseline | None = None) -> None:
         self.forest = forest
         self.stations = stations
+        self.baseline = baseline or Baseline()
         self.dimension = {station: d for d, station in enumerate(stations)}  # unknown ones: len(stations)
 
     @classmethod
@@ -145,26 +165,32 @@ class WindowScorer:
         return [float(counts.get(s, 0)) for s in self.stations] + [float(other)]
 
     def score(self, window: ClosedWindow) -> list[StationScore]:
+        """Every station's row: the window's score, the station's share of it, its baseline and
+        HIGH/LOW against that (RCF's own high/low split only while there is no baseline yet)."""
         point = self.point(window.counts)
+        ready = self.forest.is_output_ready()
         attribution = self.forest.attribution(point)  # sums to the score: one traversal, not two
         self.forest.update(point)
         high, low = attribution["high"], attribution["low"]
         score = float(sum(high) + sum(low))
         counts, other = window.counts, len(self.stations)
+        order = _stations_in_order(self.stations, counts)
+        usual = self.baseline.usual(order)
         rows = []
-        for station in _stations_in_order(self.stations, counts):
+        for i, station in enumerate(order):
             count = int(counts.get(station, 0))
+            base = None if usual is None else usual[i]
             if score <= 0:
-                rows.append(StationScore(station, count, score))
+                rows.append(StationScore(station, count, score, "" if ready else WARMING_UP, baseline_count=base))
                 continue
             d = self.dimension.get(station, other)
             share = (high[d] + low[d]) / score
-            direction = "HIGH" if high[d] >= low[d] else "LOW"
-            rows.append(StationScore(station, count, score, f"{station} {direction} {share:.0%}", share, direction))
+            way = ("HIGH" if high[d] >= low[d] else "LOW") if base is None else direction(count, base)
+            rows.append(StationScore(station, count, score, f"{station} {way} {share:.0%}", share, way, base))
         return rows
 
     def to_bytes(self) -> bytes:
-        return bytes(self.forest.to_msgpack())
+        return model_bytes(self.baseline, self.forest)
 
     def close(self) -> None:
         pass
@@ -175,9 +201,10 @@ class RowScorer:
 
     mode = "workshop"
 
-    def __init__(self, forest: Any, stations: tuple[str, ...]) -> None:
+    def __init__(self, forest: Any, stations: tuple[str, ...], baseline: Baseline | None = None) -> None:
         self.forest = forest
         self.stations = stations
+        self.baseline = baseline or Baseline()
 
     @classmethod
     def create(cls, settings: ForestSettings, stations: tuple[str, ...]) -> RowScorer:
@@ -191,16 +218,26 @@ class RowScorer:
         return [(s, int(window.counts[s])) for s in order if window.counts.get(s, 0) > 0]
 
     def score(self, window: ClosedWindow) -> list[StationScore]:
+        rows = self.rows(window)
+        usual = self.baseline.usual([station for station, _count in rows])
         scored = []
-        for station, count in self.rows(window):
+        for i, (station, count) in enumerate(rows):
             point = [float(count)]
+            ready = self.forest.is_output_ready()
             score = float(self.forest.score(point))
             self.forest.update(point)
-            scored.append(StationScore(station, count, score))
+            base = None if usual is None else usual[i]
+            if score <= 0 and not ready:
+                scored.append(StationScore(station, count, score, WARMING_UP, baseline_count=base))
+            elif base is None:
+                scored.append(StationScore(station, count, score))
+            else:
+                way = direction(count, base)
+                scored.append(StationScore(station, count, score, f"{station} {way}", 0.0, way, base))
         return scored
 
     def to_bytes(self) -> bytes:
-        return bytes(self.forest.to_msgpack())
+        return model_bytes(self.baseline, self.forest)
 
     def close(self) -> None:
         pass
@@ -213,7 +250,22 @@ def create_scorer(mode: str, settings: ForestSettings, stations: tuple[str, ...]
     return (RowScorer if mode == "workshop" else WindowScorer).create(settings, stations)
 
 
+def model_bytes(baseline: Baseline, forest: Any) -> bytes:
+    """A scorer's bytes: the baseline and the forest (the module docstring gives the layout)."""
+    head = json.dumps(baseline.to_json(), separators=(",", ":")).encode()
+    return MODEL_MAGIC + struct.pack(">Q", len(head)) + head + bytes(forest.to_msgpack())
+
+
 def load_scorer(mode: str, blob: bytes, stations: tuple[str, ...]) -> Scorer:
+    """The scorer `to_bytes` wrote; bytes from before the baseline (the forest alone) load with an
+    empty one. Raises ValueError (or KeyError, TypeError, struct.error) on bytes it cannot read."""
     import krcf
 
-    return (RowScorer if mode == "workshop" else WindowScorer)(krcf.RandomCutForest.from_msgpack(blob), stations)
+    baseline = Baseline()
+    if blob[: len(MODEL_MAGIC)] == MODEL_MAGIC:
+        start = len(MODEL_MAGIC) + 8
+        (size,) = struct.unpack(">Q", blob[len(MODEL_MAGIC) : start])
+        baseline = Baseline.from_json(json.loads(blob[start : start + size]))
+        blob = blob[start + size :]
+    forest = krcf.RandomCutForest.from_msgpack(blob)
+    return (RowScorer if mode == "workshop" else WindowScorer)(forest, stations, baseline)

@@ -10,7 +10,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from tollcli.anomaly.alerts import usual_text
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
+from tollcli.anomaly.baseline import DEFAULT_BASELINE_WINDOWS
+from tollcli.anomaly.rcf import WARMING_UP
 from tollcli.anomaly.windows import DEFAULT_LATENESS_SECONDS, DEFAULT_WINDOW_SECONDS
 from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json
 
@@ -41,6 +44,11 @@ def deploy(
     lateness: float = typer.Option(
         DEFAULT_LATENESS_SECONDS, "--lateness", help="How long a window waits for late records (event-time seconds)."
     ),
+    baseline_windows: int = typer.Option(
+        DEFAULT_BASELINE_WINDOWS,
+        "--baseline-windows",
+        help="A station's usual count is its median over this many recent windows without an alert.",
+    ),
     webhook: str = typer.Option(None, "--webhook", metavar="URL", help="POST each alert as JSON to this http(s) URL."),
     email: str = typer.Option(None, "--email", help="Alert by e-mail through SNS (aws backend)."),
     phone: str = typer.Option(None, "--phone", help="Alert by SMS through SNS (aws backend)."),
@@ -58,6 +66,7 @@ def deploy(
         shingle=shingle,
         window_seconds=window,
         lateness_seconds=lateness,
+        baseline_windows=baseline_windows,
         webhook=webhook,
         email=email,
         phone=phone,
@@ -145,7 +154,7 @@ def _emit_lines(app: AppContext, kind: str, rows: list[dict[str, Any]]) -> None:
         return
     for summary in summarize_windows(rows):
         app.console.print(
-            f"{summary['window_start']} score {summary['anomaly_score']:.2f} vehicles {summary['vehicle_count']:,}"
+            f"{summary['window_start']} {_score_text(summary, 'score ')} vehicles {summary['vehicle_count']:,}"
             + (f" {summary['explanation']}" if summary["explanation"] else "")
             + (" [red]ALERT[/]" if summary["alert"] else "")
         )
@@ -155,24 +164,43 @@ def _explained(row: dict[str, Any]) -> str:
     return f" ({row['explanation']})" if row.get("explanation") else ""
 
 
+def _score_text(summary: dict[str, Any], prefix: str = "") -> str:
+    """`2.87`, or `warming up` for a window scored before the forest gives scores (not a calm 0)."""
+    return WARMING_UP if summary["warming_up"] else f"{prefix}{summary['anomaly_score']:.2f}"
+
+
 def summarize_windows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One line per window from its station rows: total vehicles, top score and its explanation."""
+    """One line per window from its station rows: total vehicles, top score and its explanation
+    (none while the forest warms up: every row of the window says WARMING_UP)."""
     by_window: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_window.setdefault(str(row["window_start"]), []).append(row)
     summaries = []
     for start, group in by_window.items():
         top = max(group, key=lambda r: (bool(r.get("alert")), float(r.get("anomaly_score") or 0.0), _share_of(r)))
+        warming_up = all(r.get("explanation") == WARMING_UP for r in group)
         summaries.append(
             {
                 "window_start": start,
                 "vehicle_count": sum(int(r.get("vehicle_count") or 0) for r in group),
                 "anomaly_score": float(top.get("anomaly_score") or 0.0),
-                "explanation": top.get("explanation") or "",
+                "explanation": "" if warming_up else _with_usual(top),
                 "alert": any(r.get("alert") for r in group),
+                "warming_up": warming_up,
             }
         )
     return summaries
+
+
+def _with_usual(row: dict[str, Any]) -> str:
+    """A row's explanation with its count and usual count: `35South HIGH 54% (273, usually 11)`."""
+    explanation = str(row.get("explanation") or "")
+    if explanation == WARMING_UP:
+        return ""  # a workshop-mode window whose first rows came before the forest gave scores
+    usual = row.get("baseline_count")
+    if not explanation or usual is None:
+        return explanation
+    return f"{explanation} ({int(row.get('vehicle_count') or 0):,}, usually {usual_text(float(usual))})"
 
 
 def _share_of(row: dict[str, Any]) -> float:
@@ -190,7 +218,7 @@ def render_alerts(app: AppContext, alert_rows: list[dict[str, Any]], score_rows:
             table.add_row(
                 summary["window_start"],
                 f"{summary['vehicle_count']:,}",
-                f"{summary['anomaly_score']:.2f}",
+                _score_text(summary),
                 summary["explanation"],
                 "[red]yes[/]" if summary["alert"] else "",
             )
