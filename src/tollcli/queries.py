@@ -4,9 +4,10 @@
         -> templates/sql/busiest.sql filled in -> backend.query(sql) -> QuestionResult
 
 The question SQL is plain Athena (Trino) SQL: the AWS backend sends it to Athena unchanged. The
-local backend calls `run_local_query`, which translates the few Athena functions DuckDB spells
-differently (`athena_to_duckdb`), refuses anything but one SELECT, and runs it in a fresh
-in-memory DuckDB whose schema `toll` holds one view per table in the ledger:
+local backend calls `run_local_query`, which translates Athena's dialect to DuckDB's with the
+ledger's column types (`tollcli.athena_sql`: sqlglot plus macros, a UTC session; SHOW and DESCRIBE
+are answered from the ledger), refuses anything but one SELECT, and runs it in an in-memory DuckDB
+whose schema `toll` holds one view per table in the ledger:
 
 - CSV tables (the bucket) are read with declared column types, never sniffed. Bad rows (wrong
   field count, unparseable date, empty fields, empty lines) are left out and counted: each
@@ -31,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tollcli import athena_sql
 from tollcli.backends.base import QueryResult
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
@@ -293,57 +295,6 @@ def run_question(
         answer.rows = []
         answer.notes.append("no data yet" + (" in this time range" if since or until else "") + ": run `toll generate`")
     return answer
-
-
-# ---------------------------------------------------------------------------------------------
-# Athena -> DuckDB
-
-# Athena functions that DuckDB names differently; the targets are DuckDB built-ins or the macros
-# `_LOCAL_MACROS` defines in every local connection.
-FUNCTION_RENAMES = {
-    "from_iso8601_timestamp": "toll_from_iso8601_timestamp",
-    "from_iso8601_date": "toll_from_iso8601_date",
-    "to_iso8601": "toll_to_iso8601",
-    "approx_percentile": "approx_quantile",
-    "approx_distinct": "approx_count_distinct",
-}
-_LOCAL_MACROS = (
-    "CREATE MACRO toll_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
-    "CREATE MACRO toll_from_iso8601_date(s) AS CAST(s AS DATE)",
-    "CREATE MACRO toll_to_iso8601(t) AS strftime(CAST(t AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ')",
-)
-# Strings, quoted identifiers and comments pass through untouched; words may be renamed.
-_TOKENS = re.compile(
-    r"""(?P<string>'(?:[^']|'')*')|(?P<quoted>"(?:[^"]|"")*")|(?P<backtick>`[^`]*`)"""
-    r"""|(?P<comment>--[^\n]*|/\*.*?\*/)|(?P<word>[A-Za-z_][A-Za-z0-9_$]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_$]*)*)""",
-    re.DOTALL,
-)
-
-
-def athena_to_duckdb(sql: str) -> str:
-    """Translate the Athena SQL we accept into DuckDB's dialect, token by token.
-
-    Renames functions (`from_iso8601_timestamp(` and friends), turns Athena's backtick quoting
-    into double quotes, and drops the `awsdatacatalog.` catalog prefix.
-    """
-    out: list[str] = []
-    position = 0
-    for match in _TOKENS.finditer(sql):
-        out.append(sql[position : match.start()])
-        position = match.end()
-        token = match.group(0)
-        if match.lastgroup == "backtick":
-            token = '"' + token[1:-1].replace('"', '""') + '"'
-        elif match.lastgroup == "word":
-            parts = [p.strip() for p in token.split(".")]
-            if len(parts) > 1 and parts[0].lower() == "awsdatacatalog":
-                parts = parts[1:]
-            if len(parts) == 1 and sql[match.end() :].lstrip().startswith("("):
-                parts[0] = FUNCTION_RENAMES.get(parts[0].lower(), parts[0])
-            token = ".".join(parts)
-        out.append(token)
-    out.append(sql[position:])
-    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,7 +562,7 @@ def _engine(readable: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
         _ENGINES.move_to_end(readable)
         return engine
     engine = duckdb.connect(":memory:")
-    for statement in _LOCAL_MACROS:
+    for statement in athena_sql.SESSION_STATEMENTS:  # UTC session, the dialect's macros
         engine.execute(statement)
     engine.execute(f"SET allowed_directories = [{', '.join(sql_string(d) for d in readable)}]")
     engine.execute("SET enable_external_access = false")
@@ -644,13 +595,40 @@ def open_local_catalog(backend: LocalBackend) -> tuple[duckdb.DuckDBPyConnection
     return con, tables
 
 
+def local_catalog(backend: LocalBackend) -> athena_sql.Catalog:
+    """The ledger's databases and tables as the dialect translation sees them (no file is read)."""
+    ledger = backend.require_ledger()
+    tables: dict[str, dict[str, dict[str, str]]] = {}
+    for resource in ledger.resources:
+        if resource.kind == "table" and resource.settings.get("columns"):
+            schema, table = split_table_name(resource.name)
+            tables.setdefault(schema, {})[table] = {str(k): str(v) for k, v in resource.settings["columns"].items()}
+    databases = tuple(sorted(r.name for r in ledger.resources if r.kind == "database"))
+    return athena_sql.Catalog(tables=tables, default_schema=DEFAULT_SCHEMA, databases=databases)
+
+
+def table_locations(backend: LocalBackend) -> dict[str, str]:
+    """schema.table -> the folder it reads (SHOW CREATE TABLE's LOCATION)."""
+    ledger = backend.require_ledger()
+    found = {}
+    for resource in ledger.resources:
+        if resource.kind == "table" and resource.settings.get("location"):
+            schema, table = split_table_name(resource.name)
+            found[f"{schema}.{table}"] = str(resource.settings["location"])
+    return found
+
+
 _RETRYABLE = ("No files found", "No such file", "Cannot open file")
 
 
 def run_local_query(backend: LocalBackend, sql: str, *, strict: bool = False) -> QueryResult:
     """Run one read-only Athena statement on DuckDB over the home's files."""
 
-    local_sql = check_read_only(athena_to_duckdb(sql))
+    translation = athena_sql.translate(sql, local_catalog(backend))
+    if translation.metadata is not None:
+        columns, rows = athena_sql.answer_metadata(translation.metadata, local_catalog(backend), table_locations(backend))
+        return QueryResult(columns=columns, rows=rows)
+    local_sql = check_read_only(translation.sql)
     with _ENGINE_LOCK:
         return _run_locked(backend, local_sql, strict=strict)
 
@@ -674,7 +652,7 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool) -> Query
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
         except (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException) as exc:
-            raise UsageError(f"SQL error: {_first_line(exc)}") from None
+            raise athena_sql.engine_error(exc) from None
         except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.PermissionException) as exc:
             raise UsageError(f"SQL error: {_first_line(exc)}") from None
         except duckdb.IOException as exc:
