@@ -59,7 +59,10 @@ SESSION_STATEMENTS = (
     "CREATE MACRO toll_regexp_extract(s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END",
     "CREATE MACRO toll_map_agg(k, v) AS map_from_entries(list(struct_pack(key := k, value := v)) FILTER (WHERE k IS NOT NULL))",
     "CREATE MACRO toll_from_unixtime(x) AS make_timestamptz(CAST(round(x * 1000000) AS BIGINT))",
-    "CREATE MACRO toll_day_of_week(t) AS isodow(t)",
+    # Trino keeps the first occurrence's order; DuckDB's list_distinct does not.
+    "CREATE MACRO toll_array_distinct(a) AS list_filter(a, lambda x, i: list_position(a, x) = i)",
+    # Trino: NULL when the string has fewer fields; DuckDB: ''.
+    "CREATE MACRO toll_split_part(s, d, i) AS CASE WHEN i <= len(string_split(s, d)) THEN split_part(s, d, i) END",
 )
 _MACRO_ORIGINS = {
     "toll_from_iso8601_timestamp": "from_iso8601_timestamp",
@@ -69,6 +72,8 @@ _MACRO_ORIGINS = {
     "toll_regexp_extract": "regexp_extract",
     "toll_map_agg": "map_agg",
     "toll_from_unixtime": "from_unixtime",
+    "toll_array_distinct": "array_distinct",
+    "toll_split_part": "split_part",
 }
 
 # Trino's function names (Trino 4xx documentation, "List of functions by topic"): a name here that
@@ -367,6 +372,57 @@ def _rewrite_div(node: Any) -> Any:
     return exp.cast(rounded, f"DECIMAL(38, {scale})")
 
 
+def _rewrite_round(node: Any) -> Any:
+    """round(decimal(p, s), n) keeps the scale s in Trino (2.345 -> 2.350); DuckDB narrows it."""
+    from sqlglot import exp
+
+    source = trino_numeric_type(node.this)
+    if source is None or source[0] != "decimal" or node.args.get("decimals") is None:
+        return node
+    return exp.cast(node, f"DECIMAL(38, {source[1]})")
+
+
+def _rewrite_date_add(node: Any) -> Any:
+    """date_add(unit, n, date) is a DATE in Trino; DuckDB's date + interval is a TIMESTAMP."""
+    from sqlglot import exp
+
+    value = node.this
+    kind = getattr(getattr(value, "type", None), "this", None)
+    is_date = kind == exp.DType.DATE or (isinstance(value, exp.Cast) and value.to.this == exp.DType.DATE)
+    is_date = is_date or isinstance(value, (exp.Date, exp.DateStrToDate, exp.CurrentDate, exp.TsOrDsToDate))
+    unit = (node.args.get("unit").name if node.args.get("unit") is not None else "day").lower()
+    if is_date and unit in {"day", "week", "month", "quarter", "year"}:
+        return exp.cast(node, "DATE")
+    return node
+
+
+def _rewrite_cardinality(node: Any) -> Any:
+    """cardinality() of a map: DuckDB's array_length takes lists only."""
+    from sqlglot import exp
+
+    value = node.this
+    kind = getattr(getattr(value, "type", None), "this", None)
+    maps = (exp.Map, exp.VarMap, exp.MapFromEntries)
+    if (
+        kind == exp.DType.MAP
+        or isinstance(value, maps)
+        or (isinstance(value, exp.Anonymous) and value.name.lower() in {"histogram", "map_agg"})
+    ):
+        return _call("cardinality", value.copy())
+    return node
+
+
+def _rewrite_slice(node: Any) -> Any:
+    """Trino's slice(array, start, length); DuckDB's list_slice takes start and end."""
+    from sqlglot import exp
+
+    start, length = node.args.get("start"), node.args.get("end")
+    if start is None or length is None:
+        return node
+    end = exp.Sub(this=exp.Add(this=start.copy(), expression=length.copy()), expression=exp.Literal.number(1))
+    return _call("list_slice", node.this.copy(), start.copy(), end)
+
+
 def _rewrite_cast(node: Any) -> Any:
     """CAST(double AS integer type) rounds half away from zero in Trino."""
     from sqlglot import exp
@@ -451,6 +507,12 @@ def _build_rewrites() -> dict[type, Any]:
         exp.RegexpExtract: _rewrite_regexp_extract,
         exp.RegexpReplace: _rewrite_regexp_replace,
         exp.UnixToTime: _rewrite_from_unixtime,
+        exp.Round: _rewrite_round,
+        exp.DateAdd: _rewrite_date_add,
+        exp.ArraySize: _rewrite_cardinality,
+        exp.ArraySlice: _rewrite_slice,
+        exp.ArrayDistinct: lambda node: _call("toll_array_distinct", node.this.copy()),
+        exp.SplitPart: lambda node: _call("toll_split_part", *(node.args[k].copy() for k in ("this", "delimiter", "part_index"))),
     }
     parse_datetime = getattr(exp, "ParseDatetime", None)
     if parse_datetime is not None:
@@ -462,6 +524,8 @@ _ANONYMOUS_REWRITES = {
     "millisecond": _rename("toll_millisecond"),
     "to_iso8601": _rename("toll_to_iso8601"),
     "map_agg": _rename("toll_map_agg"),
+    "codepoint": _rename("unicode"),
+    "from_iso8601_date": _rename("toll_from_iso8601_date"),
     "format_datetime": _rewrite_joda("format_datetime", "strftime"),
     "parse_datetime": _rewrite_joda("parse_datetime", "strptime"),
 }
@@ -490,7 +554,7 @@ def joda_to_strftime(pattern: str, function: str = "format_datetime") -> str:
             index = end + 1
             continue
         if char.isalpha():
-            run = len(pattern) - len(pattern[index:].lstrip(char))
+            run = len(pattern[index:]) - len(pattern[index:].lstrip(char))
             directive = _JODA.get(char * run)
             if directive is None:
                 raise UsageError(UNSUPPORTED.format(f"{function} pattern letter {char * run!r}"))
