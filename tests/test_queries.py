@@ -79,10 +79,10 @@ def test_translation_keeps_strings_and_quoted_names_and_drops_the_catalog_prefix
         "-- approx_distinct(x)"
     )
     out = translate(sql, catalog).sql
-    assert "APPROX_QUANTILE(n, 0.5)" in out
+    assert "APPROX_QUANTILE(t.n, 0.5)" in out
     assert '"from_iso8601_timestamp"' in out and "'from_iso8601_timestamp(x)'" in out
     assert "awsdatacatalog" not in out and "approx_distinct" not in out.lower()
-    assert 'SELECT "user" FROM' in translate("SELECT `user` FROM `t`", catalog).sql
+    assert 'SELECT "user" AS "user" FROM toll."t"' in translate("SELECT `user` FROM `t`", catalog).sql
 
 
 @pytest.mark.parametrize(

@@ -270,7 +270,6 @@ def _annotate(tree: Any, schema: dict[str, Any], default_schema: str) -> Any:
             expand_stars=False,
             quote_identifiers=False,
             validate_qualify_columns=False,
-            qualify_outputs=False,
             identify=False,
         )
         return annotate_types(qualified, schema=schema, dialect="athena")
