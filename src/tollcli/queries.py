@@ -13,6 +13,8 @@ whose schema `toll` holds one view per table in the ledger:
   field count, unparseable date, empty fields, empty lines) are left out and counted: each
   delivered object is checked once, and the counts are kept in `<home>/catalog/` keyed by the
   object's size and modification time, so later queries read clean objects without re-checking.
+  Objects toll's own delivery wrote are known good when written (`delivery.well_formed_rows`, the
+  log `delivered_log_path`): only objects from elsewhere are checked.
 - Objects that `toll compact` rewrote as Parquet are read from the Parquet files its manifest
   lists (see `tollcli.compact`), together with every CSV object not yet compacted.
 - An empty table is an empty typed relation, never an error.
@@ -434,6 +436,40 @@ def check_objects(con: duckdb.DuckDBPyConnection, objects: list[CsvObject], colu
         obj.skipped = max(0, count_lines(obj.path) - obj.rows)
 
 
+DELIVERED_LOG = "delivered.jsonl"
+
+
+def delivered_log_path(backend: LocalBackend) -> Path:
+    """Where the local delivery stream records the well-formed objects it wrote (in the catalog folder)."""
+    try:
+        _record_catalog(backend)  # so that teardown removes it with the catalog
+    except (OSError, TollError):
+        pass
+    return backend.home / CATALOG_FOLDER / DELIVERED_LOG
+
+
+def read_delivered_log(path: Path) -> dict[str, dict[str, int]]:
+    """path -> {size, mtime_ns, rows} of the objects the delivery recorded; a torn last line is ignored."""
+    import json
+
+    found: dict[str, dict[str, int]] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return found
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            found[str(entry["path"])] = {
+                "size": int(entry["size"]),
+                "mtime_ns": int(entry["mtime_ns"]),
+                "rows": int(entry["rows"]),
+            }
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
 class ObjectIndex:
     """Per-object check results kept under <home>/catalog/: a cache, safe to lose."""
 
@@ -451,12 +487,19 @@ class ObjectIndex:
             self.entries = {}
 
     def apply(self, objects: list[CsvObject]) -> list[CsvObject]:
-        """Fill in known results; return the objects still to check."""
+        """Fill in known results (checked before, or recorded well-formed by our delivery); return the objects still to check."""
         unknown = []
+        delivered: dict[str, dict[str, int]] | None = None
         for obj in objects:
             entry = self.entries.get(str(obj.path))
             if entry and entry.get("size") == obj.size and entry.get("mtime_ns") == obj.mtime_ns:
                 obj.rows, obj.skipped = int(entry["rows"]), int(entry["skipped"])
+                continue
+            if delivered is None:
+                delivered = read_delivered_log(self.backend.home / CATALOG_FOLDER / DELIVERED_LOG)
+            written = delivered.get(str(obj.path))
+            if written and written["size"] == obj.size and written["mtime_ns"] == obj.mtime_ns:
+                obj.rows, obj.skipped = written["rows"], 0
             else:
                 unknown.append(obj)
         return unknown
@@ -508,6 +551,7 @@ def table_files(backend: LocalBackend, con: duckdb.DuckDBPyConnection, ledger: L
         unknown = index.apply(files.objects)
         if unknown:
             check_objects(con, unknown, columns)
+        if unknown or any(str(o.path) not in index.entries for o in files.objects):
             index.save(files.objects)
     return files
 
