@@ -121,3 +121,21 @@ def test_joda_patterns() -> None:
     assert joda_to_strftime("EEE, d MMM yy h:mm a") == "%a, %-d %b %y %-I:%M %p"
     with pytest.raises(UsageError, match="not supported by the local engine"):
         joda_to_strftime("xxxx")
+
+
+def test_a_cli_run_finds_its_translation_on_disk(toll_process, lake, home: Path) -> None:
+    """The second `toll query busiest` process reads the translation from <home>/catalog/, never importing sqlglot."""
+    probe = (
+        "import sys, runpy; sys.argv = ['toll', '--home', sys.argv[1], 'query', 'busiest', '--format', 'json'];"
+        "\ntry:\n    runpy.run_module('tollcli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('SQLGLOT' if 'sqlglot' in sys.modules else 'NO-SQLGLOT', file=sys.stderr)"
+    )
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.run([sys.executable, "-c", probe, str(home)], capture_output=True, text=True, timeout=120) for _ in range(2)
+    ]
+    assert [r.stderr.strip().splitlines()[-1] for r in runs] == ["SQLGLOT", "NO-SQLGLOT"], [r.stderr for r in runs]
+    assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
+    assert (home / "catalog" / "translations.json").exists()

@@ -8,7 +8,8 @@ The translation parses with sqlglot's `athena` dialect, gives its type annotatio
 column types (so `count(*) / 1000` is an integer division and `CAST(double AS bigint)` is known to
 round), rewrites the nodes whose DuckDB spelling answers differently from Trino (see `_REWRITES`),
 names unnamed result columns `_col0`, `_col1`, ... as Trino does, and writes DuckDB's dialect.
-Results are cached per (SQL, catalog): a question pays the translation once per process.
+Results are cached per (SQL, catalog) in the process and, with `cache_dir`, on disk (a
+`toll query` process that finds its SQL there never imports sqlglot: ~0.15 s saved).
 
 What sqlglot does not cover is done by the macros `SESSION_STATEMENTS` defines in every local
 connection (they also pin the session time zone to UTC, Athena's, whatever `TZ` says).
@@ -40,6 +41,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tollcli.errors import UsageError
@@ -159,9 +161,68 @@ class Translation:
 # translation
 
 
-def translate(sql: str, catalog: Catalog) -> Translation:
+def translate(sql: str, catalog: Catalog, cache_dir: Path | None = None) -> Translation:
     """Athena SQL -> DuckDB SQL (cached per SQL text and catalog), or a metadata statement to answer."""
-    return _translate_cached(sql, catalog)
+    if cache_dir is None:
+        return _translate_cached(sql, catalog)
+    key = _disk_key(sql, catalog)
+    cache = _DiskCache.load(cache_dir / DISK_CACHE_NAME)
+    hit = cache.entries.get(key)
+    if isinstance(hit, str):
+        return Translation(sql=hit)
+    translation = _translate_cached(sql, catalog)
+    if translation.metadata is None:
+        cache.store(key, translation.sql)
+    return translation
+
+
+DISK_CACHE_NAME = "translations.json"
+DISK_CACHE_ENTRIES = 200
+
+
+def _disk_key(sql: str, catalog: Catalog) -> str:
+    """Changes with the SQL, the catalog, this module's code and sqlglot's version."""
+    import hashlib
+    from importlib import metadata
+
+    try:
+        sqlglot_version = metadata.version("sqlglot")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        sqlglot_version = "?"
+    me = Path(__file__).stat()
+    material = repr((sql, catalog.key(), sqlglot_version, me.st_size, me.st_mtime_ns))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclass
+class _DiskCache:
+    """Translations kept under <home>/catalog/: a cache, safe to lose; the newest DISK_CACHE_ENTRIES."""
+
+    path: Path
+    entries: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> _DiskCache:
+        import json
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            entries = data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            entries = {}
+        return cls(path, entries)
+
+    def store(self, key: str, sql: str) -> None:
+        from tollcli.state import atomic_write_json
+
+        self.entries.pop(key, None)
+        self.entries[key] = sql
+        kept = dict(list(self.entries.items())[-DISK_CACHE_ENTRIES:])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.path, kept)
+        except OSError:
+            pass
 
 
 @functools.lru_cache(maxsize=256)
@@ -344,6 +405,8 @@ def _type_of_datatype(datatype: Any) -> NumericType:
 def _rewrite(node: Any) -> Any:
     from sqlglot import exp
 
+    if not _REWRITES:
+        _REWRITES.update(_build_rewrites())
     rewrite = _REWRITES.get(type(node))
     if rewrite is None and isinstance(node, exp.Anonymous):
         rewrite = _ANONYMOUS_REWRITES.get(node.name.lower())
@@ -528,7 +591,7 @@ _ANONYMOUS_REWRITES = {
     "format_datetime": _rewrite_joda("format_datetime", "strftime"),
     "parse_datetime": _rewrite_joda("parse_datetime", "strptime"),
 }
-_REWRITES = _build_rewrites()
+_REWRITES: dict[type, Any] = {}  # built on the first translation: importing sqlglot costs ~0.1 s
 
 # Joda-Time pattern letters (by their run length) -> DuckDB strftime directives.
 _JODA = {

@@ -439,13 +439,18 @@ def check_objects(con: duckdb.DuckDBPyConnection, objects: list[CsvObject], colu
 DELIVERED_LOG = "delivered.jsonl"
 
 
-def delivered_log_path(backend: LocalBackend) -> Path:
-    """Where the local delivery stream records the well-formed objects it wrote (in the catalog folder)."""
+def catalog_folder(backend: LocalBackend) -> Path:
+    """<home>/catalog/, recorded in the ledger so that teardown removes it (a cache: never an error)."""
     try:
-        _record_catalog(backend)  # so that teardown removes it with the catalog
+        _record_catalog(backend)
     except (OSError, TollError):
         pass
-    return backend.home / CATALOG_FOLDER / DELIVERED_LOG
+    return backend.home / CATALOG_FOLDER
+
+
+def delivered_log_path(backend: LocalBackend) -> Path:
+    """Where the local delivery stream records the well-formed objects it wrote (in the catalog folder)."""
+    return catalog_folder(backend) / DELIVERED_LOG
 
 
 def read_delivered_log(path: Path) -> dict[str, dict[str, int]]:
@@ -668,7 +673,7 @@ _RETRYABLE = ("No files found", "No such file", "Cannot open file")
 def run_local_query(backend: LocalBackend, sql: str, *, strict: bool = False) -> QueryResult:
     """Run one read-only Athena statement on DuckDB over the home's files."""
 
-    translation = athena_sql.translate(sql, local_catalog(backend))
+    translation = athena_sql.translate(sql, local_catalog(backend), catalog_folder(backend))
     if translation.metadata is not None:
         columns, rows = athena_sql.answer_metadata(translation.metadata, local_catalog(backend), table_locations(backend))
         return QueryResult(columns=columns, rows=rows)
