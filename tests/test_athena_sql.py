@@ -139,3 +139,22 @@ def test_a_cli_run_finds_its_translation_on_disk(toll_process, lake, home: Path)
     assert [r.stderr.strip().splitlines()[-1] for r in runs] == ["SQLGLOT", "NO-SQLGLOT"], [r.stderr for r in runs]
     assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
     assert (home / "catalog" / "translations.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM no_such_table", "SQL error: table no_such_table does not exist"),
+        ("SELECT toll, nope FROM lab_toll_data_stream", "SQL error: column 'nope' cannot be resolved"),
+        ("SELEC 1", "SQL error: syntax error at or near 'SELEC'"),
+        ("SELECT (1", "SQL error: syntax error at line 1, column 9 near '1' (Expecting ))"),
+    ],
+)
+def test_query_mistakes_are_named_in_athenas_terms(toll, lake, sql: str, message: str) -> None:
+    result = toll("query", "sql", sql)
+    assert result.exit_code == 2 and result.stderr.strip() == f"toll: error: {message}"
+
+
+def test_explain_translates_the_query_it_explains(toll, lake) -> None:
+    result = toll("query", "sql", "EXPLAIN SELECT count(*) / 2 FROM lab_toll_data_stream WHERE regexp_like(toll, '^TX')")
+    assert result.exit_code == 0, result.output

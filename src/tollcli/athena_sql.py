@@ -233,11 +233,24 @@ def _translate_cached(sql: str, catalog: Catalog) -> Translation:
     metadata = _metadata_statement(text)
     if metadata is not None:
         return Translation(metadata=metadata)
+    explain = re.match(r"^EXPLAIN\s+(?!ANALYZE\b)(?:\((?:[^)]*)\)\s*)?(.*)$", text, re.I | re.S)
+    if explain and _QUERY_START.match(explain.group(1)):
+        return Translation(sql="EXPLAIN " + _to_duckdb(_backticks_to_quotes(explain.group(1)), catalog))
     if not _QUERY_START.match(text):
+        first = re.match(r"[\s(]*(\w*)", text).group(1)  # type: ignore[union-attr]
+        if first.upper() not in _STATEMENT_WORDS:
+            raise UsageError(f"SQL error: syntax error at or near {first or text[:20]!r}")
         return Translation(sql=text)  # not a query: the read-only guard refuses it in its own words
     return Translation(sql=_to_duckdb(_backticks_to_quotes(text), catalog))
 
 
+# First words of statements that are not queries (the read-only guard refuses them by their kind).
+_STATEMENT_WORDS_TEXT = """
+ALTER ANALYZE ATTACH BEGIN CALL CHECKPOINT COMMENT COMMIT COPY CREATE DEALLOCATE DELETE DETACH DROP EXECUTE
+EXPLAIN EXPORT FROM GRANT IMPORT INSERT INSTALL LOAD MERGE MSCK OPTIMIZE PIVOT PRAGMA PREPARE RESET REVOKE
+ROLLBACK SET SUMMARIZE TRUNCATE UNLOAD UNPIVOT UPDATE USE VACUUM
+"""
+_STATEMENT_WORDS = frozenset(re.findall(r"\w+", _STATEMENT_WORDS_TEXT))
 _QUERY_START = re.compile(r"^[\s(]*(SELECT|WITH|VALUES|TABLE)\b", re.I)
 
 
@@ -654,6 +667,12 @@ def engine_error(exc: BaseException) -> UsageError:
         found = re.search(r"'(\w+)\(", text)
         name = _MACRO_ORIGINS.get(found.group(1).lower(), found.group(1).lower()) if found else "this function"
         return UsageError(UNSUPPORTED.format(f"{name} with these argument types"))
+    table = re.search(r"Table with name (\S+) does not exist", text)
+    if table:
+        return UsageError(f"SQL error: table {table.group(1)} does not exist")
+    column = re.search(r'Referenced column "([^"]+)" not found|Column "([^"]+)" referenced that exists in the SELECT', text)
+    if column:
+        return UsageError(f"SQL error: column '{column.group(1) or column.group(2)}' cannot be resolved")
     text = re.sub(r"^(Parser|Catalog|Binder|Conversion|Invalid Input|Permission) Error: ", "", text)
     return UsageError(f"SQL error: {text}")
 

@@ -703,7 +703,7 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool) -> Query
         except (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException) as exc:
             raise athena_sql.engine_error(exc) from None
         except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.PermissionException) as exc:
-            raise UsageError(f"SQL error: {_first_line(exc)}") from None
+            raise athena_sql.engine_error(exc) from None
         except duckdb.IOException as exc:
             # `toll compact` may have replaced an object between listing and reading: list again once.
             if attempt == 0 and any(marker in str(exc) for marker in _RETRYABLE):
