@@ -38,6 +38,7 @@ import datetime as dt
 import functools
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -163,19 +164,28 @@ class Translation:
 
 def translate(sql: str, catalog: Catalog, cache_dir: Path | None = None) -> Translation:
     """Athena SQL -> DuckDB SQL (cached per SQL text and catalog), or a metadata statement to answer."""
-    if cache_dir is None:
-        return _translate_cached(sql, catalog)
-    key = _disk_key(sql, catalog)
-    cache = _DiskCache.load(cache_dir / DISK_CACHE_NAME)
-    hit = cache.entries.get(key)
+    key = (sql, catalog)
+    known = _MEMORY.get(key)
+    if known is not None:
+        _MEMORY.move_to_end(key)
+        return known
+    disk = _DiskCache.load(cache_dir / DISK_CACHE_NAME) if cache_dir is not None else None
+    disk_key = _disk_key(sql, catalog) if disk is not None else ""
+    hit = disk.entries.get(disk_key) if disk is not None else None
     if isinstance(hit, str):
-        return Translation(sql=hit)
-    translation = _translate_cached(sql, catalog)
-    if translation.metadata is None:
-        cache.store(key, translation.sql)
+        translation = Translation(sql=hit)
+    else:
+        translation = _translate_uncached(sql, catalog)
+        if disk is not None and translation.metadata is None:
+            disk.store(disk_key, translation.sql)
+    _MEMORY[key] = translation
+    while len(_MEMORY) > MEMORY_CACHE_ENTRIES:
+        _MEMORY.popitem(last=False)
     return translation
 
 
+MEMORY_CACHE_ENTRIES = 256
+_MEMORY: OrderedDict[tuple[str, Catalog], Translation] = OrderedDict()
 DISK_CACHE_NAME = "translations.json"
 DISK_CACHE_ENTRIES = 200
 
@@ -183,6 +193,13 @@ DISK_CACHE_ENTRIES = 200
 def _disk_key(sql: str, catalog: Catalog) -> str:
     """Changes with the SQL, the catalog, this module's code and sqlglot's version."""
     import hashlib
+
+    material = repr((sql, catalog.key(), _code_version()))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_version() -> tuple[Any, ...]:
     from importlib import metadata
 
     try:
@@ -190,8 +207,7 @@ def _disk_key(sql: str, catalog: Catalog) -> str:
     except metadata.PackageNotFoundError:  # pragma: no cover
         sqlglot_version = "?"
     me = Path(__file__).stat()
-    material = repr((sql, catalog.key(), sqlglot_version, me.st_size, me.st_mtime_ns))
-    return hashlib.sha256(material.encode()).hexdigest()
+    return (sqlglot_version, me.st_size, me.st_mtime_ns)
 
 
 @dataclass
@@ -225,8 +241,7 @@ class _DiskCache:
             pass
 
 
-@functools.lru_cache(maxsize=256)
-def _translate_cached(sql: str, catalog: Catalog) -> Translation:
+def _translate_uncached(sql: str, catalog: Catalog) -> Translation:
     text = _strip_comments(sql).strip().rstrip(";").strip()
     if not text:
         raise UsageError("the query is empty")
