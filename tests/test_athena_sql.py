@@ -158,3 +158,21 @@ def test_query_mistakes_are_named_in_athenas_terms(toll, lake, sql: str, message
 def test_explain_translates_the_query_it_explains(toll, lake) -> None:
     result = toll("query", "sql", "EXPLAIN SELECT count(*) / 2 FROM lab_toll_data_stream WHERE regexp_like(toll, '^TX')")
     assert result.exit_code == 0, result.output
+
+
+def test_question_shares_are_the_same_double_on_both_engines(lake, home: Path) -> None:
+    """share_pct is `round(100 * CAST(count(*) AS double) / total, 2)`: a double in Athena too (Trino's
+    round(double, 2) rounds half away from zero), not a DECIMAL whose scale would cut it to 1 digit."""
+    from collections import Counter
+
+    from athena_corpus import dround
+    from tollcli.backends.local import LocalBackend
+    from tollcli.config import Settings
+    from tollcli.queries import question_sql, run_question
+
+    assert "CAST(count(*) AS double)" in question_sql("busiest") and "CAST(count(*) AS double)" in question_sql("most-active")
+    backend = LocalBackend(Settings(home=home))
+    stations = Counter(s for _, s, _ in make_records(300))
+    answer = run_question(backend, "busiest")
+    assert {row[0]: row[2] for row in answer.rows} == {s: dround(100 * n / 300, 2) for s, n in stations.items()}
+    assert any(round(share * 10) != share * 10 for share in (row[2] for row in answer.rows))  # two decimals survive
