@@ -176,3 +176,31 @@ def test_question_shares_are_the_same_double_on_both_engines(lake, home: Path) -
     answer = run_question(backend, "busiest")
     assert {row[0]: row[2] for row in answer.rows} == {s: dround(100 * n / 300, 2) for s, n in stations.items()}
     assert any(round(share * 10) != share * 10 for share in (row[2] for row in answer.rows))  # two decimals survive
+
+
+def test_typed_columns_divide_and_cast_as_trino(home: Path) -> None:
+    """The catalog's column types reach the translation: an INTEGER column divides as an integer, a
+    DOUBLE column casts to bigint half away from zero (DuckDB alone gives 2 for 2.5 and 3.5 for 7 / 2)."""
+    from tollcli.state import Resource
+
+    backend = set_up_home(home)
+    scores = home / "anomaly" / "scores"
+    scores.mkdir(parents=True)
+    rows = [
+        {"window_start": "2026-11-28T08:00:00Z", "station": "TX45", "vehicle_count": 7, "anomaly_score": 2.5},
+        {"window_start": "2026-11-28T08:00:10Z", "station": "TX45", "vehicle_count": -7, "anomaly_score": -2.5},
+    ]
+    (scores / "part-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    columns = {"window_start": "VARCHAR", "station": "VARCHAR", "vehicle_count": "INTEGER", "anomaly_score": "DOUBLE"}
+    ledger = backend.require_ledger()
+    ledger.record(
+        Resource(
+            kind="table", name="toll.anomaly_scores", settings={"columns": columns, "location": str(scores), "format": "jsonl"}
+        )
+    )
+    result = backend.query(
+        "SELECT vehicle_count / 2, CAST(anomaly_score AS bigint), vehicle_count * 1.5, avg(vehicle_count) OVER () "
+        "FROM anomaly_scores ORDER BY window_start"
+    )
+    assert result.columns == ["_col0", "_col1", "_col2", "_col3"]
+    assert [tuple(map(str, r)) for r in result.rows] == [("3", "3", "10.5", "0.0"), ("-3", "-3", "-10.5", "0.0")]
