@@ -781,10 +781,10 @@ def answer_metadata(
         if statement[2]:
             names = [n for n in names if _like(statement[2]).match(n)]
         return ["tab_name"], [(n,) for n in names]
-    schema, table = _split_qualified(statement[1])
+    wanted_schema, wanted_table = _split_qualified(statement[1])
     if kind == "columns" and statement[2]:
-        schema = _unquote(statement[2])
-    schema, table, columns = catalog.find(table, schema)
+        wanted_schema = _unquote(statement[2])
+    schema, table, columns = catalog.find(wanted_table, wanted_schema)
     if kind == "columns":
         return ["field"], [(c,) for c in columns]
     if kind == "describe":
