@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tollcli.athena_sql import Catalog, translate
 from tollcli.backends.local import LocalBackend
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
 from tollcli.queries import (
-    athena_to_duckdb,
     check_read_only,
     parse_duration,
     question_sql,
@@ -71,19 +71,18 @@ def backend(tmp_path: Path) -> LocalBackend:
 # --- translation and checks ----------------------------------------------------------------
 
 
-def test_translation_renames_athena_functions_outside_strings_and_quoted_names() -> None:
+def test_translation_keeps_strings_and_quoted_names_and_drops_the_catalog_prefix() -> None:
+    catalog = Catalog(tables={"toll": {"t": {"date": "VARCHAR", "n": "BIGINT"}}}, default_schema="toll")
     sql = (
         "SELECT approx_percentile(n, 0.5), \"from_iso8601_timestamp\", 'from_iso8601_timestamp(x)' "
         "FROM awsdatacatalog.toll.t WHERE from_iso8601_timestamp (date) > FROM_ISO8601_TIMESTAMP('2026-01-01Z') "
         "-- approx_distinct(x)"
     )
-    out = athena_to_duckdb(sql)
-    assert "approx_quantile(n, 0.5)" in out
+    out = translate(sql, catalog).sql
+    assert "APPROX_QUANTILE(t.n, 0.5)" in out
     assert '"from_iso8601_timestamp"' in out and "'from_iso8601_timestamp(x)'" in out
-    assert "FROM toll.t" in out
-    assert out.count("toll_from_iso8601_timestamp") == 2
-    assert out.endswith("-- approx_distinct(x)")
-    assert athena_to_duckdb("SELECT `user` FROM `lab_toll_data_stream`") == 'SELECT "user" FROM "lab_toll_data_stream"'
+    assert "awsdatacatalog" not in out and "approx_distinct" not in out.lower()
+    assert 'SELECT "user" AS "user" FROM toll."t"' in translate("SELECT `user` FROM `t`", catalog).sql
 
 
 @pytest.mark.parametrize(

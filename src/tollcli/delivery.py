@@ -7,10 +7,16 @@ the object's first record). An object is written aside under a name starting wit
 then renamed into place: `kill -9` at any moment leaves whole objects only. Writing happens on
 a background thread so generation and disk work overlap; `stats.accepted` counts only records in
 renamed objects. Like Firehose, it stores exactly the bytes it was sent and adds no delimiter.
+
+With `delivered_log` set (the local backend sets it), each object whose every line is a good row
+of the toll table (`well_formed_rows`: what `queries.valid_row_sql` would keep) is recorded there
+once it is in place: its path, size, modification time and rows, one JSON line appended. The local
+query engine trusts those objects and checks only objects that came from elsewhere.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import sys
@@ -46,6 +52,73 @@ def record_ends(chunk: RecordChunk) -> np.ndarray | None:
     return ends
 
 
+# The date layouts the check below understands (d: a digit); any other layout is left for the query
+# engine to check. Both are ISO-8601 in UTC, as `toll generate` writes them.
+_DATE_LAYOUTS = {24: b"dddd-dd-ddTdd:dd:dd.dddZ", 20: b"dddd-dd-ddTdd:dd:ddZ"}
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def well_formed_rows(data: bytes) -> int | None:
+    """How many rows `data` holds if every line is `date,toll,user` with three non-empty fields and a
+    valid ISO-8601 UTC date (a row `queries.valid_row_sql` keeps); None if any line is not, or if
+    the dates have a layout this check does not know (the query engine then checks the object)."""
+    if not data or not data.endswith(b"\n"):
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    commas = np.flatnonzero(buf == 44)
+    if len(commas) != 2 * len(ends) or (np.searchsorted(commas, ends) != 2 * np.arange(1, len(ends) + 1)).any():
+        return None  # not exactly two commas on every line
+    first, second = commas[0::2], commas[1::2]
+    if (first < starts).any() or (first == starts).any() or (second == first + 1).any() or (ends == second + 1).any():
+        return None  # an empty field
+    if (buf == 34).any() or (buf == 13).any():
+        return None  # quotes or carriage returns: let the reader decide
+    widths = first - starts
+    layout = _DATE_LAYOUTS.get(int(widths[0]))
+    if layout is None or (widths != widths[0]).any():
+        return None
+    dates = buf[starts[:, None] + np.arange(len(layout))]
+    pattern = np.frombuffer(layout, dtype=np.uint8)
+    digit = pattern == ord("d")
+    block = dates[:, digit]
+    if ((block < 48) | (block > 57)).any() or (dates[:, ~digit] != pattern[~digit]).any():
+        return None
+    values = (block - 48).astype(np.int64)
+
+    def number(first_digit: int, count: int) -> np.ndarray:
+        result = np.zeros(len(values), dtype=np.int64)
+        for k in range(first_digit, first_digit + count):
+            result = result * 10 + values[:, k]
+        return result
+
+    year, month, day = number(0, 4), number(4, 2), number(6, 2)
+    hour, minute, second_ = number(8, 2), number(10, 2), number(12, 2)
+    if ((month < 1) | (month > 12) | (day < 1) | (hour > 23) | (minute > 59) | (second_ > 59) | (year < 1)).any():
+        return None
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    if (day > _DAYS_IN_MONTH[month] + ((month == 2) & leap)).any():
+        return None
+    return len(ends)
+
+
+def append_delivered(log: Path, path: Path, rows: int) -> None:
+    """Record one well-formed object (a JSON line, appended whole); a failure only costs a later check."""
+    try:
+        info = path.stat()
+        real = str(path.resolve())  # the query engine lists the resolved table location
+        line = json.dumps({"path": real, "size": info.st_size, "mtime_ns": info.st_mtime_ns, "rows": rows}) + "\n"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, line.encode())
+        finally:
+            os.close(descriptor)
+    except OSError:
+        pass
+
+
 class LocalDeliveryStream(RecordSink):
     """A delivery stream whose destination is a folder laid out like the S3 bucket."""
 
@@ -61,6 +134,7 @@ class LocalDeliveryStream(RecordSink):
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        delivered_log: Path | None = None,
     ) -> None:
         self.bucket = Path(bucket)
         self.stream_name = stream_name
@@ -71,6 +145,7 @@ class LocalDeliveryStream(RecordSink):
         self._clock = clock
         self._wall = wall
         self._new_id = new_id
+        self.delivered_log = delivered_log
         self._parts: list[bytes] = []
         self._buffered_bytes = 0
         self._buffered_records = 0
@@ -203,11 +278,14 @@ class LocalDeliveryStream(RecordSink):
                 if self._error is not None:
                     continue  # after a failure, queued objects are not delivered (nor counted)
                 key, data, records = item
+                rows = well_formed_rows(data) if self.delivered_log is not None else None
                 try:
                     self._put_object(key, data)
                 except OSError as exc:
                     self._error = TollError(f"cannot deliver {key} to {self.bucket}: {exc.strerror or exc}")
                     continue
+                if rows is not None and self.delivered_log is not None:
+                    append_delivered(self.delivered_log, self.bucket / key, rows)
                 with self._lock:
                     self._stats.accepted += records
                     self._stats.objects += 1

@@ -4,14 +4,17 @@
         -> templates/sql/busiest.sql filled in -> backend.query(sql) -> QuestionResult
 
 The question SQL is plain Athena (Trino) SQL: the AWS backend sends it to Athena unchanged. The
-local backend calls `run_local_query`, which translates the few Athena functions DuckDB spells
-differently (`athena_to_duckdb`), refuses anything but one SELECT, and runs it in a fresh
-in-memory DuckDB whose schema `toll` holds one view per table in the ledger:
+local backend calls `run_local_query`, which translates Athena's dialect to DuckDB's with the
+ledger's column types (`tollcli.athena_sql`: sqlglot plus macros, a UTC session; SHOW and DESCRIBE
+are answered from the ledger), refuses anything but one SELECT, and runs it in an in-memory DuckDB
+whose schema `toll` holds one view per table in the ledger:
 
 - CSV tables (the bucket) are read with declared column types, never sniffed. Bad rows (wrong
   field count, unparseable date, empty fields, empty lines) are left out and counted: each
   delivered object is checked once, and the counts are kept in `<home>/catalog/` keyed by the
   object's size and modification time, so later queries read clean objects without re-checking.
+  Objects toll's own delivery wrote are known good when written (`delivery.well_formed_rows`, the
+  log `delivered_log_path`): only objects from elsewhere are checked.
 - Objects that `toll compact` rewrote as Parquet are read from the Parquet files its manifest
   lists (see `tollcli.compact`), together with every CSV object not yet compacted.
 - An empty table is an empty typed relation, never an error.
@@ -31,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tollcli import athena_sql
 from tollcli.backends.base import QueryResult
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
@@ -296,57 +300,6 @@ def run_question(
 
 
 # ---------------------------------------------------------------------------------------------
-# Athena -> DuckDB
-
-# Athena functions that DuckDB names differently; the targets are DuckDB built-ins or the macros
-# `_LOCAL_MACROS` defines in every local connection.
-FUNCTION_RENAMES = {
-    "from_iso8601_timestamp": "toll_from_iso8601_timestamp",
-    "from_iso8601_date": "toll_from_iso8601_date",
-    "to_iso8601": "toll_to_iso8601",
-    "approx_percentile": "approx_quantile",
-    "approx_distinct": "approx_count_distinct",
-}
-_LOCAL_MACROS = (
-    "CREATE MACRO toll_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
-    "CREATE MACRO toll_from_iso8601_date(s) AS CAST(s AS DATE)",
-    "CREATE MACRO toll_to_iso8601(t) AS strftime(CAST(t AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ')",
-)
-# Strings, quoted identifiers and comments pass through untouched; words may be renamed.
-_TOKENS = re.compile(
-    r"""(?P<string>'(?:[^']|'')*')|(?P<quoted>"(?:[^"]|"")*")|(?P<backtick>`[^`]*`)"""
-    r"""|(?P<comment>--[^\n]*|/\*.*?\*/)|(?P<word>[A-Za-z_][A-Za-z0-9_$]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_$]*)*)""",
-    re.DOTALL,
-)
-
-
-def athena_to_duckdb(sql: str) -> str:
-    """Translate the Athena SQL we accept into DuckDB's dialect, token by token.
-
-    Renames functions (`from_iso8601_timestamp(` and friends), turns Athena's backtick quoting
-    into double quotes, and drops the `awsdatacatalog.` catalog prefix.
-    """
-    out: list[str] = []
-    position = 0
-    for match in _TOKENS.finditer(sql):
-        out.append(sql[position : match.start()])
-        position = match.end()
-        token = match.group(0)
-        if match.lastgroup == "backtick":
-            token = '"' + token[1:-1].replace('"', '""') + '"'
-        elif match.lastgroup == "word":
-            parts = [p.strip() for p in token.split(".")]
-            if len(parts) > 1 and parts[0].lower() == "awsdatacatalog":
-                parts = parts[1:]
-            if len(parts) == 1 and sql[match.end() :].lstrip().startswith("("):
-                parts[0] = FUNCTION_RENAMES.get(parts[0].lower(), parts[0])
-            token = ".".join(parts)
-        out.append(token)
-    out.append(sql[position:])
-    return "".join(out)
-
-
-# ---------------------------------------------------------------------------------------------
 # read-only check
 
 
@@ -483,6 +436,45 @@ def check_objects(con: duckdb.DuckDBPyConnection, objects: list[CsvObject], colu
         obj.skipped = max(0, count_lines(obj.path) - obj.rows)
 
 
+DELIVERED_LOG = "delivered.jsonl"
+
+
+def catalog_folder(backend: LocalBackend) -> Path:
+    """<home>/catalog/, recorded in the ledger so that teardown removes it (a cache: never an error)."""
+    try:
+        _record_catalog(backend)
+    except (OSError, TollError):
+        pass
+    return backend.home / CATALOG_FOLDER
+
+
+def delivered_log_path(backend: LocalBackend) -> Path:
+    """Where the local delivery stream records the well-formed objects it wrote (in the catalog folder)."""
+    return catalog_folder(backend) / DELIVERED_LOG
+
+
+def read_delivered_log(path: Path) -> dict[str, dict[str, int]]:
+    """path -> {size, mtime_ns, rows} of the objects the delivery recorded; a torn last line is ignored."""
+    import json
+
+    found: dict[str, dict[str, int]] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return found
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            found[str(entry["path"])] = {
+                "size": int(entry["size"]),
+                "mtime_ns": int(entry["mtime_ns"]),
+                "rows": int(entry["rows"]),
+            }
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
 class ObjectIndex:
     """Per-object check results kept under <home>/catalog/: a cache, safe to lose."""
 
@@ -500,12 +492,19 @@ class ObjectIndex:
             self.entries = {}
 
     def apply(self, objects: list[CsvObject]) -> list[CsvObject]:
-        """Fill in known results; return the objects still to check."""
+        """Fill in known results (checked before, or recorded well-formed by our delivery); return the objects still to check."""
         unknown = []
+        delivered: dict[str, dict[str, int]] | None = None
         for obj in objects:
             entry = self.entries.get(str(obj.path))
             if entry and entry.get("size") == obj.size and entry.get("mtime_ns") == obj.mtime_ns:
                 obj.rows, obj.skipped = int(entry["rows"]), int(entry["skipped"])
+                continue
+            if delivered is None:
+                delivered = read_delivered_log(self.backend.home / CATALOG_FOLDER / DELIVERED_LOG)
+            written = delivered.get(str(obj.path))
+            if written and written["size"] == obj.size and written["mtime_ns"] == obj.mtime_ns:
+                obj.rows, obj.skipped = written["rows"], 0
             else:
                 unknown.append(obj)
         return unknown
@@ -557,6 +556,7 @@ def table_files(backend: LocalBackend, con: duckdb.DuckDBPyConnection, ledger: L
         unknown = index.apply(files.objects)
         if unknown:
             check_objects(con, unknown, columns)
+        if unknown or any(str(o.path) not in index.entries for o in files.objects):
             index.save(files.objects)
     return files
 
@@ -611,7 +611,7 @@ def _engine(readable: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
         _ENGINES.move_to_end(readable)
         return engine
     engine = duckdb.connect(":memory:")
-    for statement in _LOCAL_MACROS:
+    for statement in athena_sql.SESSION_STATEMENTS:  # UTC session, the dialect's macros
         engine.execute(statement)
     engine.execute(f"SET allowed_directories = [{', '.join(sql_string(d) for d in readable)}]")
     engine.execute("SET enable_external_access = false")
@@ -644,13 +644,40 @@ def open_local_catalog(backend: LocalBackend) -> tuple[duckdb.DuckDBPyConnection
     return con, tables
 
 
+def local_catalog(backend: LocalBackend) -> athena_sql.Catalog:
+    """The ledger's databases and tables as the dialect translation sees them (no file is read)."""
+    ledger = backend.require_ledger()
+    tables: dict[str, dict[str, dict[str, str]]] = {}
+    for resource in ledger.resources:
+        if resource.kind == "table" and resource.settings.get("columns"):
+            schema, table = split_table_name(resource.name)
+            tables.setdefault(schema, {})[table] = {str(k): str(v) for k, v in resource.settings["columns"].items()}
+    databases = tuple(sorted(r.name for r in ledger.resources if r.kind == "database"))
+    return athena_sql.Catalog(tables=tables, default_schema=DEFAULT_SCHEMA, databases=databases)
+
+
+def table_locations(backend: LocalBackend) -> dict[str, str]:
+    """schema.table -> the folder it reads (SHOW CREATE TABLE's LOCATION)."""
+    ledger = backend.require_ledger()
+    found = {}
+    for resource in ledger.resources:
+        if resource.kind == "table" and resource.settings.get("location"):
+            schema, table = split_table_name(resource.name)
+            found[f"{schema}.{table}"] = str(resource.settings["location"])
+    return found
+
+
 _RETRYABLE = ("No files found", "No such file", "Cannot open file")
 
 
 def run_local_query(backend: LocalBackend, sql: str, *, strict: bool = False) -> QueryResult:
     """Run one read-only Athena statement on DuckDB over the home's files."""
 
-    local_sql = check_read_only(athena_to_duckdb(sql))
+    translation = athena_sql.translate(sql, local_catalog(backend), catalog_folder(backend))
+    if translation.metadata is not None:
+        columns, rows = athena_sql.answer_metadata(translation.metadata, local_catalog(backend), table_locations(backend))
+        return QueryResult(columns=columns, rows=rows)
+    local_sql = check_read_only(translation.sql)
     with _ENGINE_LOCK:
         return _run_locked(backend, local_sql, strict=strict)
 
@@ -674,9 +701,9 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool) -> Query
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
         except (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException) as exc:
-            raise UsageError(f"SQL error: {_first_line(exc)}") from None
+            raise athena_sql.engine_error(exc) from None
         except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.PermissionException) as exc:
-            raise UsageError(f"SQL error: {_first_line(exc)}") from None
+            raise athena_sql.engine_error(exc) from None
         except duckdb.IOException as exc:
             # `toll compact` may have replaced an object between listing and reading: list again once.
             if attempt == 0 and any(marker in str(exc) for marker in _RETRYABLE):

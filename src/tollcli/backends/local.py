@@ -224,6 +224,7 @@ class LocalBackend(Backend):
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
         from tollcli.delivery import LocalDeliveryStream
+        from tollcli.queries import delivered_log_path
 
         config = self.stream_config()
         return LocalDeliveryStream(
@@ -232,6 +233,7 @@ class LocalBackend(Backend):
             buffer_bytes=int(config["buffering_mb"]) * 1024 * 1024,
             buffer_seconds=float(config["buffering_seconds"]),
             realtime=realtime,
+            delivered_log=delivered_log_path(self),  # well-formed objects, so queries need not check them
         )
 
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from tollcli.athena_sql import athena_csv, athena_json, athena_rows
 from tollcli.cli.common import AppContext, OutputFormat, SummaryFormat, app_context, print_json, to_jsonable
 from tollcli.queries import QUESTIONS, QuestionResult, run_question, time_range
 from tollcli.render import bar_chart, human_bytes
@@ -141,7 +142,7 @@ def sql_command(
         print_json(
             {
                 "columns": result.columns,
-                "rows": [dict(zip(result.columns, row)) for row in result.rows],
+                "rows": [dict(zip(result.columns, map(athena_json, row))) for row in result.rows],
                 "skipped_rows": result.skipped_rows,
                 "bytes_scanned": result.bytes_scanned,
                 "cost_usd": result.cost_usd,
@@ -150,9 +151,10 @@ def sql_command(
         )
         return
     if output_format is OutputFormat.csv:
-        _write_csv(result.columns, result.rows)
+        sys.stdout.write(athena_csv(result.columns, result.rows))  # values as Athena's result CSV has them
+        sys.stdout.flush()
     else:
-        _print_table(app, result.columns, result.rows)
+        _print_table(app, result.columns, athena_rows(result.rows))
         app.err_console.print(f"{len(result.rows):,} row(s)")
     _report_notes(app, result.notes, result.skipped_rows)
 
