@@ -23,13 +23,12 @@ from tollcli.generator import (
     GenerateOptions,
     GenerateProgress,
     GenerateSummary,
-    parse_duration,
-    parse_start,
     run_generation,
     sample_records,
 )
 from tollcli.kdg import default_spec, load_template, skewed_spec
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
+from tollcli.units import DURATION_HELP, parse_duration, parse_instant
 
 
 @contextmanager
@@ -90,14 +89,15 @@ def generate(
     ctx: typer.Context,
     rate: float = typer.Option(None, "--rate", help=f"Records per second (default {DEFAULT_RATE:g}).", show_default=False),
     count: int = typer.Option(None, "--count", help="Stop after exactly N records delivered."),
-    duration: str = typer.Option(None, "--duration", help="Stop after this long: 90s, 5m, 1h.", metavar="TEXT"),
+    duration: str = typer.Option(None, "--duration", help=f"Stop after this long: {DURATION_HELP}.", metavar="DURATION"),
     seed: int = typer.Option(None, "--seed", help="Seed the draws: with --backfill --start, output repeats byte for byte."),
     template: Path = typer.Option(None, "--template", help="A KDG record template (as pasted into the KDG).", metavar="FILE"),
     backfill: bool = typer.Option(False, "--backfill", help="Event time advances at --rate; write as fast as possible."),
     start: str = typer.Option(
         None,
         "--start",
-        help="Backfill's first event time, ISO-8601 (default: now minus the run).",
+        help="Backfill's first event time, ISO-8601 (default: just after the home's last event time, "
+        "or so that the backfill ends now in a home without data).",
         metavar="ISO",
     ),
     sample: int = typer.Option(None, "--sample", help="Print N records from the template and send nothing.", metavar="N"),
@@ -126,11 +126,11 @@ def generate(
     options = GenerateOptions(
         rate=DEFAULT_RATE if rate is None else rate,
         count=count,
-        duration=parse_duration(duration) if duration is not None else None,
+        duration=parse_duration(duration, option="--duration") if duration is not None else None,
         seed=seed,
         template_path=template,
         backfill=backfill,
-        start=parse_start(start) if start is not None else None,
+        start=parse_instant(start, option="--start") if start is not None else None,
         rate_profile_path=rate_profile,
         skew_station=skew,
         drop=drop,
