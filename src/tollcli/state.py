@@ -46,6 +46,14 @@ def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
 
 
+def describe_resource(kind: str, name: str, path: Any = None) -> str:
+    """`bucket bucket` says nothing: a local resource whose file or folder bears its name is named by its path."""
+    what = kind.replace("_", " ")
+    if path is not None and Path(str(path)).name == name:
+        return f"{what} {Path(str(path)).resolve()}"
+    return f"{what} {name}"
+
+
 @dataclass
 class Resource:
     """One thing `toll` made: its kind (bucket, stream, role, ...), name and settings."""
@@ -54,6 +62,10 @@ class Resource:
     name: str
     settings: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=utc_now_iso)
+
+    def describe(self) -> str:
+        """For messages: `delivery stream toll-data-stream`, `bucket /abs/home/bucket` (a folder by its path)."""
+        return describe_resource(self.kind, self.name, self.settings.get("path"))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "settings": self.settings, "created_at": self.created_at}

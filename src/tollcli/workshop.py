@@ -16,6 +16,7 @@ real time. Teardown runs however the run ends (a failure, Ctrl-C, SIGTERM) unles
 from __future__ import annotations
 
 import math
+import shlex
 import signal
 import threading
 import time
@@ -34,6 +35,7 @@ from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary
 from tollcli.kdg import default_spec
 from tollcli.queries import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
+from tollcli.units import counted
 
 DEFAULT_DASHBOARD = Path("toll-dashboard.html")
 WINDOW_SECONDS = 10
@@ -320,7 +322,7 @@ class Workshop:
     def setup(self, step: StepReport) -> None:
         created = self.backend.setup(buffer_mb=DEFAULT_BUFFER_MB, buffer_seconds=DEFAULT_BUFFER_SECONDS)
         for resource in created.created:
-            self._say(step, f"created {resource.kind} {resource.name}")
+            self._say(step, f"created {resource.describe()}")
         self._say(step, f"delivery stream buffering: {DEFAULT_BUFFER_MB} MB or {DEFAULT_BUFFER_SECONDS} s, whichever comes first")
         step.details["created"] = [f"{r.kind} {r.name}" for r in created.created]
 
@@ -451,7 +453,7 @@ class Workshop:
             report = self.backend.deploy(config=config, replay=False)
             self._say(step, f"this backend scores only new records: the model warms up over the first {warm} windows")
         for resource in report.created:
-            self._say(step, f"created {resource.kind} {resource.name}")
+            self._say(step, f"created {resource.describe()}")
         forest = config.forest
         self._say(
             step,
@@ -507,25 +509,46 @@ class Workshop:
             self._say(step, f"... and {len(alerts) - 10} more (toll alerts lists them all)")
         named = [a for a in during if a["station"] == station]
         scores = self.backend.read_scores()
-        calm = max((float(r["anomaly_score"]) for r in scores if str(r["window_start"]) < started), default=0.0)
-        peak = max((float(r["anomaly_score"]) for r in scores if str(r["window_start"]) >= started), default=0.0)
-        self._say(
-            step,
-            f"Why: the forest learned what a normal {WINDOW_SECONDS} s window looks like (the vehicle count at every station; "
-            f"before the skew no window scored above {calm:.2f}). When traffic diverted to {station}, the window's counts fell "
-            f"far from anything the trees had sampled and the score rose to {peak:.2f}, above the threshold of "
-            f"{self.options.threshold:g}. The explanation gives the station that moved most (HIGH: more vehicles than usual, "
-            "LOW: fewer) and its share of the score. As the skew goes on the forest learns it and the score falls back: "
-            "RCF flags a change, not a level.",
-        )
+        self._say(step, self._why(scores, started, station))
         if named:
-            self._say(step, f"{len(named)} alert(s) named {station}, the first at {named[0]['window_start']}")
+            self._say(step, f"{counted(len(named), 'alert')} named {station}, the first at {named[0]['window_start']}")
         else:
             step.status = "warning"
             self._say(step, f"no alert named {station}: try a longer --steady-minutes or a lower --threshold")
         if before:
-            self._say(step, f"{len(before)} alert(s) came before the skew: false alarms on normal traffic")
+            self._say(step, f"{counted(len(before), 'alert')} came before the skew: false alarms on normal traffic")
         step.details.update(alerts=len(alerts), during_skew=len(during), named_skew_station=len(named), before_skew=len(before))
+
+    def _why(self, scores: list[dict[str, Any]], started: str, station: str) -> str:
+        """Why the score rose, from the scores as they are: nothing is claimed that did not happen
+        (a short real-time run may have scored no window yet, or none above the threshold)."""
+        scored = [r for r in scores if float(r["anomaly_score"]) > 0]
+        calm = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) < started]
+        skewed = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) >= started]
+        threshold = self.options.threshold
+        if not skewed:
+            return (
+                f"The anomaly app scored no window of the skewed traffic ({counted(len(scores), 'window')} counted, "
+                f"{counted(len(scored), 'window')} scored above 0 in all): the forest was still warming up, so it could "
+                "not tell the skew from normal traffic; a longer --steady-minutes gives it time to learn."
+            )
+        learned = (
+            f"before the skew no window scored above {max(calm):.2f}"
+            if calm
+            else "it had scored no window before the skew, so it had little to compare with"
+        )
+        peak = max(skewed)
+        if peak > threshold:
+            outcome = f"the score rose to {peak:.2f}, above the threshold of {threshold:g}"
+        else:
+            outcome = f"the score rose only to {peak:.2f}, not above the threshold of {threshold:g}"
+        return (
+            f"Why: the forest learned what a normal {WINDOW_SECONDS} s window looks like (the vehicle count at every "
+            f"station; {learned}). When traffic diverted to {station}, the window's counts fell far from anything the "
+            f"trees had sampled and {outcome}. The explanation gives the station that moved most (HIGH: more vehicles "
+            "than usual, LOW: fewer) and its share of the score. As the skew goes on the forest learns it and the score "
+            "falls back: RCF flags a change, not a level."
+        )
 
     def dashboard(self, step: StepReport) -> None:
         self.wait_for_delivery(step)
@@ -545,7 +568,8 @@ class Workshop:
             self._say(step, f"could not remove {label}: {reason}")
         if result.failed:
             step.status = "failed"
-            self._say(step, "run `toll teardown` to try again")
+            home = shlex.quote(str(Path(self.backend.settings.home).resolve()))
+            self._say(step, f"run `toll --home {home} teardown --yes` to try again")
         else:
             self._say(step, f"removed {len(result.removed)} resources: nothing is left behind")
         step.details.update(removed=result.removed, failed=result.failed)
@@ -553,10 +577,13 @@ class Workshop:
     def keep(self, step: StepReport) -> None:
         self.report.kept = True
         step.status = "skipped"
+        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"
+        if self.backend.name != "local":
+            toll += f" --backend {self.backend.name}"
         self._say(
             step,
-            f"kept (--keep): explore with toll query, toll alerts, toll dashboard --home {self.backend.settings.home}; "
-            "`toll teardown` removes it",
+            f"kept (--keep) in {Path(self.backend.settings.home).resolve()}: explore with `{toll} query busiest`, "
+            f"`{toll} alerts --scores`, `{toll} dashboard`; `{toll} teardown --yes` removes it",
         )
 
 

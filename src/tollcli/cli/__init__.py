@@ -36,9 +36,9 @@ def _is_help_request(exc: click_exceptions.ClickException) -> bool:
 class TollGroup(TyperGroup):
     """Maps our exceptions and click's usage errors to one line and an exit status."""
 
-    def _guard(self, call: Any, *args: Any) -> Any:
+    def _guard(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         except TollError as exc:
             if os.environ.get("TOLL_TRACEBACK"):
                 raise

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.rule import Rule
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
-from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json
+from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, rule_width
 from tollcli.dashboard import write_dashboard
 from tollcli.errors import UsageError
 from tollcli.workshop import DEFAULT_DASHBOARD, StepReport, WorkshopOptions, WorkshopReporter, run_workshop
@@ -33,7 +34,9 @@ class ConsoleReporter(WorkshopReporter):
 
     def begin(self, step: StepReport) -> None:
         self.console.print()
-        self.console.rule(f"[bold]Step {step.number}/{step.total}: {step.title}[/]", align="left")
+        self.console.print(
+            Rule(f"[bold]Step {step.number}/{step.total}: {step.title}[/]", align="left"), width=rule_width(self.console)
+        )
         self.console.print(f"[dim]replaces:[/] {step.replaces}")
         self.console.print(f"[dim]command: [/] [cyan]{step.command}[/]")
 
@@ -104,7 +107,7 @@ def workshop(
         return
     out = app.console
     out.print()
-    out.rule("[bold]Done[/]", align="left")
+    out.print(Rule("[bold]Done[/]", align="left"), width=rule_width(out))
     out.print(
         f"The workshop ran on the {report.backend} backend in {report.elapsed_s:.1f} s"
         + (f" (seed {report.seed})" if report.seed is not None else "")
