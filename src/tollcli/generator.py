@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -555,7 +556,7 @@ class GenerateSummary:
     target_rate: float | None
     achieved_rate: float
     per_station: dict[str, int]
-    stopped_by: str  # count, duration, interrupt, stop, output closed
+    stopped_by: str  # count, duration, Ctrl-C, SIGTERM, stop request (should_stop), output closed
     backfill: bool
     first_event: str | None = None
     last_event: str | None = None
@@ -713,7 +714,7 @@ def run_generation(
     if options.duration is not None:
         limit = schedule.before(options.duration)
     generated = 0
-    stopped_by = "interrupt"
+    stopped_by = "Ctrl-C"
     first_event: float | None = None
     last_event: float | None = None
     last_skew_poll = began
@@ -760,7 +761,7 @@ def run_generation(
             assert limit is not None
             while generated < limit:
                 if should_stop is not None and should_stop():
-                    stopped_by = "stop"
+                    stopped_by = "stop request"
                     break
                 send(min(MAX_CHUNK, limit - generated))
                 housekeeping(clock())
@@ -769,7 +770,7 @@ def run_generation(
         else:
             while True:
                 if should_stop is not None and should_stop():
-                    stopped_by = "stop"
+                    stopped_by = "stop request"
                     break
                 now = clock()
                 due = schedule.due_by(now - began)
@@ -787,8 +788,8 @@ def run_generation(
                 next_due = began + schedule.offset_of(generated)
                 now = clock()
                 time.sleep(min(MAX_TICK, max(MIN_TICK, next_due - now)))
-    except KeyboardInterrupt:
-        stopped_by = "interrupt"
+    except KeyboardInterrupt as exc:
+        stopped_by = signal_name(getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:
         stopped_by = "output closed"
     finally:
@@ -829,6 +830,11 @@ def run_generation(
         continued_after=_iso(run.continued_after) if run.continued_after is not None else None,
         late_records=late,
     )
+
+
+def signal_name(signum: int) -> str:
+    """How a summary names the signal that stopped a run."""
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 def _sleep_until(deadline: float, clock: Callable[[], float], should_stop: Callable[[], bool] | None) -> None:

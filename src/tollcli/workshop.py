@@ -30,8 +30,8 @@ from typing import Any
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS, TABLE_NAME
 from tollcli.dashboard import check_output_path, write_dashboard
-from tollcli.errors import TollError, UsageError
-from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation
+from tollcli.errors import Interrupted, TollError, UsageError
+from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation, signal_name
 from tollcli.kdg import default_spec
 from tollcli.queries import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
@@ -204,8 +204,8 @@ def interrupts_raise() -> Iterator[None]:
         yield
         return
 
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)  # exits 128 + signum once teardown is done (130 for Ctrl-C, 143 for SIGTERM)
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -347,8 +347,8 @@ class Workshop:
 
         summary = run_generation(self.backend, options, on_progress=None if self.backfill else show, on_alert=alert)
         self.delivered += summary.records
-        if summary.stopped_by == "interrupt":
-            raise KeyboardInterrupt
+        if summary.stopped_by in {signal_name(signal.SIGINT), signal_name(signal.SIGTERM)}:
+            raise Interrupted(signal.SIGTERM if summary.stopped_by == signal_name(signal.SIGTERM) else signal.SIGINT)
         if summary.failed:
             step.status = "warning"
         timing = "backfilled in event time" if self.backfill else "in real time"

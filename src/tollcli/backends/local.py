@@ -211,7 +211,7 @@ class LocalBackend(Backend):
                 continue
             ledger.forget(resource.kind, resource.name)
             report.removed.append(label)
-            on_event(f"removed {label}")
+            on_event(f"removed {resource.describe()}")
         if not report.failed:
             self.settings.ledger_path.unlink(missing_ok=True)
             if ledger.meta.get("home_created"):

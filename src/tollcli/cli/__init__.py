@@ -8,6 +8,7 @@ traceback instead.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -52,9 +53,9 @@ class TollGroup(TyperGroup):
                 hint = f" (see '{exc.ctx.command_path} --help')"
             fail_line(f"{exc.format_message()}{hint}")
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            fail_line("interrupted")
-            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal a command turned into one: 128 + its number
+            fail_line("interrupted" if getattr(exc, "signum", signal.SIGINT) == signal.SIGINT else "terminated")
+            raise typer.Exit(getattr(exc, "exit_status", int(ExitStatus.INTERRUPTED))) from None
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: ClickContext | None = None, **extra: Any

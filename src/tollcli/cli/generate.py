@@ -17,7 +17,7 @@ from rich.table import Table
 
 from tollcli.cli.common import SummaryFormat, app_context, print_json
 from tollcli.delivery import StreamSink
-from tollcli.errors import ExitStatus, UsageError
+from tollcli.errors import ExitStatus, Interrupted, UsageError
 from tollcli.generator import (
     DEFAULT_RATE,
     GenerateOptions,
@@ -25,23 +25,34 @@ from tollcli.generator import (
     GenerateSummary,
     run_generation,
     sample_records,
+    signal_name,
 )
 from tollcli.kdg import default_spec, load_template, skewed_spec
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
-from tollcli.units import DURATION_HELP, parse_duration, parse_instant
+from tollcli.units import DURATION_HELP, counted, format_duration, parse_duration, parse_instant
+
+
+class StopRequest(threading.Event):
+    """Set by the first Ctrl-C (or SIGTERM); remembers which signal it was."""
+
+    signum: int | None = None
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """Ctrl-C (or SIGTERM) asks the run to stop, flush and report; a second Ctrl-C aborts."""
-    stop = threading.Event()
+def stop_on_signals() -> Iterator[StopRequest]:
+    """Ctrl-C (or SIGTERM) asks the run to stop, flush and report; a second Ctrl-C aborts.
+
+    Exit status: a run stopped by a signal exits 128 + its number (130 after Ctrl-C, 143 after
+    SIGTERM), as every toll command does, after the summary of what it delivered."""
+    stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
     def request_stop(signum: int, _frame: Any) -> None:
         if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
+        stop.signum = signum
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -60,20 +71,37 @@ def _station_table(per_station: dict[str, int], total: int) -> Table:
     return table
 
 
-def _progress_view(progress: GenerateProgress) -> Group:
+def _progress_view(progress: GenerateProgress, *, open_ended: bool) -> Group:
     line = (
         f"[bold]{progress.generated:,}[/] records generated, {progress.accepted:,} delivered, "
-        f"{progress.rate:,.1f}/s, {progress.elapsed:,.1f} s elapsed (Ctrl-C to stop)"
+        f"{progress.rate:,.1f}/s, {progress.elapsed:,.1f} s elapsed" + (" (Ctrl-C to stop)" if open_ended else "")
     )
     return Group(line, _station_table(progress.per_station, progress.generated))
 
 
+def _event_span(summary: GenerateSummary) -> float:
+    if not summary.first_event or not summary.last_event:
+        return 0.0
+    span = (parse_instant(summary.last_event) - parse_instant(summary.first_event)).total_seconds()
+    return span * summary.generated / (summary.generated - 1) if summary.generated > 1 else span  # N records, N intervals
+
+
 def _render_summary(console: Console, summary: GenerateSummary, destination: str) -> None:
-    console.print(
-        f"Delivered [bold]{summary.records:,}[/] records to {destination} in {summary.elapsed_s:,.1f} s "
-        f"({summary.achieved_rate:,.1f}/s; stopped by {summary.stopped_by})."
-    )
-    details = f"objects {summary.objects}, retried {summary.retried}, failed {summary.failed}"
+    records = counted(summary.records, "record")
+    if summary.backfill:
+        # the rate that matters is the event-time rate asked for; how fast it was written is a footnote
+        span = _event_span(summary)
+        rate = f" at {summary.generated / span:,.1f} records/s" if span > 0 else ""
+        console.print(
+            f"Backfilled [bold]{records}[/] into {destination}: {format_duration(round(span, 3))} of event time{rate}, "
+            f"written in {summary.elapsed_s:,.1f} s (stopped by {summary.stopped_by})."
+        )
+    else:
+        console.print(
+            f"Delivered [bold]{records}[/] to {destination} in {summary.elapsed_s:,.1f} s "
+            f"({summary.achieved_rate:,.1f}/s; stopped by {summary.stopped_by})."
+        )
+    details = f"{counted(summary.objects, 'object')}, retried {summary.retried:,}, failed {summary.failed:,}"
     if summary.first_event:
         details += f"; event time {summary.first_event} .. {summary.last_event}"
     console.print(details)
@@ -82,7 +110,7 @@ def _render_summary(console: Console, summary: GenerateSummary, destination: str
     if summary.per_station:
         console.print(_station_table(summary.per_station, summary.generated))
     for note in summary.notes:
-        console.print(f"[yellow]{note}[/]")
+        console.print(note, style="yellow", markup=False)
 
 
 def generate(
@@ -144,20 +172,31 @@ def generate(
     sink = StreamSink() if to_stdout else None
     destination = "stdout" if to_stdout else f"the {backend.name} delivery stream"
     show_progress = not quiet and not as_json and app.err_console.is_terminal
+    open_ended = options.count is None and options.duration is None
     with stop_on_signals() as stop:
         if show_progress:
-            with Live(console=app.err_console, refresh_per_second=4, transient=True) as live:
+            live = Live(console=app.err_console, refresh_per_second=4, transient=True)
+            with live:
                 summary = run_generation(
-                    backend, options, on_progress=lambda p: live.update(_progress_view(p)), should_stop=stop.is_set, sink=sink
+                    backend,
+                    options,
+                    on_progress=lambda p: live.update(_progress_view(p, open_ended=open_ended)),
+                    should_stop=stop.is_set,
+                    sink=sink,
                 )
+                live.update("")  # the last live table goes with it: only the final one stays
         else:
             summary = run_generation(backend, options, should_stop=stop.is_set, sink=sink)
+    if summary.stopped_by == "stop request" and stop.signum is not None:
+        summary.stopped_by = signal_name(stop.signum)
     if as_json:
         print_json(summary)
     elif not quiet:
         _render_summary(app.err_console if to_stdout else app.console, summary, destination)
     if summary.failed:
         raise typer.Exit(int(ExitStatus.FAILURE))
+    if stop.signum is not None:  # the summary is out; the status says a signal stopped it
+        raise typer.Exit(128 + stop.signum)
 
 
 def skew(
