@@ -53,7 +53,7 @@ def parse_duration(text: str, *, option: str = "the duration", allow_zero: bool 
         total += float(match.group(1)) * UNIT_SECONDS.get(unit, 1.0)
         at, parts = match.end(), parts + 1
     if not parts or at != len(value) or not math.isfinite(total):
-        raise UsageError(f"cannot read {option} {text!r} as a duration: use {DURATION_EXAMPLES} (a bare number is seconds)")
+        raise UsageError(f"cannot read {option}: the duration {text!r}; use {DURATION_EXAMPLES} (a bare number is seconds)")
     if total < 0 or (total == 0 and not allow_zero):
         raise UsageError(f"{option} {text!r} must be more than zero")
     return total

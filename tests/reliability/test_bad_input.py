@@ -149,7 +149,7 @@ CASES: list[tuple[str, ...]] = [
     ("deploy --shingle 0", "--shingle 0"),
     ("deploy --window 0", "--window must be 1-3600"),
     ("deploy --window 99999", "--window must be 1-3600"),
-    ("deploy --lateness -1", "--lateness must be 0-3600"),
+    ("deploy --lateness -1", "--lateness: the duration '-1'"),
     ("deploy --webhook ftp://x", "not an http(s) URL"),
     ("deploy --webhook http://", "not an http(s) URL"),
     ("deploy --email a@example.com", "aws backend"),

@@ -17,12 +17,55 @@ import typer
 # Typer 0.29 vendors click as typer._click; its exceptions are what the parser raises.
 from typer._click import exceptions as click_exceptions
 from typer._click.core import Context as ClickContext
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from tollcli import __version__
 from tollcli.cli.common import AppContext
 from tollcli.config import resolve_settings
 from tollcli.errors import ExitStatus, TollError
+
+# Typer 0.29's help shows a flag's type (`--yes -y <bool>`) as if it took a value; `--yes true` is
+# refused. A flag shows no type.
+_typer_display_type_rich = TyperOption.display_type_rich
+
+
+def _display_type_rich(self: TyperOption, ctx: ClickContext) -> str | None:
+    if getattr(self, "is_flag", False) and self.metavar is None:
+        return None
+    return _typer_display_type_rich(self, ctx)
+
+
+TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign]
+
+GLOBAL_OPTIONS = {"--backend": True, "--home": True, "--region": True, "--profile": True}  # option: takes a value
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`toll setup --home x` as `toll --home x setup`: global options typed after the command are
+    moved before it (no command has an option of the same name). Stops at `--`."""
+    front: list[str] = []
+    rest: list[str] = []
+    seen_command = False
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if seen_command and name in GLOBAL_OPTIONS:
+            if "=" in arg or index + 1 >= len(args):
+                front.append(arg)
+            else:
+                front.extend(args[index : index + 2])
+                index += 1
+        else:
+            if not arg.startswith("-") and not seen_command and not (rest and rest[-1].split("=", 1)[0] in GLOBAL_OPTIONS
+                                                                      and "=" not in rest[-1]):  # fmt: skip
+                seen_command = True
+            rest.append(arg)
+        index += 1
+    return front + rest
 
 
 def fail_line(message: str) -> None:
@@ -60,6 +103,8 @@ class TollGroup(TyperGroup):
     def make_context(
         self, info_name: str | None, args: list[str], parent: ClickContext | None = None, **extra: Any
     ) -> ClickContext:
+        if parent is None:
+            args = hoist_global_options(list(args))
         return self._guard(super().make_context, info_name, args, parent, **extra)
 
     def invoke(self, ctx: ClickContext) -> Any:

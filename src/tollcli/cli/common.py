@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from dataclasses import asdict, dataclass, field, is_dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -67,6 +70,15 @@ def app_context(ctx: typer.Context) -> AppContext:
         obj = AppContext(settings=resolve_settings(backend=None, home=None, region=None, profile=None))
         ctx.obj = obj
     return obj
+
+
+def suggested_toll(app: AppContext) -> str:
+    """`toll` as a suggested command must be typed to reach this same home: with `--home` unless it is
+    the default one (./.toll from here, and TOLL_HOME unset)."""
+    home = Path(app.settings.home).resolve()
+    if not os.environ.get("TOLL_HOME") and home == (Path.cwd() / ".toll").resolve():
+        return "toll"
+    return f"toll --home {shlex.quote(str(home))}"
 
 
 def to_jsonable(value: Any) -> Any:

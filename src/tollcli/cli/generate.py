@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from tollcli.cli.common import SummaryFormat, app_context, print_json
+from tollcli.cli.common import SummaryFormat, app_context, print_json, suggested_toll
 from tollcli.delivery import StreamSink
 from tollcli.errors import ExitStatus, Interrupted, UsageError
 from tollcli.generator import (
@@ -222,7 +222,12 @@ def skew(
         existed = reset_skew(backend)
         weights = field.weights
         payload: dict[str, Any] = {"station": None, "mode": "none", "changed": existed}
-        message = "Traffic is back to the template's weights." if existed else "No skew was set; nothing changed."
+        where = Path(app.settings.home).resolve()
+        message = (
+            f"Traffic in {where} is back to the template's weights."
+            if existed
+            else f"No skew was set in {where}; nothing changed."
+        )
     else:
         check_station(station, field.data)
         backend.require_ledger()
@@ -232,10 +237,12 @@ def skew(
             field.data, field.weights, SkewState(station, "drop" if drop else "divert"), pattern.data, pattern.weights
         )
         state = write_skew(backend, station, drop=drop)
-        payload = {**state.to_json(), "changed": True}
+        payload = {**state.to_json(), "changed": True, "home": str(Path(app.settings.home).resolve())}
         message = (
-            f"Sensor at {station} now reports nothing." if drop else f"Traffic now diverts to {station}."
-        ) + " A running `toll generate` applies this within a second."
+            (f"Sensor at {station} now reports nothing" if drop else f"Traffic now diverts to {station}")
+            + f" in {Path(app.settings.home).resolve()}: a `{suggested_toll(app)} generate` (running, or the next) "
+            "applies it within a second; a generate on another home does not see it."
+        )
     total = sum(weights)
     payload["weights"] = dict(zip(field.data, weights))
     if output_format is SummaryFormat.json:

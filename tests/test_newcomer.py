@@ -1,0 +1,117 @@
+"""What a newcomer meets (issue 21): suggested commands that work, messages that say what happened,
+one exit rule, and backfills that follow one another in event time."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.main import get_command
+
+from tollcli.cli import app, hoist_global_options
+from tollcli.units import parse_instant
+
+
+def test_a_backfill_continues_after_the_homes_last_event_and_says_so(toll, home: Path) -> None:
+    assert toll("setup").exit_code == 0
+    first = json.loads(toll("generate", "--duration", "1 minute", "--backfill", "--format", "json").stdout)
+    assert first["continued_after"] is None and not first["notes"]
+    second = json.loads(toll("generate", "--duration", "30s", "--backfill", "--format", "json").stdout)
+    assert second["continued_after"] == first["last_event"]
+    assert parse_instant(second["first_event"]) > parse_instant(first["last_event"])
+    assert any("continued after" in note and "--start" in note for note in second["notes"])
+    # --start wins; the records it overlaps are the user's choice
+    chosen = json.loads(
+        toll("generate", "--count", "10", "--backfill", "--start", first["first_event"], "--format", "json").stdout
+    )
+    assert chosen["first_event"] == first["first_event"] and chosen["continued_after"] is None
+    status = json.loads(toll("status", "--format", "json").stdout)
+    event_time = next(r for r in status["resources"] if r["kind"] == "event-time")
+    assert event_time["details"]["last_event"] == second["last_event"]
+    assert toll("teardown", "--yes").exit_code == 0
+    assert not home.exists()  # the record went with the rest
+
+
+def test_late_records_are_reported_by_generate(toll, home: Path) -> None:
+    assert toll("setup").exit_code == 0
+    start = "2026-11-28T08:00:00Z"
+    assert toll("generate", "--count", "3000", "--backfill", "--start", start, "--seed", "1").exit_code == 0
+    assert toll("deploy", "--replay").exit_code == 0
+    again = toll("generate", "--count", "2000", "--backfill", "--start", start, "--seed", "2", "--format", "json")
+    summary = json.loads(again.stdout)
+    assert summary["late_records"] > 0  # every one of them fell in a window the app had closed
+    assert any(f"counted {summary['late_records']:,} records late" in note for note in summary["notes"])
+
+
+def test_global_options_after_the_command_are_accepted(toll, home: Path, runner) -> None:  # type: ignore[no-untyped-def]
+    assert hoist_global_options(["setup", "--home", "x", "--format", "json"]) == ["--home", "x", "setup", "--format", "json"]
+    assert hoist_global_options(["--home", "x", "setup"]) == ["--home", "x", "setup"]
+    assert hoist_global_options(["--backend", "local", "status", "--home=y"]) == ["--home=y", "--backend", "local", "status"]
+    assert hoist_global_options(["generate", "--rate-profile", "rush-hour"]) == ["generate", "--rate-profile", "rush-hour"]
+    result = runner.invoke(app, ["setup", "--home", str(home), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["home"] == str(home)
+
+
+def test_teardown_without_a_terminal_says_to_pass_yes(toll_process, home: Path) -> None:
+    assert toll_process("setup").returncode == 0
+    process = toll_process("teardown", stdin=subprocess.DEVNULL)
+    assert process.returncode == 2
+    assert "pass --yes" in process.stderr and str(home.resolve()) in process.stderr
+    assert (home / "ledger.json").exists() or any(home.iterdir())  # nothing was removed
+
+
+def test_suggested_commands_work_when_pasted(tmp_path: Path) -> None:
+    home = tmp_path / "my home"
+    setup = subprocess.run([sys.executable, "-m", "tollcli", "--home", str(home), "setup"], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=60)  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    suggested = re.search(r"then (toll .+ query busiest)\.", setup.stdout)
+    assert suggested, setup.stdout
+    args = shlex.split(suggested.group(1))
+    pasted = subprocess.run([sys.executable, "-m", "tollcli", *args[1:]], capture_output=True, text=True, cwd="/", timeout=60)
+    assert pasted.returncode == 0, pasted.stderr
+    assert "no data yet" in pasted.stdout + pasted.stderr  # it reached this home (elsewhere: "nothing is set up")
+
+
+def test_skew_says_which_home_it_changed(toll, home: Path) -> None:
+    assert toll("setup").exit_code == 0
+    out = toll("skew", "--station", "35South").stdout
+    assert f"in {home.resolve()}" in " ".join(out.split())
+    assert "another home" in out
+    status = json.loads(toll("status", "--format", "json").stdout)
+    skew = next(r for r in status["resources"] if r["kind"] == "skew")
+    assert skew["details"]["station"] == "35South" and skew["details"]["mode"] == "divert"
+
+
+def test_flags_show_no_value_and_durations_say_their_unit() -> None:
+    group = get_command(app)
+    env = {**os.environ, "COLUMNS": "200"}
+    for name in group.list_commands(None):  # type: ignore[attr-defined, arg-type]
+        process = subprocess.run([sys.executable, "-m", "tollcli", name, "--help"], capture_output=True, text=True, env=env,
+                                 timeout=60)  # fmt: skip
+        assert process.returncode == 0, process.stderr
+        assert "<bool>" not in process.stdout, name
+    help_text = subprocess.run([sys.executable, "-m", "tollcli", "generate", "--help"], capture_output=True, text=True,
+                               env=env, timeout=60).stdout  # fmt: skip
+    assert "a bare number is seconds" in help_text
+
+
+def test_piped_output_is_not_hard_wrapped(toll_process, home: Path) -> None:
+    assert toll_process("setup").returncode == 0
+    process = toll_process("skew", "--station", "35South")
+    first = process.stdout.splitlines()[0]
+    assert len(first) > 100 and first.endswith("does not see it.")  # one line, as long as it needs
+
+
+def test_counts_read_as_english(toll, home: Path) -> None:
+    assert toll("setup").exit_code == 0
+    out = toll("generate", "--count", "1", "--backfill").stdout
+    assert "Backfilled 1 record into" in out and "1 records" not in out
+    out = toll("teardown", "--yes").stdout
+    assert re.search(r"Removed \d+ resources from /", out) and "resource(s)" not in out
