@@ -115,3 +115,40 @@ def test_counts_read_as_english(toll, home: Path) -> None:
     assert "Backfilled 1 record into" in out and "1 records" not in out
     out = toll("teardown", "--yes").stdout
     assert re.search(r"Removed \d+ resources from /", out) and "resource(s)" not in out
+
+
+def test_shipped_templates_and_profiles_are_named_and_printed(toll, tmp_path: Path) -> None:
+    from tollcli.paths import template_path
+
+    shown = toll("generate", "--show-template", "--template", "skewed")
+    assert shown.exit_code == 0 and shown.stdout == template_path("kdg", "skewed.txt").read_text(encoding="utf-8")
+    assert toll("generate", "--show-template").stdout == template_path("kdg", "workshop.txt").read_text(encoding="utf-8")
+    skewed = toll("generate", "--sample", "2000", "--template", "skewed", "--seed", "3").stdout
+    assert skewed.count(",35South,") / 2000 > 0.2  # the second template's weights (0.1 of 0.37)
+    assert toll("generate", "--sample", "3", "--rate-profile", "rush-hour").exit_code == 0
+    refused = toll("generate", "--sample", "3", "--template", "nope")
+    assert refused.exit_code == 2 and "skewed, workshop" in refused.stderr
+    own = tmp_path / "skewed"  # a file of that name wins over the shipped one
+    own.write_text('{{date.now}},{{random.arrayElement(["A1"])}}\n')
+    assert ",A1" in toll("generate", "--sample", "1", "--template", str(own)).stdout
+
+
+def test_query_says_when_records_are_still_buffered(toll_process, home: Path) -> None:
+    import time
+
+    assert toll_process("setup").returncode == 0
+    live = subprocess.Popen([sys.executable, "-m", "tollcli", "--home", str(home), "generate", "--rate", "50", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not list((home / "bucket").glob(".generating-*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        during = toll_process("query", "busiest")
+        assert during.returncode == 0
+        assert f"pid {live.pid}" in during.stderr and "on their way" in during.stderr
+    finally:
+        live.send_signal(2)
+        live.communicate(timeout=60)
+    assert live.returncode == 130
+    after = toll_process("query", "busiest")
+    assert "on their way" not in after.stderr and not list((home / "bucket").glob(".generating-*"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -517,6 +518,42 @@ def record_last_event(backend: Any, last_event: float) -> None:
     atomic_write_json(path, {"last_event": _iso(last_event), "last_event_epoch": last_event})
 
 
+# A live (real-time) run marks the local bucket while it runs, so `toll query` can say that records
+# are still buffered (up to 60 s) and on their way. A dot-file: never read as an object, removed
+# with the bucket; a marker whose process is gone is ignored.
+LIVE_MARKER_PREFIX = ".generating-"
+
+
+def mark_live_run(backend: Any) -> Path | None:
+    bucket = getattr(backend, "bucket_path", None)
+    if bucket is None or not Path(bucket).is_dir():
+        return None
+    marker = Path(bucket) / f"{LIVE_MARKER_PREFIX}{os.getpid()}.json"
+    try:
+        atomic_write_json(marker, {"pid": os.getpid(), "started": _iso(time.time())})
+    except OSError:
+        return None  # a hint for queries, never a reason to stop generating
+    return marker
+
+
+def unmark_live_run(marker: Path | None) -> None:
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+
+
+def live_runs(bucket: Path) -> list[int]:
+    """Process ids of `toll generate` runs delivering into this local bucket right now."""
+    pids = []
+    for marker in Path(bucket).glob(f"{LIVE_MARKER_PREFIX}*.json"):
+        try:
+            pid = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
+            os.kill(pid, 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # gone (or unreadable): not running
+        pids.append(pid)
+    return sorted(pids)
+
+
 @dataclass
 class GenerateOptions:
     """Everything `toll generate` (and `toll workshop`) can ask of the generator."""
@@ -702,7 +739,12 @@ def run_generation(
 
     if own_sink:
         sink = backend.open_sink(realtime=not options.backfill)
-    feed = backend.open_anomaly_feed(on_alert=on_alert, bulk=options.backfill) if (own_sink and backend is not None) else None
+    marker = mark_live_run(backend) if own_sink and not options.backfill else None
+    try:
+        feed = backend.open_anomaly_feed(on_alert=on_alert, bulk=options.backfill) if (own_sink and backend is not None) else None
+    except BaseException:
+        unmark_live_run(marker)
+        raise
 
     clock = time.monotonic
     began = clock()
@@ -800,6 +842,7 @@ def run_generation(
                 if feed is not None:
                     feed.close()
             finally:
+                unmark_live_run(marker)
                 if delivers_home and last_event is not None and sink.stats.accepted:
                     record_last_event(backend, last_event)
     elapsed = max(clock() - began, 1e-9)

@@ -28,6 +28,8 @@ from tollcli.generator import (
     signal_name,
 )
 from tollcli.kdg import default_spec, load_template, skewed_spec
+from tollcli.paths import read_user_file, template_path
+from tollcli.shipped import resolve_file, shipped_names
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
 from tollcli.units import DURATION_HELP, counted, format_duration, parse_duration, parse_instant
 
@@ -119,7 +121,16 @@ def generate(
     count: int = typer.Option(None, "--count", help="Stop after exactly N records delivered."),
     duration: str = typer.Option(None, "--duration", help=f"Stop after this long: {DURATION_HELP}.", metavar="DURATION"),
     seed: int = typer.Option(None, "--seed", help="Seed the draws: with --backfill --start, output repeats byte for byte."),
-    template: Path = typer.Option(None, "--template", help="A KDG record template (as pasted into the KDG).", metavar="FILE"),
+    template: str = typer.Option(
+        None,
+        "--template",
+        help="A KDG record template (as pasted into the KDG): a FILE, or a shipped NAME: "
+        f"{', '.join(shipped_names('template'))}.",
+        metavar="FILE|NAME",
+    ),
+    show_template: bool = typer.Option(
+        False, "--show-template", help="Print the template (the workshop's, or --template's) and send nothing."
+    ),
     backfill: bool = typer.Option(False, "--backfill", help="Event time advances at --rate; write as fast as possible."),
     start: str = typer.Option(
         None,
@@ -129,11 +140,12 @@ def generate(
         metavar="ISO",
     ),
     sample: int = typer.Option(None, "--sample", help="Print N records from the template and send nothing.", metavar="N"),
-    rate_profile: Path = typer.Option(
+    rate_profile: str = typer.Option(
         None,
         "--rate-profile",
-        help="CSV of hour,rate[,noise]: the rate over the day.",
-        metavar="FILE",
+        help="CSV of hour,rate[,noise]: the rate over the day (UTC hours). A FILE, or a shipped NAME: "
+        f"{', '.join(shipped_names('rate-profile'))}.",
+        metavar="FILE|NAME",
     ),
     output: str = typer.Option(None, "--output", help="'-' writes the records to stdout instead of the stream.", metavar="-"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
@@ -156,13 +168,18 @@ def generate(
         count=count,
         duration=parse_duration(duration, option="--duration") if duration is not None else None,
         seed=seed,
-        template_path=template,
+        template_path=resolve_file("template", template) if template is not None else None,
         backfill=backfill,
         start=parse_instant(start, option="--start") if start is not None else None,
-        rate_profile_path=rate_profile,
+        rate_profile_path=resolve_file("rate-profile", rate_profile) if rate_profile is not None else None,
         skew_station=skew,
         drop=drop,
     )
+    if show_template:
+        path = options.template_path or template_path("kdg", "workshop.txt")
+        sys.stdout.write(read_user_file(Path(path), "--template"))
+        sys.stdout.flush()
+        return
     if sample is not None:
         records = sample_records(options, sample)
         sys.stdout.write(records.decode("utf-8"))
@@ -204,7 +221,9 @@ def skew(
     station: str = typer.Option(None, "--station", help="Divert traffic to this station (the workshop's second template)."),
     drop: bool = typer.Option(False, "--drop", help="Instead, the station reports nothing: a failed sensor."),
     reset: bool = typer.Option(False, "--reset", help="Back to the template's weights."),
-    template: Path = typer.Option(None, "--template", help="Check the station against this KDG template.", metavar="FILE"),
+    template: str = typer.Option(
+        None, "--template", help="Check the station against this KDG template (a FILE or a shipped NAME).", metavar="FILE|NAME"
+    ),
     output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
 ) -> None:
     """Change the traffic of a running (or the next) `toll generate`: it applies within a second."""
@@ -213,7 +232,7 @@ def skew(
         raise UsageError("--reset takes no --station or --drop")
     if not reset and not station:
         raise UsageError("give --station STATION (with --drop for a failed sensor) or --reset")
-    spec = load_template(template) if template else default_spec()
+    spec = load_template(resolve_file("template", template)) if template else default_spec()
     field = spec.station_field
     if field is None:
         raise UsageError("the template has no weighted station field (its second field) to skew")

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from tollcli.cli.common import AppContext, OutputFormat, SummaryFormat, app_context, print_json, to_jsonable
+from tollcli.generator import live_runs
 from tollcli.queries import QUESTIONS, QUIET_SIGMAS, QuestionResult, run_question, time_range
 from tollcli.render import bar_chart, human_bytes
 from tollcli.units import DURATION_HELP, counted
@@ -147,6 +148,20 @@ def _ask(
     start, end = time_range(since=since, until=until, last=last)
     answer = run_question(app.backend, name, since=start, until=end, limit=limit, strict=strict)
     _render_answer(app, answer, output_format, chart)
+    _note_buffered_records(app)
+
+
+def _note_buffered_records(app: AppContext) -> None:
+    """A live `toll generate` holds up to a buffer's worth (60 s) of records not yet in the table."""
+    bucket = getattr(app.backend, "bucket_path", None)
+    running = live_runs(bucket) if bucket is not None else []
+    if running:
+        seconds = app.backend.stream_config().get("buffering_seconds", 60)
+        app.err_console.print(
+            f"a `toll generate` is delivering here now (pid {', '.join(map(str, running))}): up to its last {seconds} s "
+            "of records are still in the delivery stream's buffer and on their way; ask again for them",
+            markup=False,
+        )
 
 
 def _question_command(name: str) -> Any:

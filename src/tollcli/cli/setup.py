@@ -70,6 +70,7 @@ def status(
     app = app_context(ctx)
     report = app.backend.status()
     describe_home_files(report, Path(app.settings.home))
+    report.home = str(Path(report.home).resolve())  # where the ledger and data are, wherever you run it from
     if output_format is SummaryFormat.json:
         print_json(report)
         return

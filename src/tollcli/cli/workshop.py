@@ -13,6 +13,7 @@ from tollcli.anomaly.app import DEFAULT_THRESHOLD
 from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, rule_width
 from tollcli.dashboard import write_dashboard
 from tollcli.errors import UsageError
+from tollcli.units import counted
 from tollcli.workshop import DEFAULT_DASHBOARD, StepReport, WorkshopOptions, WorkshopReporter, run_workshop
 
 STATUS_MARKS = {
@@ -114,7 +115,7 @@ def workshop(
         + "."
     )
     if report.dashboard:
-        out.print(f"Dashboard: {report.dashboard}")
+        out.print(f"Dashboard: {Path(report.dashboard).resolve()}", markup=False)
 
 
 def dashboard(
@@ -139,7 +140,11 @@ def dashboard(
         print_json(result)
     else:
         charts = ", ".join(f"{name} ({series} series)" for name, series in result.charts.items())
-        app.console.print(f"Wrote {result.path}: {result.records:,} records, {result.alerts:,} alerts; charts: {charts}.")
+        app.console.print(
+            f"Wrote {result.path.resolve()}: {counted(result.records, 'record')}, {counted(result.alerts, 'alert')}; "
+            f"charts: {charts}.",
+            markup=False,
+        )
         for note in result.notes:
             app.console.print(note)
     if open_it:
