@@ -131,8 +131,8 @@ SAMPLES = {
 
 
 def readme_commands() -> list[str]:
-    """Every `toll ...` in a code span or a code block of the README."""
-    text = readme_text()
+    """Every `toll ...` in a code span or a code block of the README and of docs/WORKSHOP.md."""
+    text = readme_text() + "\n" + (README.parent / "docs" / "WORKSHOP.md").read_text(encoding="utf-8")
     found = CODE_SPAN.findall(text)
     for block in re.findall(r"```\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():
