@@ -156,7 +156,8 @@ def _note_buffered_records(app: AppContext) -> None:
     bucket = getattr(app.backend, "bucket_path", None)
     running = live_runs(bucket) if bucket is not None else []
     if running:
-        seconds = app.backend.stream_config().get("buffering_seconds", 60)
+        config: dict[str, Any] = getattr(app.backend, "stream_config", dict)()  # the local backend's stream settings
+        seconds = config.get("buffering_seconds", 60)
         app.err_console.print(
             f"a `toll generate` is delivering here now (pid {', '.join(map(str, running))}): up to its last {seconds} s "
             "of records are still in the delivery stream's buffer and on their way; ask again for them",
