@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,6 +45,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
+
+
+def toll_command_for(home: Path | str) -> str:
+    """`toll` as a suggested command must reach this same home when pasted anywhere: with `--home`
+    unless it is the default one (./.toll from here, and TOLL_HOME unset)."""
+    resolved = Path(home).resolve()
+    if not os.environ.get("TOLL_HOME") and resolved == (Path.cwd() / ".toll").resolve():
+        return "toll"
+    return f"toll --home {shlex.quote(str(resolved))}"
 
 
 def describe_resource(kind: str, name: str, path: Any = None) -> str:

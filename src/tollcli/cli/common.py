@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import sys
 from dataclasses import asdict, dataclass, field, is_dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -16,6 +13,7 @@ from rich.console import Console
 
 from tollcli.backends import Backend, open_backend
 from tollcli.config import Settings
+from tollcli.state import toll_command_for
 
 
 class OutputFormat(str, Enum):
@@ -73,12 +71,8 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 
 def suggested_toll(app: AppContext) -> str:
-    """`toll` as a suggested command must be typed to reach this same home: with `--home` unless it is
-    the default one (./.toll from here, and TOLL_HOME unset)."""
-    home = Path(app.settings.home).resolve()
-    if not os.environ.get("TOLL_HOME") and home == (Path.cwd() / ".toll").resolve():
-        return "toll"
-    return f"toll --home {shlex.quote(str(home))}"
+    """`toll`, with `--home` when a pasted command needs it to reach this home."""
+    return toll_command_for(app.settings.home)
 
 
 def to_jsonable(value: Any) -> Any:
