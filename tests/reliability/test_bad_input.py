@@ -208,10 +208,10 @@ def test_bad_input_after_setup(spec: str, fragment: str, set_up_home: Path, file
 
 
 BEFORE_SETUP = [
-    ("query busiest", "toll setup"),
-    ("compact", "toll setup"),
-    ("deploy", "toll setup"),
-    ("skew --station 35South", "toll setup"),
+    ("query busiest", "setup` first"),  # `toll [--home DIR] setup` first
+    ("compact", "setup` first"),  # `toll [--home DIR] setup` first
+    ("deploy", "setup` first"),  # `toll [--home DIR] setup` first
+    ("skew --station 35South", "setup` first"),  # `toll [--home DIR] setup` first
     ("setup --buffer-mb 0", "1-128 MB"),
     ("generate --rate 0", "--rate must be a number above 0"),
 ]
