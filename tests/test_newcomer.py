@@ -152,3 +152,63 @@ def test_query_says_when_records_are_still_buffered(toll_process, home: Path) ->
     assert live.returncode == 130
     after = toll_process("query", "busiest")
     assert "on their way" not in after.stderr and not list((home / "bucket").glob(".generating-*"))
+
+
+def screen_after(output: bytes) -> list[str]:
+    """The lines a terminal shows after `output` (enough of VT100 for Rich's live display: CR, LF,
+    erase line, cursor up; colours ignored)."""
+    lines, row, col = [""], 0, 0
+    text = re.sub(rb"\x1b\[\??[0-9;]*[mhl]", b"", output).decode("utf-8", "replace")
+    for token in re.findall(r"\x1b\[[0-9]*[AK]|\r|\n|[^\x1b\r\n]+", text):
+        if token == "\r":
+            col = 0
+        elif token == "\n":
+            row += 1
+            if row == len(lines):
+                lines.append("")
+        elif token.endswith("A"):
+            row = max(0, row - int(token[2:-1] or 1))
+        elif token.endswith("K"):
+            lines[row] = ""
+        else:
+            lines[row] = lines[row][:col] + token + lines[row][col + len(token) :]
+            col += len(token)
+    return [line.rstrip() for line in lines if line.strip()]
+
+
+def test_after_ctrl_c_only_the_final_table_stays_on_the_terminal(toll_process, home: Path) -> None:
+    import fcntl
+    import pty
+    import termios
+    import time
+
+    assert toll_process("setup").returncode == 0
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:  # the pty is the child's terminal: a typed Ctrl-C reaches it as SIGINT
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = {**os.environ, "COLUMNS": "100", "LINES": "40", "TERM": "xterm"}
+    process = subprocess.Popen([sys.executable, "-m", "tollcli", "--home", str(home), "generate", "--rate", "200"],
+                               stdin=slave, stdout=slave, stderr=slave, env=env, preexec_fn=own_terminal)  # fmt: skip
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 60
+    while b"records generated" not in output and time.monotonic() < deadline:
+        output += os.read(master, 65536)  # the live table is up
+    os.write(master, b"\x03")  # Ctrl-C, typed
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert process.wait(timeout=60) == 130
+    screen = screen_after(output)
+    assert not any("records generated" in line for line in screen), screen
+    assert sum(line.startswith("station") for line in screen) == 1, screen
+    assert any("stopped by Ctrl-C" in line for line in screen) and "stop)" not in " ".join(screen)
