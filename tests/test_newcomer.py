@@ -212,3 +212,26 @@ def test_after_ctrl_c_only_the_final_table_stays_on_the_terminal(toll_process, h
     assert not any("records generated" in line for line in screen), screen
     assert sum(line.startswith("station") for line in screen) == 1, screen
     assert any("stopped by Ctrl-C" in line for line in screen) and "stop)" not in " ".join(screen)
+
+
+def test_query_tables_read_as_answers(toll_process, home: Path) -> None:
+    assert toll_process("setup").returncode == 0
+    args = ("generate", "--count", "60000", "--backfill", "--start", "2026-11-28T08:00:00Z", "--seed", "5")
+    assert toll_process(*args).returncode == 0
+    quiet = toll_process("query", "quiet")
+    assert quiet.returncode == 0
+    assert "quiet: 35South (" in quiet.stdout  # the answer with its table, on stdout
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]] for line in quiet.stdout.splitlines()
+            if line.startswith("│")}  # fmt: skip
+    header = next(line for line in quiet.stdout.splitlines() if line.startswith("┃"))
+    assert "below median %" in header and "σ below" in header and "below_median_pct" not in header
+    below = [cells[2] for cells in rows.values()]
+    assert not any(value.startswith("-") for value in below)  # above the median is not "below" it, and never -0
+    assert rows["35South"][4] == "yes"
+    assert rows["35North"][4].startswith("no: ") and "% of the median" in rows["35North"][4]  # far below, yet not named
+    decimals = {len(value.split(".")[1]) if "." in value else 0 for value in below if value}
+    assert len(decimals) == 1  # one number of decimals per column
+    assert toll_process("deploy", "--replay").returncode == 0
+    wide = toll_process("query", "sql", "SELECT * FROM anomaly_scores LIMIT 2")
+    header = next(line for line in wide.stdout.splitlines() if line.startswith("┃"))
+    assert "window_start" in header and "late_records" in header and "…" not in wide.stdout

@@ -78,7 +78,7 @@ def _print_table(app: AppContext, columns: Sequence[str], rows: Sequence[Sequenc
     table = Table(title=title or None, title_justify="left")
     decimals = [_decimals(row[i] for row in rows) for i in range(len(columns))]
     for index, header in enumerate(headers):
-        table.add_column(header, min_width=len(header), justify="left" if decimals[index] is None else "right")
+        table.add_column(header, overflow="fold", justify="left" if decimals[index] is None else "right")
     for row in rows:
         table.add_row(*(_cell(v, d or 0) for v, d in zip(row, decimals)))
     app.console.print(table)
