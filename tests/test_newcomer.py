@@ -141,7 +141,7 @@ def test_query_says_when_records_are_still_buffered(toll_process, home: Path) ->
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while not list((home / "bucket").glob(".generating-*")) and time.monotonic() < deadline:
+        while not list((home / "live-runs").glob("*.json")) and time.monotonic() < deadline:
             time.sleep(0.1)
         during = toll_process("query", "busiest")
         assert during.returncode == 0
@@ -151,7 +151,7 @@ def test_query_says_when_records_are_still_buffered(toll_process, home: Path) ->
         live.communicate(timeout=60)
     assert live.returncode == 130
     after = toll_process("query", "busiest")
-    assert "on their way" not in after.stderr and not list((home / "bucket").glob(".generating-*"))
+    assert "on their way" not in after.stderr and not list((home / "live-runs").glob("*.json"))
 
 
 def screen_after(output: bytes) -> list[str]:

@@ -518,18 +518,26 @@ def record_last_event(backend: Any, last_event: float) -> None:
     atomic_write_json(path, {"last_event": _iso(last_event), "last_event_epoch": last_event})
 
 
-# A live (real-time) run marks the local bucket while it runs, so `toll query` can say that records
-# are still buffered (up to 60 s) and on their way. A dot-file: never read as an object, removed
-# with the bucket; a marker whose process is gone is ignored.
-LIVE_MARKER_PREFIX = ".generating-"
+# A live (real-time) run marks the home while it runs, so `toll query` can say that records are
+# still buffered (up to 60 s) and on their way: `<home>/live-runs/<pid>.json`, removed when the run
+# ends. The folder is in the ledger (teardown removes it); a marker whose process is gone (kill -9)
+# is ignored. Local backend only: it is a hint about this machine's delivery stream.
+LIVE_RUNS_DIR = "live-runs"
+LIVE_RUNS_KIND = "live-runs"
 
 
 def mark_live_run(backend: Any) -> Path | None:
-    bucket = getattr(backend, "bucket_path", None)
-    if bucket is None or not Path(bucket).is_dir():
+    if getattr(backend, "bucket_path", None) is None:
         return None
-    marker = Path(bucket) / f"{LIVE_MARKER_PREFIX}{os.getpid()}.json"
     try:
+        ledger = backend.load_ledger()
+        if ledger is None:
+            return None
+        folder = Path(backend.settings.home) / LIVE_RUNS_DIR
+        if ledger.find(LIVE_RUNS_KIND, LIVE_RUNS_DIR) is None:
+            ledger.record(Resource(kind=LIVE_RUNS_KIND, name=LIVE_RUNS_DIR, settings={"path": str(folder)}))
+        folder.mkdir(exist_ok=True)
+        marker = folder / f"{os.getpid()}.json"
         atomic_write_json(marker, {"pid": os.getpid(), "started": _iso(time.time())})
     except OSError:
         return None  # a hint for queries, never a reason to stop generating
@@ -541,10 +549,10 @@ def unmark_live_run(marker: Path | None) -> None:
         marker.unlink(missing_ok=True)
 
 
-def live_runs(bucket: Path) -> list[int]:
-    """Process ids of `toll generate` runs delivering into this local bucket right now."""
+def live_runs(home: Path) -> list[int]:
+    """Process ids of `toll generate` runs delivering into this home's local stream right now."""
     pids = []
-    for marker in Path(bucket).glob(f"{LIVE_MARKER_PREFIX}*.json"):
+    for marker in (Path(home) / LIVE_RUNS_DIR).glob("*.json"):
         try:
             pid = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
             os.kill(pid, 0)
@@ -844,7 +852,10 @@ def run_generation(
             finally:
                 unmark_live_run(marker)
                 if delivers_home and last_event is not None and sink.stats.accepted:
-                    record_last_event(backend, last_event)
+                    try:
+                        record_last_event(backend, last_event)
+                    except OSError:
+                        pass  # a full disk already fails the run; the next backfill then starts as in a new home
     elapsed = max(clock() - began, 1e-9)
     stats = sink.stats
     late = int(getattr(feed, "late_records", 0) or 0)  # a feed that counts windows here (locally) knows

@@ -153,8 +153,7 @@ def _ask(
 
 def _note_buffered_records(app: AppContext) -> None:
     """A live `toll generate` holds up to a buffer's worth (60 s) of records not yet in the table."""
-    bucket = getattr(app.backend, "bucket_path", None)
-    running = live_runs(bucket) if bucket is not None else []
+    running = live_runs(app.settings.home) if app.backend.name == "local" else []
     if running:
         config: dict[str, Any] = getattr(app.backend, "stream_config", dict)()  # the local backend's stream settings
         seconds = config.get("buffering_seconds", 60)
