@@ -149,7 +149,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(toll, home: Path, tmp_p
 
 def test_generate_before_setup_says_what_to_do(toll, home: Path) -> None:
     result = toll("generate", "--count", "5")
-    assert result.exit_code == 2 and "toll setup" in one_error_line(result)
+    assert result.exit_code == 2 and f"toll --home {home.resolve()} setup" in one_error_line(result)
 
 
 def test_skew_validates_records_resets_and_is_torn_down(toll, home: Path) -> None:

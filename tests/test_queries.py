@@ -260,7 +260,7 @@ def test_an_empty_bucket_is_no_data_yet(backend: LocalBackend) -> None:
 
 
 def test_query_before_setup_tells_to_run_setup(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="toll setup"):
+    with pytest.raises(UsageError, match=r"run `toll (--home \S+ )?setup` first"):
         run_question(LocalBackend(Settings(home=tmp_path / "nothing")), "busiest")
 
 
