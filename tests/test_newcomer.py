@@ -89,17 +89,17 @@ def test_skew_says_which_home_it_changed(toll, home: Path) -> None:
     assert skew["details"]["station"] == "35South" and skew["details"]["mode"] == "divert"
 
 
-def test_flags_show_no_value_and_durations_say_their_unit() -> None:
+def test_flags_show_no_value_and_durations_say_their_unit(runner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "200")
     group = get_command(app)
-    env = {**os.environ, "COLUMNS": "200"}
-    for name in group.list_commands(None):  # type: ignore[attr-defined, arg-type]
-        process = subprocess.run([sys.executable, "-m", "tollcli", name, "--help"], capture_output=True, text=True, env=env,
-                                 timeout=60)  # fmt: skip
-        assert process.returncode == 0, process.stderr
-        assert "<bool>" not in process.stdout, name
-    help_text = subprocess.run([sys.executable, "-m", "tollcli", "generate", "--help"], capture_output=True, text=True,
-                               env=env, timeout=60).stdout  # fmt: skip
-    assert "a bare number is seconds" in help_text
+    names = [[name] for name in group.list_commands(None)]  # type: ignore[attr-defined, arg-type]
+    names += [["query", name] for name in ("busiest", "most-active", "quiet", "sql")]
+    for name in names:
+        result = runner.invoke(app, [*name, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "--help" in result.output and "<bool>" not in result.output, name
+    assert "a bare number is seconds" in runner.invoke(app, ["generate", "--help"]).output
+    assert "a bare number is seconds" in runner.invoke(app, ["query", "busiest", "--help"]).output
 
 
 def test_piped_output_is_not_hard_wrapped(toll_process, home: Path) -> None:
