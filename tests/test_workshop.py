@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import statistics
 import subprocess
@@ -109,6 +111,19 @@ def test_the_dashboard_is_written_outside_the_home(kept_run: tuple[Path, dict, s
     page = Path(report["dashboard"])
     assert page.parent == home.parent and page.stat().st_size > 10_000
     assert "35South" in page.read_text(encoding="utf-8")
+
+
+def test_the_kept_stack_is_explored_with_commands_that_work_when_pasted(kept_run: tuple[Path, dict, str]) -> None:
+    home, _report, narrative = kept_run
+    line = " ".join(next(text for text in narrative.split("\n\n") if "kept (--keep)" in text).split())
+    commands = re.findall(r"`(toll [^`]+)`", line)
+    assert any(c.endswith(" teardown --yes") for c in commands) and str(home.resolve()) in line
+    for command in commands:
+        if command.endswith(("query busiest", "alerts --scores")):  # read-only: pasted anywhere, they reach the kept home
+            args = shlex.split(command)[1:]
+            pasted = subprocess.run([sys.executable, "-m", "tollcli", *args], capture_output=True, text=True, cwd="/",
+                                    timeout=60)  # fmt: skip
+            assert pasted.returncode == 0 and "35South" in pasted.stdout, pasted.stderr
 
 
 def test_a_full_run_repeats_with_its_seed_and_leaves_nothing(tmp_path: Path, kept_run: tuple[Path, dict, str]) -> None:
