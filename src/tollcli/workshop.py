@@ -35,6 +35,7 @@ from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary
 from tollcli.kdg import default_spec
 from tollcli.queries import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
+from tollcli.state import toll_command_for
 from tollcli.units import counted
 
 DEFAULT_DASHBOARD = Path("toll-dashboard.html")
@@ -254,7 +255,7 @@ class Workshop:
         if ledger is not None:
             raise UsageError(
                 f"{self.backend.settings.home} already holds a toll stack: the workshop sets up its own and removes it "
-                "at the end; use another --home, or `toll teardown` first"
+                f"at the end; use another --home, or `{toll_command_for(self.backend.settings.home)} teardown` first"
             )
         began = time.monotonic()
         set_up = False
@@ -289,7 +290,8 @@ class Workshop:
                     # the failure that stopped the run is the one to report; the teardown's is in its step
             self.report.elapsed_s = round(time.monotonic() - began, 2)
         if self.report.steps[-1].status == "failed":
-            raise TollError(f"teardown could not remove everything in {self.backend.settings.home}: run `toll teardown`")
+            home = Path(self.backend.settings.home).resolve()
+            raise TollError(f"teardown could not remove everything in {home}: run `{toll_command_for(home)} teardown --yes`")
         return self.report
 
     def _step(self, key: str, action: Callable[[StepReport], None]) -> None:
@@ -568,8 +570,7 @@ class Workshop:
             self._say(step, f"could not remove {label}: {reason}")
         if result.failed:
             step.status = "failed"
-            home = shlex.quote(str(Path(self.backend.settings.home).resolve()))
-            self._say(step, f"run `toll --home {home} teardown --yes` to try again")
+            self._say(step, f"run `{toll_command_for(self.backend.settings.home)} teardown --yes` to try again")
         else:
             self._say(step, f"removed {len(result.removed)} resources: nothing is left behind")
         step.details.update(removed=result.removed, failed=result.failed)
@@ -577,7 +578,7 @@ class Workshop:
     def keep(self, step: StepReport) -> None:
         self.report.kept = True
         step.status = "skipped"
-        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"
+        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"  # explicit: pasted anywhere
         if self.backend.name != "local":
             toll += f" --backend {self.backend.name}"
         self._say(

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
-from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, rule_width
+from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, rule_width, suggested_toll
 from tollcli.dashboard import write_dashboard
 from tollcli.errors import UsageError
 from tollcli.units import counted
@@ -168,7 +168,8 @@ def publish_quicksight(app: AppContext, *, quicksight: bool, user_arn: str | Non
     else:
         app.console.print(f"QuickSight analysis (shared with {report.principal}):", soft_wrap=True)
         app.console.print(report.analysis_url, soft_wrap=True, markup=False, highlight=False)
-        app.err_console.print("`toll status` lists it; `toll teardown` removes it with the rest of the stack.")
+        toll = suggested_toll(app)
+        app.err_console.print(f"`{toll} status` lists it; `{toll} teardown` removes it with the rest of the stack.", markup=False)
     if open_it and not webbrowser.open(report.analysis_url):
         app.err_console.print(f"could not open a browser: open {report.analysis_url} yourself")
 
