@@ -23,8 +23,9 @@ from pathlib import Path
 
 from tollcli.backends.local import LocalBackend
 from tollcli.config import resolve_settings
-from tollcli.generator import GenerateOptions, parse_start, run_generation
+from tollcli.generator import GenerateOptions, run_generation
 from tollcli.kdg import workshop_spec
+from tollcli.units import parse_instant as parse_start
 
 
 def baseline(count: int, folder: Path) -> float:

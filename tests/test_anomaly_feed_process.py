@@ -285,7 +285,7 @@ def test_ctrl_c_reaches_the_parent_only_and_the_run_drains_and_checkpoints(tmp_p
     assert run.returncode in (0, 130), err
     assert not set(children) & set(forest_children())  # stopped with its run
     summary = json.loads(out)
-    assert summary["stopped_by"] in ("stop", "interrupt")  # the CLI turns Ctrl-C into a stop request
+    assert summary["stopped_by"] == "Ctrl-C"  # the CLI turns Ctrl-C into a stop request, and says so
     state = AnomalyApp.from_state_bytes((home / "anomaly" / "state.bin").read_bytes())
     store = LocalAnomalyStore(home / "anomaly")
     windows = {row["window_start"] for row in store.read_scores()}

@@ -90,9 +90,9 @@ def test_bad_input_is_one_line_and_exit_2(toll, lake, args, fragment) -> None:
     assert len(lines) == 1 and lines[0].startswith("toll: error:") and fragment in lines[0]
 
 
-def test_before_setup_exit_2(toll) -> None:
+def test_before_setup_exit_2(toll, home) -> None:
     result = toll("query", "busiest")
-    assert result.exit_code == 2 and "toll setup" in result.stderr
+    assert result.exit_code == 2 and f"toll --home {home.resolve()} setup" in result.stderr  # the command that reaches this home
 
 
 def test_empty_bucket_says_no_data_yet(toll, home) -> None:

@@ -93,5 +93,5 @@ def test_compact_before_setup_is_usage_error(tmp_path: Path) -> None:
     from tollcli.config import Settings
     from tollcli.errors import UsageError
 
-    with pytest.raises(UsageError, match="toll setup"):
+    with pytest.raises(UsageError, match=r"nothing is set up in .*: run `toll (--home \S+ )?setup` first"):
         compact(LocalBackend(Settings(home=tmp_path / "none")))

@@ -147,7 +147,7 @@ def test_without_the_anomaly_app_the_chart_says_what_to_do(tmp_path: Path) -> No
 def test_bad_usage_is_refused(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--home", str(tmp_path / "none"), "dashboard", "--out", str(tmp_path / "d.html")])
-    assert result.exit_code == 2 and "run `toll setup` first" in result.stderr
+    assert result.exit_code == 2 and f"run `toll --home {(tmp_path / 'none').resolve()} setup` first" in result.stderr
     result = runner.invoke(app, ["--home", str(tmp_path / "none"), "dashboard", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "is a folder" in result.stderr
     assert not (tmp_path / "none").exists() and not (tmp_path / "d.html").exists()

@@ -11,9 +11,10 @@ import pytest
 
 from tollcli.delivery import LocalDeliveryStream, StreamSink, object_key
 from tollcli.errors import TollError
-from tollcli.generator import RecordFactory, parse_start
+from tollcli.generator import RecordFactory
 from tollcli.kdg import default_spec
 from tollcli.records import RecordChunk
+from tollcli.units import parse_instant as parse_start
 
 KEY = re.compile(r"(\d{4})/(\d\d)/(\d\d)/(\d\d)/toll-data-stream-1-(\d{4})-(\d\d)-(\d\d)-(\d\d)-\d\d-\d\d-[0-9a-f-]{36}")
 START = parse_start("2026-11-28T08:59:30Z").timestamp()

@@ -18,8 +18,6 @@ from tollcli.generator import (
     RecordFactory,
     Schedule,
     load_rate_profile,
-    parse_duration,
-    parse_start,
     run_generation,
     sample_records,
 )
@@ -27,6 +25,7 @@ from tollcli.kdg import default_spec, skewed_spec
 from tollcli.paths import template_path
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, write_skew
+from tollcli.units import parse_instant as parse_start
 
 CHI2_DF9_P001 = 27.877  # chi-square critical value, 9 degrees of freedom, p = 0.001
 START = parse_start("2026-11-28T08:00:00Z").timestamp()
@@ -119,17 +118,6 @@ def test_bad_rate_profiles_are_usage_errors(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(UsageError):
         load_rate_profile(path)
-
-
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("2.5", 2.5)])
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "5x", "m", "0s", "-1s", "1h 2q"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(UsageError):
-        parse_duration(text)
 
 
 class RecordingFeed:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import statistics
 import subprocess
@@ -19,7 +21,7 @@ from tollcli.backends import open_backend
 from tollcli.backends.local import LocalBackend
 from tollcli.config import resolve_settings
 from tollcli.errors import TollError, UsageError
-from tollcli.workshop import StepReport, WorkshopOptions, WorkshopReporter, run_workshop
+from tollcli.workshop import StepReport, Workshop, WorkshopOptions, WorkshopReporter, run_workshop
 
 STEP_KEYS = ["setup", "traffic", "answers", "deploy", "steady", "skew", "alerts", "dashboard", "teardown"]
 
@@ -111,6 +113,19 @@ def test_the_dashboard_is_written_outside_the_home(kept_run: tuple[Path, dict, s
     assert "35South" in page.read_text(encoding="utf-8")
 
 
+def test_the_kept_stack_is_explored_with_commands_that_work_when_pasted(kept_run: tuple[Path, dict, str]) -> None:
+    home, _report, narrative = kept_run
+    line = " ".join(next(text for text in narrative.split("\n\n") if "kept (--keep)" in text).split())
+    commands = re.findall(r"`(toll [^`]+)`", line)
+    assert any(c.endswith(" teardown --yes") for c in commands) and str(home.resolve()) in line
+    for command in commands:
+        if command.endswith(("query busiest", "alerts --scores")):  # read-only: pasted anywhere, they reach the kept home
+            args = shlex.split(command)[1:]
+            pasted = subprocess.run([sys.executable, "-m", "tollcli", *args], capture_output=True, text=True, cwd="/",
+                                    timeout=60)  # fmt: skip
+            assert pasted.returncode == 0 and "35South" in pasted.stdout, pasted.stderr
+
+
 def test_a_full_run_repeats_with_its_seed_and_leaves_nothing(tmp_path: Path, kept_run: tuple[Path, dict, str]) -> None:
     _home, kept, _ = kept_run
     home = tmp_path / "home"
@@ -174,7 +189,10 @@ def test_a_home_with_a_stack_is_left_alone(toll, home: Path) -> None:  # type: i
     assert (home / "ledger.json").read_text() == before
 
 
-def test_ctrl_c_mid_run_still_tears_down(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "status", "said"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)  # one rule for every command: 128 + the signal, after the teardown
+def test_ctrl_c_mid_run_still_tears_down(tmp_path: Path, signum: int, status: int, said: str) -> None:
     home = tmp_path / "home"
     process = subprocess.Popen(
         [sys.executable, "-m", "tollcli", "--home", str(home), "workshop", "--realtime", "--minutes", "1", "--seed", "4"],
@@ -191,14 +209,14 @@ def test_ctrl_c_mid_run_still_tears_down(tmp_path: Path) -> None:
         else:
             pytest.fail("the workshop never reached its traffic step: " + "".join(seen))
         time.sleep(1.5)  # real-time traffic is flowing; Ctrl-C flushes it to the bucket, then teardown removes it
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         rest, errors = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     output = "".join(seen) + rest
-    assert process.returncode == 130, errors
-    assert "toll: error: interrupted" in errors
+    assert process.returncode == status, errors
+    assert f"toll: error: {said}" in errors
     assert "Step 9/9: Teardown" in output and "nothing is left behind" in output
     assert not home.exists()
 
@@ -244,3 +262,21 @@ def test_without_replay_the_model_warms_up_on_the_steady_minutes(tmp_path: Path)
     assert deploy.details["replay"] is None and deploy.details["config"]["forest"]["output_after"] == 15
     assert any(a["station"] == "35South" for a in report.alerts)
     assert not home.exists()
+
+
+def test_the_explanation_says_what_happened_when_nothing_was_scored(tmp_path: Path) -> None:
+    """A short real-time run may score no window of the skew: it must not claim the score "rose to 0.00"."""
+    backend = open_backend(resolve_settings(backend="local", home=str(tmp_path / "home"), region=None, profile=None))
+    workshop = Workshop(backend, WorkshopOptions(seed=1))
+    started = "2026-11-28T08:10:00Z"
+    unscored = [{"window_start": f"2026-11-28T08:{m:02d}:00Z", "anomaly_score": 0.0} for m in range(5, 15)]
+    text = workshop._why(unscored, started, "35South")
+    assert "rose" not in text and "0.00" not in text and "scored no window of the skewed traffic" in text
+    calm_then_low = [
+        {"window_start": "2026-11-28T08:05:00Z", "anomaly_score": 0.8},
+        {"window_start": "2026-11-28T08:11:00Z", "anomaly_score": 1.9},
+    ]
+    text = workshop._why(calm_then_low, started, "35South")
+    assert "rose only to 1.90, not above the threshold of 2.5" in text and "no window scored above 0.80" in text
+    text = workshop._why([{"window_start": "2026-11-28T08:11:00Z", "anomaly_score": 3.1}], started, "35South")
+    assert "rose to 3.10, above the threshold" in text and "no window before the skew" in text

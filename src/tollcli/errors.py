@@ -14,7 +14,20 @@ class ExitStatus(IntEnum):
     SUCCESS = 0
     FAILURE = 1
     USAGE = 2
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + the signal's number, as shells report it
+    TERMINATED = 143  # SIGTERM, the same rule
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal that stops a command: it exits 128 + `signum` after cleaning up (130 for Ctrl-C)."""
+
+    def __init__(self, signum: int = 2) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
 
 
 class TollError(Exception):

@@ -12,8 +12,10 @@ sink accepted, so it always equals the records delivered.
 from __future__ import annotations
 
 import csv
+import json
 import math
-import re
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +46,8 @@ from tollcli.kdg import (
 from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
+from tollcli.state import Resource, atomic_write_json
+from tollcli.units import plural
 
 DEFAULT_RATE = 100.0  # the workshop recommends 100 records per second
 MAX_CHUNK = 32_768  # records per chunk: big enough to amortise numpy, small enough for memory
@@ -473,34 +477,89 @@ class Schedule:
 # Options, parsing helpers and the run loop
 
 
-DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)?")
-DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+# ---------------------------------------------------------------------------------------------
+# Where a home's event time stands: a backfill continues after it
+#
+# Every run that delivers into a home records the last event time it delivered in
+# `<home>/event-time.json` (in the ledger, so teardown removes it). A later `--backfill` without
+# `--start` starts just after it instead of ending "now": typed by hand, the workshop's backfills then
+# follow one another in event time as `toll workshop` lines them up, and the anomaly app, whose
+# windows close by event time, counts none of them late.
+
+EVENT_TIME_FILE = "event-time.json"
+EVENT_TIME_KIND = "event-time"
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in '90s', '5m', '1h', '1h30m' or a plain number of seconds."""
-    compact = text.strip().lower().replace(" ", "")
-    total, at = 0.0, 0
-    for match in DURATION.finditer(compact):
-        if match.start() != at:
-            break
-        total += float(match.group(1)) * DURATION_UNITS[match.group(2)]
-        at = match.end()
-    if not compact or at != len(compact) or total <= 0:
-        raise UsageError(f"cannot read the duration {text!r}: use e.g. 90s, 5m, 1h or 1h30m")
-    return total
+def event_time_path(home: Path) -> Path:
+    return Path(home) / EVENT_TIME_FILE
 
 
-def parse_start(text: str) -> datetime:
-    """An ISO-8601 instant; without an offset it is UTC."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
+def read_last_event(home: Path) -> float | None:
+    """Epoch seconds of the last event time delivered into this home, or None (nothing recorded)."""
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"cannot read --start {text!r}: use ISO-8601, e.g. 2026-11-28T08:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        data = json.loads(event_time_path(home).read_text(encoding="utf-8"))
+        return float(data["last_event_epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_last_event(backend: Any, last_event: float) -> None:
+    """Remember `last_event` (if later than what is recorded) for the next backfill in this home."""
+    home = Path(backend.settings.home)
+    known = read_last_event(home)
+    if known is not None and known >= last_event:
+        return
+    ledger = backend.load_ledger()
+    if ledger is None:
+        return
+    path = event_time_path(home)
+    if ledger.find(EVENT_TIME_KIND, EVENT_TIME_FILE) is None:
+        ledger.record(Resource(kind=EVENT_TIME_KIND, name=EVENT_TIME_FILE, settings={"path": str(path)}))
+    atomic_write_json(path, {"last_event": _iso(last_event), "last_event_epoch": last_event})
+
+
+# A live (real-time) run marks the home while it runs, so `toll query` can say that records are
+# still buffered (up to 60 s) and on their way: `<home>/live-runs/<pid>.json`, removed when the run
+# ends. The folder is in the ledger (teardown removes it); a marker whose process is gone (kill -9)
+# is ignored. Local backend only: it is a hint about this machine's delivery stream.
+LIVE_RUNS_DIR = "live-runs"
+LIVE_RUNS_KIND = "live-runs"
+
+
+def mark_live_run(backend: Any) -> Path | None:
+    if getattr(backend, "bucket_path", None) is None:
+        return None
+    try:
+        ledger = backend.load_ledger()
+        if ledger is None:
+            return None
+        folder = Path(backend.settings.home) / LIVE_RUNS_DIR
+        if ledger.find(LIVE_RUNS_KIND, LIVE_RUNS_DIR) is None:
+            ledger.record(Resource(kind=LIVE_RUNS_KIND, name=LIVE_RUNS_DIR, settings={"path": str(folder)}))
+        folder.mkdir(exist_ok=True)
+        marker = folder / f"{os.getpid()}.json"
+        atomic_write_json(marker, {"pid": os.getpid(), "started": _iso(time.time())})
+    except OSError:
+        return None  # a hint for queries, never a reason to stop generating
+    return marker
+
+
+def unmark_live_run(marker: Path | None) -> None:
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+
+
+def live_runs(home: Path) -> list[int]:
+    """Process ids of `toll generate` runs delivering into this home's local stream right now."""
+    pids = []
+    for marker in (Path(home) / LIVE_RUNS_DIR).glob("*.json"):
+        try:
+            pid = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
+            os.kill(pid, 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # gone (or unreadable): not running
+        pids.append(pid)
+    return sorted(pids)
 
 
 @dataclass
@@ -542,12 +601,14 @@ class GenerateSummary:
     target_rate: float | None
     achieved_rate: float
     per_station: dict[str, int]
-    stopped_by: str  # count, duration, interrupt, stop, output closed
+    stopped_by: str  # count, duration, Ctrl-C, SIGTERM, stop request (should_stop), output closed
     backfill: bool
     first_event: str | None = None
     last_event: str | None = None
     skew: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    continued_after: str | None = None  # a backfill that continued after the home's last event time
+    late_records: int = 0  # records the anomaly app counted late (their window had closed): not scored
 
 
 @dataclass
@@ -559,6 +620,7 @@ class PreparedRun:
     profile: RateProfile | None
     limit: int | None  # records to send, when known up front
     start: float | None  # backfill start (epoch seconds)
+    continued_after: float | None = None  # the home's last event time this backfill continues after
 
 
 def _iso(epoch: float) -> str:
@@ -569,8 +631,11 @@ def _iso(epoch: float) -> str:
 MAX_RATE = 500_000
 
 
-def prepare(options: GenerateOptions) -> PreparedRun:
-    """Check every option (UsageError on bad input) before anything is opened or written."""
+def prepare(options: GenerateOptions, *, last_event: float | None = None) -> PreparedRun:
+    """Check every option (UsageError on bad input) before anything is opened or written.
+
+    A backfill starts at `--start`; else just after `last_event` (the home's last event time, when it
+    holds data); else so that it ends now."""
     if not isinstance(options.rate, (int, float)) or not math.isfinite(options.rate) or options.rate <= 0:
         raise UsageError(f"--rate must be a number above 0, not {options.rate}")
     if options.rate > MAX_RATE:
@@ -598,11 +663,17 @@ def prepare(options: GenerateOptions) -> PreparedRun:
         check_station(options.skew_station, station.data)
     limit: int | None = options.count
     start: float | None = None
+    continued_after: float | None = None
     if options.backfill:
         mean_rate = profile.mean_rate if profile else options.rate
         length = options.duration if options.duration is not None else (options.count or 0) / mean_rate
-        start = options.start.timestamp() if options.start else time.time() - length
-    return PreparedRun(options=options, spec=spec, profile=profile, limit=limit, start=start)
+        if options.start is not None:
+            start = options.start.timestamp()
+        elif last_event is not None:
+            start, continued_after = last_event + 1 / mean_rate, last_event
+        else:
+            start = time.time() - length
+    return PreparedRun(options=options, spec=spec, profile=profile, limit=limit, start=start, continued_after=continued_after)
 
 
 def sample_records(options: GenerateOptions, count: int) -> bytes:
@@ -656,7 +727,10 @@ def run_generation(
     no anomaly feed is opened) and hands each chunk to the sink, then to the anomaly feed, whose
     alerts go to `on_alert` (default: stderr). The sink is flushed and the feed closed however
     the run ends, Ctrl-C included."""
-    run = prepare(options)
+    own_sink = sink is None
+    delivers_home = own_sink and backend is not None
+    last_known = read_last_event(Path(backend.settings.home)) if delivers_home and options.backfill else None
+    run = prepare(options, last_event=last_known)
     home = Path(backend.settings.home) if backend is not None and options.watch_skew else None
     factory = RecordFactory(run.spec, seed=options.seed)
     skew_state = _initial_skew(options, home)
@@ -665,11 +739,20 @@ def run_generation(
     if note:
         notes.append(note)
     watcher = SkewWatcher(home) if home is not None else None
+    if run.continued_after is not None:
+        notes.append(
+            f"this home already holds records up to {_iso(run.continued_after)}: the backfill continued after them "
+            "(give --start to choose its event time)"
+        )
 
-    own_sink = sink is None
     if own_sink:
         sink = backend.open_sink(realtime=not options.backfill)
-    feed = backend.open_anomaly_feed(on_alert=on_alert, bulk=options.backfill) if (own_sink and backend is not None) else None
+    marker = mark_live_run(backend) if own_sink and not options.backfill else None
+    try:
+        feed = backend.open_anomaly_feed(on_alert=on_alert, bulk=options.backfill) if (own_sink and backend is not None) else None
+    except BaseException:
+        unmark_live_run(marker)
+        raise
 
     clock = time.monotonic
     began = clock()
@@ -681,7 +764,7 @@ def run_generation(
     if options.duration is not None:
         limit = schedule.before(options.duration)
     generated = 0
-    stopped_by = "interrupt"
+    stopped_by = "Ctrl-C"
     first_event: float | None = None
     last_event: float | None = None
     last_skew_poll = began
@@ -728,7 +811,7 @@ def run_generation(
             assert limit is not None
             while generated < limit:
                 if should_stop is not None and should_stop():
-                    stopped_by = "stop"
+                    stopped_by = "stop request"
                     break
                 send(min(MAX_CHUNK, limit - generated))
                 housekeeping(clock())
@@ -737,7 +820,7 @@ def run_generation(
         else:
             while True:
                 if should_stop is not None and should_stop():
-                    stopped_by = "stop"
+                    stopped_by = "stop request"
                     break
                 now = clock()
                 due = schedule.due_by(now - began)
@@ -755,18 +838,32 @@ def run_generation(
                 next_due = began + schedule.offset_of(generated)
                 now = clock()
                 time.sleep(min(MAX_TICK, max(MIN_TICK, next_due - now)))
-    except KeyboardInterrupt:
-        stopped_by = "interrupt"
+    except KeyboardInterrupt as exc:
+        stopped_by = signal_name(getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:
         stopped_by = "output closed"
     finally:
         try:
             sink.close()
         finally:
-            if feed is not None:
-                feed.close()
+            try:
+                if feed is not None:
+                    feed.close()
+            finally:
+                unmark_live_run(marker)
+                if delivers_home and last_event is not None and sink.stats.accepted:
+                    try:
+                        record_last_event(backend, last_event)
+                    except OSError:
+                        pass  # a full disk already fails the run; the next backfill then starts as in a new home
     elapsed = max(clock() - began, 1e-9)
     stats = sink.stats
+    late = int(getattr(feed, "late_records", 0) or 0)  # a feed that counts windows here (locally) knows
+    if late:
+        notes.append(
+            f"the anomaly app counted {late:,} {plural(late, 'record')} late: their event time fell in windows it had "
+            "already closed, so it left them out of its scores (a backfill should start after the home's last event)"
+        )
     return GenerateSummary(
         records=stats.accepted,
         generated=generated,
@@ -783,7 +880,14 @@ def run_generation(
         last_event=_iso(last_event) if last_event is not None else None,
         skew=skew_state.to_json() if skew_state is not None else None,
         notes=notes,
+        continued_after=_iso(run.continued_after) if run.continued_after is not None else None,
+        late_records=late,
     )
+
+
+def signal_name(signum: int) -> str:
+    """How a summary names the signal that stopped a run."""
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 def _sleep_until(deadline: float, clock: Callable[[], float], should_stop: Callable[[], bool] | None) -> None:

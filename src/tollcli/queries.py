@@ -39,6 +39,7 @@ from tollcli.backends.base import QueryResult
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import Ledger, atomic_write_json
+from tollcli.units import parse_duration, parse_instant
 
 if TYPE_CHECKING:
     import duckdb
@@ -122,33 +123,6 @@ def check_question(name: str) -> Question:
         raise UsageError(f"unknown question {name!r}: choose one of {', '.join(QUESTIONS)}") from None
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600, "hrs": 3600}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`15m`, `90s`, `2h`, `1d` (a bare number is seconds) -> timedelta; anything else is a UsageError."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise UsageError(f"cannot read the duration {text!r}: use a number with s, m, h or d, e.g. 15m")
-    amount = float(match.group(1))
-    unit = (match.group(2) or "s").lower()
-    seconds = amount * (86400 if unit.startswith("d") else _UNIT_SECONDS[unit])
-    if seconds <= 0:
-        raise UsageError(f"the duration {text!r} must be more than zero")
-    return timedelta(seconds=seconds)
-
-
-def parse_instant(text: str, *, option: str = "time") -> datetime:
-    """An ISO-8601 date or date-time; without an offset it is UTC."""
-    value = (text or "").strip()
-    try:
-        parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
-    except ValueError:
-        raise UsageError(f"cannot read {option} {text!r}: use ISO-8601, e.g. 2026-11-28T08:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def time_range(
     *, since: str | None = None, until: str | None = None, last: str | None = None, now: datetime | None = None
 ) -> tuple[datetime | None, datetime | None]:
@@ -158,7 +132,7 @@ def time_range(
     start = parse_instant(since, option="--since") if since is not None else None
     end = parse_instant(until, option="--until") if until is not None else None
     if last is not None:
-        start = (now or datetime.now(timezone.utc)) - parse_duration(last)
+        start = (now or datetime.now(timezone.utc)) - timedelta(seconds=parse_duration(last, option="--last"))
     if start is not None and end is not None and start >= end:
         raise UsageError("the time range is empty: --since/--last must come before --until")
     return start, end

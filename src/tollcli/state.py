@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -47,6 +48,23 @@ def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write_bytes(path, (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode())
 
 
+def toll_command_for(home: Path | str) -> str:
+    """`toll` as a suggested command must reach this same home when pasted anywhere: with `--home`
+    unless it is the default one (./.toll from here, and TOLL_HOME unset)."""
+    resolved = Path(home).resolve()
+    if not os.environ.get("TOLL_HOME") and resolved == (Path.cwd() / ".toll").resolve():
+        return "toll"
+    return f"toll --home {shlex.quote(str(resolved))}"
+
+
+def describe_resource(kind: str, name: str, path: Any = None) -> str:
+    """`bucket bucket` says nothing: a local resource whose file or folder bears its name is named by its path."""
+    what = kind.replace("_", " ")
+    if path is not None and Path(str(path)).name == name:
+        return f"{what} {Path(str(path)).resolve()}"
+    return f"{what} {name}"
+
+
 @dataclass
 class Resource:
     """One thing `toll` made: its kind (bucket, stream, role, ...), name and settings."""
@@ -55,6 +73,10 @@ class Resource:
     name: str
     settings: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=utc_now_iso)
+
+    def describe(self) -> str:
+        """For messages: `delivery stream toll-data-stream`, `bucket /abs/home/bucket` (a folder by its path)."""
+        return describe_resource(self.kind, self.name, self.settings.get("path"))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "settings": self.settings, "created_at": self.created_at}

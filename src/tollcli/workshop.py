@@ -16,6 +16,7 @@ real time. Teardown runs however the run ends (a failure, Ctrl-C, SIGTERM) unles
 from __future__ import annotations
 
 import math
+import shlex
 import signal
 import threading
 import time
@@ -29,12 +30,14 @@ from typing import Any
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS, TABLE_NAME
 from tollcli.dashboard import check_output_path, write_dashboard
-from tollcli.errors import TollError, UsageError
-from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation
+from tollcli.errors import Interrupted, TollError, UsageError
+from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation, signal_name
 from tollcli.kdg import default_spec
 from tollcli.oscompat import handling_stop_signals
 from tollcli.queries import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
+from tollcli.state import toll_command_for
+from tollcli.units import counted
 
 DEFAULT_DASHBOARD = Path("toll-dashboard.html")
 WINDOW_SECONDS = 10
@@ -203,8 +206,8 @@ def interrupts_raise() -> Iterator[None]:
         yield
         return
 
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)  # exits 128 + signum once teardown is done (130 for Ctrl-C, 143 for SIGTERM)
 
     with handling_stop_signals(interrupt):
         yield
@@ -245,7 +248,7 @@ class Workshop:
         if ledger is not None:
             raise UsageError(
                 f"{self.backend.settings.home} already holds a toll stack: the workshop sets up its own and removes it "
-                "at the end; use another --home, or `toll teardown` first"
+                f"at the end; use another --home, or `{toll_command_for(self.backend.settings.home)} teardown` first"
             )
         began = time.monotonic()
         set_up = False
@@ -280,7 +283,8 @@ class Workshop:
                     # the failure that stopped the run is the one to report; the teardown's is in its step
             self.report.elapsed_s = round(time.monotonic() - began, 2)
         if self.report.steps[-1].status == "failed":
-            raise TollError(f"teardown could not remove everything in {self.backend.settings.home}: run `toll teardown`")
+            home = Path(self.backend.settings.home).resolve()
+            raise TollError(f"teardown could not remove everything in {home}: run `{toll_command_for(home)} teardown --yes`")
         return self.report
 
     def _step(self, key: str, action: Callable[[StepReport], None]) -> None:
@@ -313,7 +317,7 @@ class Workshop:
     def setup(self, step: StepReport) -> None:
         created = self.backend.setup(buffer_mb=DEFAULT_BUFFER_MB, buffer_seconds=DEFAULT_BUFFER_SECONDS)
         for resource in created.created:
-            self._say(step, f"created {resource.kind} {resource.name}")
+            self._say(step, f"created {resource.describe()}")
         self._say(step, f"delivery stream buffering: {DEFAULT_BUFFER_MB} MB or {DEFAULT_BUFFER_SECONDS} s, whichever comes first")
         step.details["created"] = [f"{r.kind} {r.name}" for r in created.created]
 
@@ -338,8 +342,8 @@ class Workshop:
 
         summary = run_generation(self.backend, options, on_progress=None if self.backfill else show, on_alert=alert)
         self.delivered += summary.records
-        if summary.stopped_by == "interrupt":
-            raise KeyboardInterrupt
+        if summary.stopped_by in {signal_name(signal.SIGINT), signal_name(signal.SIGTERM)}:
+            raise Interrupted(signal.SIGTERM if summary.stopped_by == signal_name(signal.SIGTERM) else signal.SIGINT)
         if summary.failed:
             step.status = "warning"
         timing = "backfilled in event time" if self.backfill else "in real time"
@@ -444,7 +448,7 @@ class Workshop:
             report = self.backend.deploy(config=config, replay=False)
             self._say(step, f"this backend scores only new records: the model warms up over the first {warm} windows")
         for resource in report.created:
-            self._say(step, f"created {resource.kind} {resource.name}")
+            self._say(step, f"created {resource.describe()}")
         forest = config.forest
         self._say(
             step,
@@ -500,25 +504,46 @@ class Workshop:
             self._say(step, f"... and {len(alerts) - 10} more (toll alerts lists them all)")
         named = [a for a in during if a["station"] == station]
         scores = self.backend.read_scores()
-        calm = max((float(r["anomaly_score"]) for r in scores if str(r["window_start"]) < started), default=0.0)
-        peak = max((float(r["anomaly_score"]) for r in scores if str(r["window_start"]) >= started), default=0.0)
-        self._say(
-            step,
-            f"Why: the forest learned what a normal {WINDOW_SECONDS} s window looks like (the vehicle count at every station; "
-            f"before the skew no window scored above {calm:.2f}). When traffic diverted to {station}, the window's counts fell "
-            f"far from anything the trees had sampled and the score rose to {peak:.2f}, above the threshold of "
-            f"{self.options.threshold:g}. The explanation gives the station that moved most (HIGH: more vehicles than usual, "
-            "LOW: fewer) and its share of the score. As the skew goes on the forest learns it and the score falls back: "
-            "RCF flags a change, not a level.",
-        )
+        self._say(step, self._why(scores, started, station))
         if named:
-            self._say(step, f"{len(named)} alert(s) named {station}, the first at {named[0]['window_start']}")
+            self._say(step, f"{counted(len(named), 'alert')} named {station}, the first at {named[0]['window_start']}")
         else:
             step.status = "warning"
             self._say(step, f"no alert named {station}: try a longer --steady-minutes or a lower --threshold")
         if before:
-            self._say(step, f"{len(before)} alert(s) came before the skew: false alarms on normal traffic")
+            self._say(step, f"{counted(len(before), 'alert')} came before the skew: false alarms on normal traffic")
         step.details.update(alerts=len(alerts), during_skew=len(during), named_skew_station=len(named), before_skew=len(before))
+
+    def _why(self, scores: list[dict[str, Any]], started: str, station: str) -> str:
+        """Why the score rose, from the scores as they are: nothing is claimed that did not happen
+        (a short real-time run may have scored no window yet, or none above the threshold)."""
+        scored = [r for r in scores if float(r["anomaly_score"]) > 0]
+        calm = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) < started]
+        skewed = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) >= started]
+        threshold = self.options.threshold
+        if not skewed:
+            return (
+                f"The anomaly app scored no window of the skewed traffic ({counted(len(scores), 'window')} counted, "
+                f"{counted(len(scored), 'window')} scored above 0 in all): the forest was still warming up, so it could "
+                "not tell the skew from normal traffic; a longer --steady-minutes gives it time to learn."
+            )
+        learned = (
+            f"before the skew no window scored above {max(calm):.2f}"
+            if calm
+            else "it had scored no window before the skew, so it had little to compare with"
+        )
+        peak = max(skewed)
+        if peak > threshold:
+            outcome = f"the score rose to {peak:.2f}, above the threshold of {threshold:g}"
+        else:
+            outcome = f"the score rose only to {peak:.2f}, not above the threshold of {threshold:g}"
+        return (
+            f"Why: the forest learned what a normal {WINDOW_SECONDS} s window looks like (the vehicle count at every "
+            f"station; {learned}). When traffic diverted to {station}, the window's counts fell far from anything the "
+            f"trees had sampled and {outcome}. The explanation gives the station that moved most (HIGH: more vehicles "
+            "than usual, LOW: fewer) and its share of the score. As the skew goes on the forest learns it and the score "
+            "falls back: RCF flags a change, not a level."
+        )
 
     def dashboard(self, step: StepReport) -> None:
         self.wait_for_delivery(step)
@@ -538,7 +563,7 @@ class Workshop:
             self._say(step, f"could not remove {label}: {reason}")
         if result.failed:
             step.status = "failed"
-            self._say(step, "run `toll teardown` to try again")
+            self._say(step, f"run `{toll_command_for(self.backend.settings.home)} teardown --yes` to try again")
         else:
             self._say(step, f"removed {len(result.removed)} resources: nothing is left behind")
         step.details.update(removed=result.removed, failed=result.failed)
@@ -546,10 +571,13 @@ class Workshop:
     def keep(self, step: StepReport) -> None:
         self.report.kept = True
         step.status = "skipped"
+        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"  # explicit: pasted anywhere
+        if self.backend.name != "local":
+            toll += f" --backend {self.backend.name}"
         self._say(
             step,
-            f"kept (--keep): explore with toll query, toll alerts, toll dashboard --home {self.backend.settings.home}; "
-            "`toll teardown` removes it",
+            f"kept (--keep) in {Path(self.backend.settings.home).resolve()}: explore with `{toll} query busiest`, "
+            f"`{toll} alerts --scores`, `{toll} dashboard`; `{toll} teardown --yes` removes it",
         )
 
 

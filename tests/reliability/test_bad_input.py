@@ -149,7 +149,7 @@ CASES: list[tuple[str, ...]] = [
     ("deploy --shingle 0", "--shingle 0"),
     ("deploy --window 0", "--window must be 1-3600"),
     ("deploy --window 99999", "--window must be 1-3600"),
-    ("deploy --lateness -1", "--lateness must be 0-3600"),
+    ("deploy --lateness -1", "--lateness: the duration '-1'"),
     ("deploy --webhook ftp://x", "not an http(s) URL"),
     ("deploy --webhook http://", "not an http(s) URL"),
     ("deploy --email a@example.com", "aws backend"),
@@ -208,10 +208,10 @@ def test_bad_input_after_setup(spec: str, fragment: str, set_up_home: Path, file
 
 
 BEFORE_SETUP = [
-    ("query busiest", "toll setup"),
-    ("compact", "toll setup"),
-    ("deploy", "toll setup"),
-    ("skew --station 35South", "toll setup"),
+    ("query busiest", "setup` first"),  # `toll [--home DIR] setup` first
+    ("compact", "setup` first"),  # `toll [--home DIR] setup` first
+    ("deploy", "setup` first"),  # `toll [--home DIR] setup` first
+    ("skew --station 35South", "setup` first"),  # `toll [--home DIR] setup` first
     ("setup --buffer-mb 0", "1-128 MB"),
     ("generate --rate 0", "--rate must be a number above 0"),
 ]

@@ -225,6 +225,7 @@ class LocalAnomalyFeed(AnomalyFeed):
         except BaseException:
             _release_lock(self._lock)
             raise
+        self._late_at_open = self.app.windows.late_records
         self.webhook = webhook
         if self.webhook is None and config.webhook:
             self.webhook = WebhookNotifier(config.webhook, on_failure=on_problem)
@@ -244,6 +245,11 @@ class LocalAnomalyFeed(AnomalyFeed):
     @property
     def config(self) -> AnomalyConfig:
         return self.app.config
+
+    @property
+    def late_records(self) -> int:
+        """Records this feed counted late (their window had closed), scored window or not yet."""
+        return self.app.windows.late_records - self._late_at_open
 
     def consume(self, chunk: RecordChunk) -> None:
         self._check_running()

@@ -310,11 +310,14 @@ class AwsBackend(Backend):
         return report
 
     def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
-        """Files under the home that the ledger records (`toll skew`'s skew.json): not AWS's to delete."""
+        """Files under the home that the ledger records (`toll skew`'s skew.json, the generator's
+        event-time.json): not AWS's to delete."""
+        from tollcli.generator import EVENT_TIME_KIND, event_time_path
         from tollcli.skew import SKEW_KIND, skew_path
 
-        for resource in [r for r in ledger.resources if r.kind == SKEW_KIND]:
-            skew_path(self.settings.home).unlink(missing_ok=True)  # only ever this path, never the ledger's word
+        home_files = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}
+        for resource in [r for r in ledger.resources if r.kind in home_files]:
+            home_files[resource.kind](self.settings.home).unlink(missing_ok=True)  # only ever this path, never the ledger's
             ledger.forget(resource.kind, resource.name)
             report.removed.append(f"{resource.kind} {resource.name}")
             on_event(f"removed {resource.kind} {resource.name}")

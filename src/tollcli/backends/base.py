@@ -9,12 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tollcli.config import Settings
 from tollcli.errors import TollError
 from tollcli.records import RecordChunk
-from tollcli.state import Ledger, Resource
+from tollcli.state import Ledger, Resource, toll_command_for
 
 if TYPE_CHECKING:
     from tollcli.anomaly.app import AnomalyConfig
@@ -164,7 +165,8 @@ class Backend(ABC):
 
         ledger = self.load_ledger()
         if ledger is None:
-            raise UsageError(f"nothing is set up in {self.settings.home}: run `toll setup` first")
+            toll = toll_command_for(self.settings.home)
+            raise UsageError(f"nothing is set up in {Path(self.settings.home).resolve()}: run `{toll} setup` first")
         return ledger
 
     # provisioning ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from tollcli.backends.base import (
 )
 from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, check_buffering
 from tollcli.errors import TollError, UsageError
-from tollcli.state import Ledger, Resource, atomic_write_json
+from tollcli.state import Ledger, Resource, atomic_write_json, describe_resource
 
 if TYPE_CHECKING:
     from tollcli.anomaly.app import AnomalyConfig
@@ -144,7 +144,7 @@ class LocalBackend(Backend):
             except OSError as exc:
                 raise TollError(f"cannot create {kind} {name} at {path}: {exc.strerror}") from None
             verb = "updated" if existing else "created"
-            on_event(f"{verb} {kind} {name}")
+            on_event(f"{verb} {describe_resource(kind, name, path)}")
             report.created.append(self.record_path(ledger, kind, name, path, **settings))
         catalog = [
             ("database", DATABASE_NAME, {"engine": "duckdb"}),
@@ -159,7 +159,7 @@ class LocalBackend(Backend):
             if existing is not None and existing.settings == settings:
                 report.existing.append(existing)
                 continue
-            on_event(f"created {kind} {name}")
+            on_event(f"created {describe_resource(kind, name)}")
             report.created.append(ledger.record(Resource(kind=kind, name=name, settings=settings)))
         return report
 
@@ -211,7 +211,7 @@ class LocalBackend(Backend):
                 continue
             ledger.forget(resource.kind, resource.name)
             report.removed.append(label)
-            on_event(f"removed {label}")
+            on_event(f"removed {resource.describe()}")
         if not report.failed:
             self.settings.ledger_path.unlink(missing_ok=True)
             if ledger.meta.get("home_created"):

@@ -8,6 +8,7 @@ traceback instead.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -16,13 +17,56 @@ import typer
 # Typer 0.29 vendors click as typer._click; its exceptions are what the parser raises.
 from typer._click import exceptions as click_exceptions
 from typer._click.core import Context as ClickContext
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from tollcli import __version__
 from tollcli.cli.common import AppContext
 from tollcli.config import resolve_settings
 from tollcli.errors import ExitStatus, TollError
 from tollcli.oscompat import tolerate_unencodable_output
+
+# Typer 0.29's help shows a flag's type (`--yes -y <bool>`) as if it took a value; `--yes true` is
+# refused. A flag shows no type.
+_typer_display_type_rich = TyperOption.display_type_rich
+
+
+def _display_type_rich(self: TyperOption, ctx: ClickContext) -> str | None:
+    if getattr(self, "is_flag", False) and self.metavar is None:
+        return None
+    return _typer_display_type_rich(self, ctx)
+
+
+TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign]
+
+GLOBAL_OPTIONS = {"--backend": True, "--home": True, "--region": True, "--profile": True}  # option: takes a value
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`toll setup --home x` as `toll --home x setup`: global options typed after the command are
+    moved before it (no command has an option of the same name). Stops at `--`."""
+    front: list[str] = []
+    rest: list[str] = []
+    seen_command = False
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if seen_command and name in GLOBAL_OPTIONS:
+            if "=" in arg or index + 1 >= len(args):
+                front.append(arg)
+            else:
+                front.extend(args[index : index + 2])
+                index += 1
+        else:
+            if not arg.startswith("-") and not seen_command and not (rest and rest[-1].split("=", 1)[0] in GLOBAL_OPTIONS
+                                                                      and "=" not in rest[-1]):  # fmt: skip
+                seen_command = True
+            rest.append(arg)
+        index += 1
+    return front + rest
 
 
 def fail_line(message: str) -> None:
@@ -37,9 +81,9 @@ def _is_help_request(exc: click_exceptions.ClickException) -> bool:
 class TollGroup(TyperGroup):
     """Maps our exceptions and click's usage errors to one line and an exit status."""
 
-    def _guard(self, call: Any, *args: Any) -> Any:
+    def _guard(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         except TollError as exc:
             if os.environ.get("TOLL_TRACEBACK"):
                 raise
@@ -53,13 +97,15 @@ class TollGroup(TyperGroup):
                 hint = f" (see '{exc.ctx.command_path} --help')"
             fail_line(f"{exc.format_message()}{hint}")
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            fail_line("interrupted")
-            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or a signal a command turned into one: 128 + its number
+            fail_line("interrupted" if getattr(exc, "signum", signal.SIGINT) == signal.SIGINT else "terminated")
+            raise typer.Exit(getattr(exc, "exit_status", int(ExitStatus.INTERRUPTED))) from None
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: ClickContext | None = None, **extra: Any
     ) -> ClickContext:
+        if parent is None:
+            args = hoist_global_options(list(args))
         return self._guard(super().make_context, info_name, args, parent, **extra)
 
     def invoke(self, ctx: ClickContext) -> Any:

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tollcli.anomaly.alerts import usual_text
@@ -15,7 +16,9 @@ from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
 from tollcli.anomaly.baseline import DEFAULT_BASELINE_WINDOWS
 from tollcli.anomaly.rcf import WARMING_UP
 from tollcli.anomaly.windows import DEFAULT_LATENESS_SECONDS, DEFAULT_WINDOW_SECONDS
-from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json
+from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, suggested_toll
+from tollcli.errors import ExitStatus, UsageError
+from tollcli.units import DURATION_HELP, counted, parse_duration
 
 DEFAULT_FOLLOW_INTERVAL = 1.0
 
@@ -40,9 +43,14 @@ def deploy(
         None, "--time-decay", help="Time decay in points, as KDA took it (default 100000; workshop mode 10).", show_default=False
     ),
     shingle: int = typer.Option(None, "--shingle", help="Shingle size (default 1; workshop mode 2).", show_default=False),
-    window: int = typer.Option(int(DEFAULT_WINDOW_SECONDS), "--window", help="Tumbling window, seconds of event time."),
-    lateness: float = typer.Option(
-        DEFAULT_LATENESS_SECONDS, "--lateness", help="How long a window waits for late records (event-time seconds)."
+    window: str = typer.Option(
+        f"{DEFAULT_WINDOW_SECONDS:g}s", "--window", metavar="DURATION", help=f"Tumbling window of event time: {DURATION_HELP}."
+    ),
+    lateness: str = typer.Option(
+        f"{DEFAULT_LATENESS_SECONDS:g}s",
+        "--lateness",
+        metavar="DURATION",
+        help=f"How long a window waits for late records, in event time: {DURATION_HELP}.",
     ),
     baseline_windows: int = typer.Option(
         DEFAULT_BASELINE_WINDOWS,
@@ -64,8 +72,8 @@ def deploy(
         sample_size=sample_size,
         time_decay=time_decay,
         shingle=shingle,
-        window_seconds=window,
-        lateness_seconds=lateness,
+        window_seconds=whole_seconds(parse_duration(window, option="--window", allow_zero=True), "--window"),
+        lateness_seconds=parse_duration(lateness, option="--lateness", allow_zero=True),
         baseline_windows=baseline_windows,
         webhook=webhook,
         email=email,
@@ -92,11 +100,18 @@ def deploy(
         figures = report.replay
         app.console.print(
             f"Replayed {figures['records']:,} records from {figures['objects']:,} objects: "
-            f"{figures['windows']:,} windows scored, {figures['alerts']:,} alerts, "
+            f"{counted(figures['windows'], 'window')} scored, {counted(figures['alerts'], 'alert')}, "
             f"{figures['late_records']:,} late and "
             f"{figures['rejected_records'] + figures['unreadable_records']:,} unreadable records."
         )
-    app.console.print("Next: [bold]toll generate --rate 100[/] feeds it; [bold]toll alerts[/] shows what it raised.")
+    toll = escape(suggested_toll(app))
+    app.console.print(f"Next: [bold]{toll} generate --rate 100[/] feeds it; [bold]{toll} alerts[/] shows what it raised.")
+
+
+def whole_seconds(seconds: float, option: str) -> int:
+    if not float(seconds).is_integer():
+        raise UsageError(f"{option} must be whole seconds, not {seconds:g} s")
+    return int(seconds)
 
 
 def alerts(
@@ -119,7 +134,7 @@ def alerts(
             render_alerts(app, alert_rows, score_rows if scores else None)
         return
     emit = _emit_json_lines if as_json else (lambda kind, rows: _emit_lines(app, kind, rows))
-    try:  # Ctrl-C is how a follow ends: exit 0, as after any finished listing
+    try:  # Ctrl-C is how a follow ends; like every command stopped by a signal it exits 128 + SIGINT = 130
         emit("score", score_rows)
         emit("alert", alert_rows)
         last_alert = _last_window(alert_rows)
@@ -134,7 +149,7 @@ def alerts(
             emit("alert", new_alerts)
             last_alert = _last_window(new_alerts) or last_alert
     except KeyboardInterrupt:
-        return
+        raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
 
 
 def _last_window(rows: list[dict[str, Any]]) -> str | None:
@@ -228,7 +243,7 @@ def render_alerts(app: AppContext, alert_rows: list[dict[str, Any]], score_rows:
         return
     for row in alert_rows:
         app.console.print(f"[red]{row['window_start']}[/] {row['message']}" + _explained(row), soft_wrap=True)
-    app.console.print(f"{len(alert_rows)} alert(s).")
+    app.console.print(f"{counted(len(alert_rows), 'alert')}.")
 
 
 def register(app: typer.Typer) -> None:

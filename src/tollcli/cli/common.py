@@ -13,6 +13,7 @@ from rich.console import Console
 
 from tollcli.backends import Backend, open_backend
 from tollcli.config import Settings
+from tollcli.state import toll_command_for
 
 
 class OutputFormat(str, Enum):
@@ -26,13 +27,30 @@ class SummaryFormat(str, Enum):
     json = "json"
 
 
+# Piped or redirected output is never hard-wrapped: lines stay whole (soft wrap) and tables get room
+# for their columns; a terminal gets its own width.
+PIPE_WIDTH = 240
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=max(console.width, PIPE_WIDTH))
+    return console
+
+
+def rule_width(console: Console) -> int:
+    """A section rule as wide as the terminal, or 80 columns in a file."""
+    return console.width if console.is_terminal else 80
+
+
 @dataclass
 class AppContext:
     """Built by the root callback; commands get the backend and consoles from here."""
 
     settings: Settings
-    console: Console = field(default_factory=lambda: Console(highlight=False))
-    err_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    console: Console = field(default_factory=make_console)
+    err_console: Console = field(default_factory=lambda: make_console(stderr=True))
     _backend: Backend | None = None
 
     @property
@@ -50,6 +68,11 @@ def app_context(ctx: typer.Context) -> AppContext:
         obj = AppContext(settings=resolve_settings(backend=None, home=None, region=None, profile=None))
         ctx.obj = obj
     return obj
+
+
+def suggested_toll(app: AppContext) -> str:
+    """`toll`, with `--home` when a pasted command needs it to reach this home."""
+    return toll_command_for(app.settings.home)
 
 
 def to_jsonable(value: Any) -> Any:

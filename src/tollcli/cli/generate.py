@@ -14,36 +14,48 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from tollcli.cli.common import SummaryFormat, app_context, print_json
+from tollcli.cli.common import SummaryFormat, app_context, print_json, suggested_toll
 from tollcli.delivery import StreamSink
-from tollcli.errors import ExitStatus, UsageError
+from tollcli.errors import ExitStatus, Interrupted, UsageError
 from tollcli.generator import (
     DEFAULT_RATE,
     GenerateOptions,
     GenerateProgress,
     GenerateSummary,
-    parse_duration,
-    parse_start,
     run_generation,
     sample_records,
+    signal_name,
 )
 from tollcli.kdg import default_spec, load_template, skewed_spec
 from tollcli.oscompat import handling_stop_signals, interrupt_signals
+from tollcli.paths import read_user_file, template_path
 from tollcli.render import bar
+from tollcli.shipped import resolve_file, shipped_names
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
+from tollcli.units import DURATION_HELP, counted, format_duration, parse_duration, parse_instant
+
+
+class StopRequest(threading.Event):
+    """Set by the first Ctrl-C (or SIGTERM); remembers which signal it was."""
+
+    signum: int | None = None
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """Ctrl-C (or SIGTERM) asks the run to stop, flush and report; a second Ctrl-C aborts."""
-    stop = threading.Event()
+def stop_on_signals() -> Iterator[StopRequest]:
+    """Ctrl-C (or SIGTERM) asks the run to stop, flush and report; a second Ctrl-C aborts.
+
+    Exit status: a run stopped by a signal exits 128 + its number (130 after Ctrl-C, 143 after
+    SIGTERM), as every toll command does, after the summary of what it delivered."""
+    stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
     def request_stop(signum: int, _frame: Any) -> None:
         if stop.is_set() and signum in interrupt_signals():
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
+        stop.signum = signum
         stop.set()
 
     with handling_stop_signals(request_stop):
@@ -58,20 +70,37 @@ def _station_table(console: Console, per_station: dict[str, int], total: int) ->
     return table
 
 
-def _progress_view(console: Console, progress: GenerateProgress) -> Group:
+def _progress_view(console: Console, progress: GenerateProgress, *, open_ended: bool) -> Group:
     line = (
         f"[bold]{progress.generated:,}[/] records generated, {progress.accepted:,} delivered, "
-        f"{progress.rate:,.1f}/s, {progress.elapsed:,.1f} s elapsed (Ctrl-C to stop)"
+        f"{progress.rate:,.1f}/s, {progress.elapsed:,.1f} s elapsed" + (" (Ctrl-C to stop)" if open_ended else "")
     )
     return Group(line, _station_table(console, progress.per_station, progress.generated))
 
 
+def _event_span(summary: GenerateSummary) -> float:
+    if not summary.first_event or not summary.last_event:
+        return 0.0
+    span = (parse_instant(summary.last_event) - parse_instant(summary.first_event)).total_seconds()
+    return span * summary.generated / (summary.generated - 1) if summary.generated > 1 else span  # N records, N intervals
+
+
 def _render_summary(console: Console, summary: GenerateSummary, destination: str) -> None:
-    console.print(
-        f"Delivered [bold]{summary.records:,}[/] records to {destination} in {summary.elapsed_s:,.1f} s "
-        f"({summary.achieved_rate:,.1f}/s; stopped by {summary.stopped_by})."
-    )
-    details = f"objects {summary.objects}, retried {summary.retried}, failed {summary.failed}"
+    records = counted(summary.records, "record")
+    if summary.backfill:
+        # the rate that matters is the event-time rate asked for; how fast it was written is a footnote
+        span = _event_span(summary)
+        rate = f" at {summary.generated / span:,.1f} records/s" if span > 0 else ""
+        console.print(
+            f"Backfilled [bold]{records}[/] into {destination}: {format_duration(round(span, 3))} of event time{rate}, "
+            f"written in {summary.elapsed_s:,.1f} s (stopped by {summary.stopped_by})."
+        )
+    else:
+        console.print(
+            f"Delivered [bold]{records}[/] to {destination} in {summary.elapsed_s:,.1f} s "
+            f"({summary.achieved_rate:,.1f}/s; stopped by {summary.stopped_by})."
+        )
+    details = f"{counted(summary.objects, 'object')}, retried {summary.retried:,}, failed {summary.failed:,}"
     if summary.first_event:
         details += f"; event time {summary.first_event} .. {summary.last_event}"
     console.print(details)
@@ -80,29 +109,40 @@ def _render_summary(console: Console, summary: GenerateSummary, destination: str
     if summary.per_station:
         console.print(_station_table(console, summary.per_station, summary.generated))
     for note in summary.notes:
-        console.print(f"[yellow]{note}[/]")
+        console.print(note, style="yellow", markup=False)
 
 
 def generate(
     ctx: typer.Context,
     rate: float = typer.Option(None, "--rate", help=f"Records per second (default {DEFAULT_RATE:g}).", show_default=False),
     count: int = typer.Option(None, "--count", help="Stop after exactly N records delivered."),
-    duration: str = typer.Option(None, "--duration", help="Stop after this long: 90s, 5m, 1h.", metavar="TEXT"),
+    duration: str = typer.Option(None, "--duration", help=f"Stop after this long: {DURATION_HELP}.", metavar="DURATION"),
     seed: int = typer.Option(None, "--seed", help="Seed the draws: with --backfill --start, output repeats byte for byte."),
-    template: Path = typer.Option(None, "--template", help="A KDG record template (as pasted into the KDG).", metavar="FILE"),
+    template: str = typer.Option(
+        None,
+        "--template",
+        help="A KDG record template (as pasted into the KDG): a FILE, or a shipped NAME: "
+        f"{', '.join(shipped_names('template'))}.",
+        metavar="FILE|NAME",
+    ),
+    show_template: bool = typer.Option(
+        False, "--show-template", help="Print the template (the workshop's, or --template's) and send nothing."
+    ),
     backfill: bool = typer.Option(False, "--backfill", help="Event time advances at --rate; write as fast as possible."),
     start: str = typer.Option(
         None,
         "--start",
-        help="Backfill's first event time, ISO-8601 (default: now minus the run).",
+        help="Backfill's first event time, ISO-8601 (default: just after the home's last event time, "
+        "or so that the backfill ends now in a home without data).",
         metavar="ISO",
     ),
     sample: int = typer.Option(None, "--sample", help="Print N records from the template and send nothing.", metavar="N"),
-    rate_profile: Path = typer.Option(
+    rate_profile: str = typer.Option(
         None,
         "--rate-profile",
-        help="CSV of hour,rate[,noise]: the rate over the day.",
-        metavar="FILE",
+        help="CSV of hour,rate[,noise]: the rate over the day (UTC hours). A FILE, or a shipped NAME: "
+        f"{', '.join(shipped_names('rate-profile'))}.",
+        metavar="FILE|NAME",
     ),
     output: str = typer.Option(None, "--output", help="'-' writes the records to stdout instead of the stream.", metavar="-"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
@@ -123,15 +163,20 @@ def generate(
     options = GenerateOptions(
         rate=DEFAULT_RATE if rate is None else rate,
         count=count,
-        duration=parse_duration(duration) if duration is not None else None,
+        duration=parse_duration(duration, option="--duration") if duration is not None else None,
         seed=seed,
-        template_path=template,
+        template_path=resolve_file("template", template) if template is not None else None,
         backfill=backfill,
-        start=parse_start(start) if start is not None else None,
-        rate_profile_path=rate_profile,
+        start=parse_instant(start, option="--start") if start is not None else None,
+        rate_profile_path=resolve_file("rate-profile", rate_profile) if rate_profile is not None else None,
         skew_station=skew,
         drop=drop,
     )
+    if show_template:
+        path = options.template_path or template_path("kdg", "workshop.txt")
+        sys.stdout.write(read_user_file(Path(path), "--template"))
+        sys.stdout.flush()
+        return
     if sample is not None:
         records = sample_records(options, sample)
         sys.stdout.write(records.decode("utf-8"))
@@ -141,22 +186,31 @@ def generate(
     sink = StreamSink() if to_stdout else None
     destination = "stdout" if to_stdout else f"the {backend.name} delivery stream"
     show_progress = not quiet and not as_json and app.err_console.is_terminal
+    open_ended = options.count is None and options.duration is None
     with stop_on_signals() as stop:
         if show_progress:
-            with Live(console=app.err_console, refresh_per_second=4, transient=True) as live:
-
-                def show(progress: GenerateProgress) -> None:
-                    live.update(_progress_view(app.err_console, progress))
-
-                summary = run_generation(backend, options, on_progress=show, should_stop=stop.is_set, sink=sink)
+            live = Live(console=app.err_console, refresh_per_second=4, transient=True)
+            with live:
+                summary = run_generation(
+                    backend,
+                    options,
+                    on_progress=lambda p: live.update(_progress_view(app.err_console, p, open_ended=open_ended)),
+                    should_stop=stop.is_set,
+                    sink=sink,
+                )
+                live.update("")  # the last live table goes with it: only the final one stays
         else:
             summary = run_generation(backend, options, should_stop=stop.is_set, sink=sink)
+    if summary.stopped_by == "stop request" and stop.signum is not None:
+        summary.stopped_by = signal_name(stop.signum)
     if as_json:
         print_json(summary)
     elif not quiet:
         _render_summary(app.err_console if to_stdout else app.console, summary, destination)
     if summary.failed:
         raise typer.Exit(int(ExitStatus.FAILURE))
+    if stop.signum is not None:  # the summary is out; the status says a signal stopped it
+        raise typer.Exit(128 + stop.signum)
 
 
 def skew(
@@ -164,7 +218,9 @@ def skew(
     station: str = typer.Option(None, "--station", help="Divert traffic to this station (the workshop's second template)."),
     drop: bool = typer.Option(False, "--drop", help="Instead, the station reports nothing: a failed sensor."),
     reset: bool = typer.Option(False, "--reset", help="Back to the template's weights."),
-    template: Path = typer.Option(None, "--template", help="Check the station against this KDG template.", metavar="FILE"),
+    template: str = typer.Option(
+        None, "--template", help="Check the station against this KDG template (a FILE or a shipped NAME).", metavar="FILE|NAME"
+    ),
     output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
 ) -> None:
     """Change the traffic of a running (or the next) `toll generate`: it applies within a second."""
@@ -173,7 +229,7 @@ def skew(
         raise UsageError("--reset takes no --station or --drop")
     if not reset and not station:
         raise UsageError("give --station STATION (with --drop for a failed sensor) or --reset")
-    spec = load_template(template) if template else default_spec()
+    spec = load_template(resolve_file("template", template)) if template else default_spec()
     field = spec.station_field
     if field is None:
         raise UsageError("the template has no weighted station field (its second field) to skew")
@@ -182,7 +238,12 @@ def skew(
         existed = reset_skew(backend)
         weights = field.weights
         payload: dict[str, Any] = {"station": None, "mode": "none", "changed": existed}
-        message = "Traffic is back to the template's weights." if existed else "No skew was set; nothing changed."
+        where = Path(app.settings.home).resolve()
+        message = (
+            f"Traffic in {where} is back to the template's weights."
+            if existed
+            else f"No skew was set in {where}; nothing changed."
+        )
     else:
         check_station(station, field.data)
         backend.require_ledger()
@@ -192,10 +253,12 @@ def skew(
             field.data, field.weights, SkewState(station, "drop" if drop else "divert"), pattern.data, pattern.weights
         )
         state = write_skew(backend, station, drop=drop)
-        payload = {**state.to_json(), "changed": True}
+        payload = {**state.to_json(), "changed": True, "home": str(Path(app.settings.home).resolve())}
         message = (
-            f"Sensor at {station} now reports nothing." if drop else f"Traffic now diverts to {station}."
-        ) + " A running `toll generate` applies this within a second."
+            (f"Sensor at {station} now reports nothing" if drop else f"Traffic now diverts to {station}")
+            + f" in {Path(app.settings.home).resolve()}: a `{suggested_toll(app)} generate` (running, or the next) "
+            "applies it within a second; a generate on another home does not see it."
+        )
     total = sum(weights)
     payload["weights"] = dict(zip(field.data, weights))
     if output_format is SummaryFormat.json:

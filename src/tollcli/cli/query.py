@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import typer
@@ -12,8 +13,10 @@ from rich.table import Table
 
 from tollcli.athena_sql import athena_csv, athena_json, athena_rows
 from tollcli.cli.common import AppContext, OutputFormat, SummaryFormat, app_context, print_json, to_jsonable
-from tollcli.queries import QUESTIONS, QuestionResult, run_question, time_range
+from tollcli.generator import live_runs
+from tollcli.queries import QUESTIONS, QUIET_SIGMAS, QuestionResult, run_question, time_range
 from tollcli.render import bar_chart, human_bytes
+from tollcli.units import DURATION_HELP, counted
 
 query_app = typer.Typer(
     name="query",
@@ -24,7 +27,7 @@ query_app = typer.Typer(
 
 SINCE_HELP = "Only records at or after this time (ISO-8601; UTC unless it has an offset)."
 UNTIL_HELP = "Only records before this time (ISO-8601)."
-LAST_HELP = "Only the last DURATION before now, e.g. 15m, 2h, 1d."
+LAST_HELP = f"Only the last DURATION before now: {DURATION_HELP}."
 STRICT_HELP = "Fail (exit 1) if the data holds bad rows, instead of skipping and counting them."
 
 
@@ -36,7 +39,18 @@ def _write_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     sys.stdout.flush()
 
 
-def _cell(value: Any) -> str:
+# Table mode only (json and csv keep the SQL's own column names): headers a reader understands.
+HEADERS = {
+    "share_pct": "share %",
+    "below_median_pct": "below median %",
+    "sigmas_below": "σ below",
+    "quiet": "quiet?",
+    "station_rank": "rank",
+    "total_records": "all records",
+}
+
+
+def _cell(value: Any, decimals: int = 2) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -44,15 +58,50 @@ def _cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:,.0f}"
+        text = f"{value:,.{decimals}f}"
+        return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text  # never "-0.00"
     return str(value)
 
 
-def _print_table(app: AppContext, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
-    table = Table(*columns, title=title or None, title_justify="left")
+def _decimals(values: Iterable[Any]) -> int | None:
+    """Decimals a float column needs (at most 2), the same on every row; None when it holds no floats."""
+    found: int | None = None
+    for value in values:
+        if isinstance(value, float) and math.isfinite(value):
+            digits = f"{value:.2f}".rstrip("0").split(".")[1]
+            found = max(found or 0, len(digits))
+    return found
+
+
+def _print_table(
+    app: AppContext, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "", *, human_headers: bool = True
+) -> None:
+    """One table; every float column with the same decimals, headers never cut short. A user's own
+    SQL keeps its column names (`human_headers=False`): they are what the query said."""
+    headers = [HEADERS.get(c, c) if human_headers else c for c in columns]
+    table = Table(title=title or None, title_justify="left")
+    decimals = [_decimals(row[i] for row in rows) for i in range(len(columns))]
+    for index, header in enumerate(headers):
+        table.add_column(header, overflow="fold", justify="left" if decimals[index] is None else "right")
     for row in rows:
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(_cell(v, d or 0) for v, d in zip(row, decimals)))
     app.console.print(table)
+
+
+def _quiet_rows(answer: QuestionResult) -> list[list[Any]]:
+    """`quiet` for reading: a station above the median is not "below" it (blank, never negative),
+    and a station far below the median that is not named says why."""
+    columns = list(answer.columns)
+    below, sigmas, quiet = columns.index("below_median_pct"), columns.index("sigmas_below"), columns.index("quiet")
+    rows = []
+    for source in answer.rows:
+        row = list(source)
+        if row[below] is not None and row[below] <= 0:
+            row[below] = row[sigmas] = None
+        elif not row[quiet] and row[sigmas] is not None and row[sigmas] > QUIET_SIGMAS:
+            row[quiet] = f"no: {100 - row[below]:.0f}% of the median"  # named only at or under QUIET_RATIO
+        rows.append(row)
+    return rows
 
 
 def _report_notes(app: AppContext, notes: Sequence[str], skipped: int) -> None:
@@ -73,16 +122,18 @@ def _render_answer(app: AppContext, answer: QuestionResult, output_format: Outpu
         _report_notes(app, answer.notes, answer.skipped_rows)
         return
     if answer.rows:
-        columns = list(answer.columns)
-        if answer.question == "quiet":
-            columns[columns.index("quiet")] = "quiet?"
-        _print_table(app, columns, answer.rows, title=answer.title)
+        rows = _quiet_rows(answer) if answer.question == "quiet" else answer.rows
+        _print_table(app, answer.columns, rows, title=answer.title)
         if chart:
             labels = [str(row[0]) + (" ◀ quiet" if row[0] in answer.flagged else "") for row in answer.rows]
             bar_chart(app.console, labels, [row[1] for row in answer.rows], title="records")
         span = (f" from {answer.since}" if answer.since else "") + (f" until {answer.until}" if answer.until else "")
-        app.console.print(f"{answer.total_records:,} records{span}")
-    _report_notes(app, answer.notes, answer.skipped_rows)
+        app.console.print(f"{counted(answer.total_records, 'record')}{span}")
+    answer_line = f"{answer.question}: "
+    for note in answer.notes:
+        if note.startswith(answer_line):  # the answer itself belongs with the table, on stdout
+            app.console.print(note, markup=False)
+    _report_notes(app, [n for n in answer.notes if not n.startswith(answer_line)], answer.skipped_rows)
 
 
 def _ask(
@@ -101,6 +152,20 @@ def _ask(
     start, end = time_range(since=since, until=until, last=last)
     answer = run_question(app.backend, name, since=start, until=end, limit=limit, strict=strict)
     _render_answer(app, answer, output_format, chart)
+    _note_buffered_records(app)
+
+
+def _note_buffered_records(app: AppContext) -> None:
+    """A live `toll generate` holds up to a buffer's worth (60 s) of records not yet in the table."""
+    running = live_runs(app.settings.home) if app.backend.name == "local" else []
+    if running:
+        config: dict[str, Any] = getattr(app.backend, "stream_config", dict)()  # the local backend's stream settings
+        seconds = config.get("buffering_seconds", 60)
+        app.err_console.print(
+            f"a `toll generate` is delivering here now (pid {', '.join(map(str, running))}): up to its last {seconds} s "
+            "of records are still in the delivery stream's buffer and on their way; ask again for them",
+            markup=False,
+        )
 
 
 def _question_command(name: str) -> Any:
@@ -154,8 +219,8 @@ def sql_command(
         sys.stdout.write(athena_csv(result.columns, result.rows))  # values as Athena's result CSV has them
         sys.stdout.flush()
     else:
-        _print_table(app, result.columns, athena_rows(result.rows))
-        app.err_console.print(f"{len(result.rows):,} row(s)")
+        _print_table(app, result.columns, athena_rows(result.rows), human_headers=False)
+        app.err_console.print(counted(len(result.rows), "row"))
     _report_notes(app, result.notes, result.skipped_rows)
 
 

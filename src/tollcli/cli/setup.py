@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Any
 
-from tollcli.cli.common import SummaryFormat, app_context, print_json
+import typer
+from rich.markup import escape
+
+from tollcli.cli.common import SummaryFormat, app_context, print_json, suggested_toll
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
-from tollcli.errors import ExitStatus
+from tollcli.errors import ExitStatus, UsageError
+from tollcli.generator import EVENT_TIME_KIND, _iso, read_last_event
 from tollcli.render import render_status
+from tollcli.skew import SKEW_KIND, read_skew
+from tollcli.units import counted
 
 
 def setup(
@@ -42,11 +49,17 @@ def setup(
         return
     if report.changed:
         app.console.print(
-            f"[green]Set up[/] {len(report.created)} resource(s) on the {backend.name} backend in {app.settings.home}."
+            f"[green]Set up[/] {counted(len(report.created), 'resource')} on the {backend.name} backend in "
+            f"{Path(app.settings.home).resolve()}."
         )
     else:
-        app.console.print(f"Already set up: nothing changed ({len(report.existing)} resources on the {backend.name} backend).")
-    app.console.print("Next: [bold]toll generate --rate 100[/] (Ctrl-C to stop), then [bold]toll query busiest[/].")
+        app.console.print(
+            f"Already set up: nothing changed ({counted(len(report.existing), 'resource')} on the {backend.name} backend)."
+        )
+    toll = escape(suggested_toll(app))
+    app.console.print(
+        f"Next: [bold]{toll} generate --rate 100[/] (Ctrl-C to stop), then [bold]{toll} query busiest[/].", markup=True
+    )
 
 
 def status(
@@ -56,10 +69,26 @@ def status(
     """What exists, where, its settings, and what it costs to keep."""
     app = app_context(ctx)
     report = app.backend.status()
+    describe_home_files(report, Path(app.settings.home))
+    report.home = str(Path(report.home).resolve())  # where the ledger and data are, wherever you run it from
     if output_format is SummaryFormat.json:
         print_json(report)
         return
     render_status(app.console, report)
+
+
+def describe_home_files(report: Any, home: Path) -> None:
+    """The files `toll` keeps in the home say what they hold: which station the skew diverts (or
+    silences), and up to when the home holds event time (where the next backfill continues)."""
+    for item in report.resources:
+        if item.kind == SKEW_KIND and item.state == "present":
+            state = read_skew(home)
+            if state is not None:
+                item.details = {"station": state.station, "mode": state.mode, "since": state.changed_at, **item.details}
+        elif item.kind == EVENT_TIME_KIND and item.state == "present":
+            last = read_last_event(home)
+            if last is not None:
+                item.details = {"last_event": _iso(last), "next_backfill": "continues after it", **item.details}
 
 
 def teardown(
@@ -72,8 +101,20 @@ def teardown(
     backend = app.backend
     ledger = backend.load_ledger()
     if ledger is not None and ledger.resources and not yes:
-        names = ", ".join(f"{r.kind} {r.name}" for r in ledger.resources)
-        if not typer.confirm(f"Remove {len(ledger.resources)} resource(s) on {ledger.backend} ({names})?", err=True):
+        names = ", ".join(r.describe() for r in ledger.resources)
+        where = Path(app.settings.home).resolve()
+        try:
+            answer = typer.confirm(
+                f"Remove {counted(len(ledger.resources), 'resource')} on {ledger.backend}, recorded in {where} ({names})?",
+                err=True,
+            )
+        except typer.Abort:  # no terminal to answer (stdin closed or not interactive)
+            typer.echo("", err=True)  # end the prompt's line
+            raise UsageError(
+                f"toll teardown asks before removing anything, and nothing answered: pass --yes to remove "
+                f"{counted(len(ledger.resources), 'resource')} recorded in {where}"
+            ) from None
+        if not answer:
             app.err_console.print("Nothing removed.")
             raise typer.Exit(int(ExitStatus.FAILURE))
     quiet = output_format is SummaryFormat.json
@@ -81,9 +122,11 @@ def teardown(
     if quiet:
         print_json(report)
     elif report.nothing_to_do:
-        app.console.print(f"Nothing to tear down in {app.settings.home}.")
+        app.console.print(f"Nothing to tear down in {Path(app.settings.home).resolve()}.")
     elif not report.failed:
-        app.console.print(f"[green]Removed[/] {len(report.removed)} resource(s).")
+        app.console.print(
+            f"[green]Removed[/] {counted(len(report.removed), 'resource')} from {Path(app.settings.home).resolve()}."
+        )
     if report.failed:
         for label, reason in report.failed:
             app.err_console.print(f"[red]could not remove[/] {label}: {reason}")

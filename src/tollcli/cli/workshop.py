@@ -7,11 +7,13 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.rule import Rule
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
-from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json
+from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, rule_width, suggested_toll
 from tollcli.dashboard import write_dashboard
 from tollcli.errors import UsageError
+from tollcli.units import counted
 from tollcli.workshop import DEFAULT_DASHBOARD, StepReport, WorkshopOptions, WorkshopReporter, run_workshop
 
 STATUS_MARKS = {
@@ -33,7 +35,9 @@ class ConsoleReporter(WorkshopReporter):
 
     def begin(self, step: StepReport) -> None:
         self.console.print()
-        self.console.rule(f"[bold]Step {step.number}/{step.total}: {step.title}[/]", align="left")
+        self.console.print(
+            Rule(f"[bold]Step {step.number}/{step.total}: {step.title}[/]", align="left"), width=rule_width(self.console)
+        )
         self.console.print(f"[dim]replaces:[/] {step.replaces}")
         self.console.print(f"[dim]command: [/] [cyan]{step.command}[/]")
 
@@ -104,14 +108,14 @@ def workshop(
         return
     out = app.console
     out.print()
-    out.rule("[bold]Done[/]", align="left")
+    out.print(Rule("[bold]Done[/]", align="left"), width=rule_width(out))
     out.print(
         f"The workshop ran on the {report.backend} backend in {report.elapsed_s:.1f} s"
         + (f" (seed {report.seed})" if report.seed is not None else "")
         + "."
     )
     if report.dashboard:
-        out.print(f"Dashboard: {report.dashboard}")
+        out.print(f"Dashboard: {Path(report.dashboard).resolve()}", markup=False)
 
 
 def dashboard(
@@ -136,7 +140,11 @@ def dashboard(
         print_json(result)
     else:
         charts = ", ".join(f"{name} ({series} series)" for name, series in result.charts.items())
-        app.console.print(f"Wrote {result.path}: {result.records:,} records, {result.alerts:,} alerts; charts: {charts}.")
+        app.console.print(
+            f"Wrote {result.path.resolve()}: {counted(result.records, 'record')}, {counted(result.alerts, 'alert')}; "
+            f"charts: {charts}.",
+            markup=False,
+        )
         for note in result.notes:
             app.console.print(note)
     if open_it:
@@ -160,7 +168,8 @@ def publish_quicksight(app: AppContext, *, quicksight: bool, user_arn: str | Non
     else:
         app.console.print(f"QuickSight analysis (shared with {report.principal}):", soft_wrap=True)
         app.console.print(report.analysis_url, soft_wrap=True, markup=False, highlight=False)
-        app.err_console.print("`toll status` lists it; `toll teardown` removes it with the rest of the stack.")
+        toll = suggested_toll(app)
+        app.err_console.print(f"`{toll} status` lists it; `{toll} teardown` removes it with the rest of the stack.", markup=False)
     if open_it and not webbrowser.open(report.analysis_url):
         app.err_console.print(f"could not open a browser: open {report.analysis_url} yourself")
 
