@@ -114,7 +114,7 @@ BAD_TEMPLATES = {
     "negative.txt": '{{random.weightedArrayElement({"weights": [0.5, -0.5], "data": ["a", "b"]})}}',
     "zero.txt": '{{random.weightedArrayElement({"weights": [0, 0], "data": ["a", "b"]})}}',
     "length.txt": '{{random.weightedArrayElement({"weights": [1, 1, 1], "data": ["a", "b"]})}}',
-    "helper.txt": "{{hacker.phrase}}",
+    "helper.txt": "{{hacker.phrasing}}",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import random
 import re
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from tollcli.kdg import (
     skewed_spec,
     strftime_pattern,
 )
+from tollcli.kdg.fakerjs import Draw, Join, Pick, js_number
 from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
@@ -180,12 +182,13 @@ class RecordFactory:
     def __init__(self, spec: GeneratorSpec, *, seed: int | None = None) -> None:
         self.spec = spec
         self.rng = np.random.default_rng(seed)
-        self._faker: Any = None
-        self._seed = seed
         self._tables: dict[int, ByteTable] = {}
         self._cumulative: dict[int, np.ndarray] = {}
         self._fraction_tables: dict[int, ByteTable] = {}
-        self._moments = {i: compile_moment(p.format) for i, p in enumerate(spec.parts) if isinstance(p, DateField)}
+        self._moments = {i: compile_moment(p.format, utc=p.utc) for i, p in enumerate(spec.parts) if isinstance(p, DateField)}
+        self._draws = {i: p.draw() for i, p in enumerate(spec.parts) if isinstance(p, FakerField)}
+        self._pick_tables: dict[int, ByteTable] = {}
+        self._python_random: random.Random | None = None
         for index, part in enumerate(spec.parts):
             if isinstance(part, (WeightedChoice, UniformChoice)):
                 self._tables[index] = ByteTable([_clean(v) for v in part.data])
@@ -222,14 +225,24 @@ class RecordFactory:
             return {}
         return {str(name): int(n) for name, n in zip(self.station_names, self.station_counts)}
 
-    def _faker_instance(self) -> Any:
-        if self._faker is None:
-            from faker import Faker
-
-            self._faker = Faker()
-            if self._seed is not None:
-                self._faker.seed_instance(self._seed)
-        return self._faker
+    def _draw_segments(self, draw: Draw, event_times: np.ndarray) -> list[Segment]:
+        """A faker.js helper's values as segments: picks and joins column-wise (codes into
+        tables), per-record functions through one seeded `random.Random`."""
+        count = len(event_times)
+        if isinstance(draw, Pick):
+            table = self._pick_tables.get(id(draw))
+            if table is None:
+                table = self._pick_tables[id(draw)] = ByteTable([_clean(v) for v in draw.choices])
+            return [(table, self.rng.integers(0, table.size, size=count))]
+        if isinstance(draw, Join):
+            segments: list[Segment] = []
+            for part in draw.parts:
+                segments.extend([_clean(part)] if isinstance(part, str) else self._draw_segments(part, event_times))
+            return segments
+        if self._python_random is None:
+            self._python_random = random.Random(int(self.rng.integers(0, 2**63)))
+        values = draw.values(self._python_random, count, event_times)
+        return [(ByteTable([_clean(v) for v in values]), np.arange(count))]
 
     def _date_segments(self, index: int, part: DateField, event_times: np.ndarray) -> list[Segment]:
         milliseconds = np.floor(event_times * 1000.0 + 1e-3).astype(np.int64)
@@ -291,10 +304,7 @@ class RecordFactory:
                     codes = np.arange(count)
                 segments.append((table, codes))
             elif isinstance(part, FakerField):
-                method = getattr(self._faker_instance(), part.method)
-                kwargs = dict(part.kwargs)
-                values = [_faker_text(method(**kwargs)) for _ in range(count)]
-                segments.append((ByteTable(values), np.arange(count)))
+                segments.extend(self._draw_segments(self._draws[index], event_times))
         segments.append(b"\n")
         stations = None
         self.last_station_codes = station_codes
@@ -336,19 +346,8 @@ def _number_steps(part: NumberField) -> int:
 
 
 def _format_number(part: NumberField, step: int) -> bytes:
-    value = part.minimum + step * part.precision
-    if part.precision >= 1 and float(part.minimum).is_integer() and float(part.precision).is_integer():
-        return str(round(value)).encode()
-    decimals = len(f"{part.precision:.10f}".rstrip("0").split(".")[1])
-    return f"{value:.{decimals}f}".encode()
-
-
-def _faker_text(value: Any) -> bytes:
-    if isinstance(value, bool):
-        return b"true" if value else b"false"
-    if isinstance(value, (list, tuple)):
-        value = " ".join(str(v) for v in value)
-    return _clean(str(value))
+    """faker.js: `precision * k` in double arithmetic, printed as JavaScript prints numbers."""
+    return js_number(part.precision * (round(part.minimum / part.precision) + step)).encode()
 
 
 # ---------------------------------------------------------------------------------------------
