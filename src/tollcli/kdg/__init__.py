@@ -251,8 +251,8 @@ def _parse_field(expression: str) -> Field:
             raise UsageError(f"template: {helper} takes a moment.js format string")
         fmt = args or (MOMENT_DEFAULT_UTC if utc else MOMENT_DEFAULT_LOCAL)
         return DateField(format=fmt, utc=utc)
-    if helper == "random.weightedArrayElement":
-        return _weighted(helper, [args] if args is not None else [])
+    if helper == "random.weightedArrayElement":  # the KDG's default when called without an argument
+        return _weighted(helper, [args if args is not None else {"weights": [0.5, 0.5], "data": ["dog", "cat"]}])
     if helper == "random.arrayElement" and isinstance(args, list) and args:
         return UniformChoice(data=tuple("undefined" if d is None else _as_text(d) for d in args))
     if helper == "random.number":

@@ -209,15 +209,13 @@ def words(name: str) -> tuple[str, ...]:
     if name in {"catch_adjective", "catch_descriptor", "catch_noun"}:
         lists = _python_faker("company.en_US", "catch_phrase_words")
         return tuple(lists[("catch_adjective", "catch_descriptor", "catch_noun").index(name)])
-    if name in {"bs_verb", "bs_adjective", "bs_noun"}:
+    if name in {"bs_adjective", "bs_noun"}:
         lists = _python_faker("company.en_US", "bsWords")
         return tuple(lists[("bs_verb", "bs_adjective", "bs_noun").index(name)])
     if name == "currency_code":
         return tuple(code for code, _ in _python_faker("currency", "currencies"))
     if name == "currency_name":
-        return tuple(label for _, label in _python_faker("currency", "currencies"))
-    if name == "currency_symbol":
-        return ("$", "€", "£", "¥", "₹", "₽", "₩", "₪", "₫", "₴", "₦", "₱", "R$", "kr", "zł", "Kč", "lei", "CHF", "RM", "Rp")
+        return tuple(label for _, label in _python_faker("currency", "currencies") if re.fullmatch(r"[A-Za-z ]+", label))
     if name == "mime_type":
         return tuple(m.lower() for group in _python_faker("file", "mime_types").values() for m in group)
     raise KeyError(name)
@@ -225,6 +223,157 @@ def words(name: str) -> tuple[str, ...]:
 
 WORD_LISTS: dict[str, tuple[str, ...]] = {
     "prefix": ("Mr.", "Mrs.", "Ms.", "Miss", "Dr."),
+    # faker.js's currency symbols, once per currency that has one (so `$`, used by 22, is drawn most).
+    "currency_symbol": tuple(
+        [
+            "؋",
+            "Lek",
+            "ƒ",
+            "ƒ",
+            "ман",
+            "KM",
+            "лв",
+            "лв",
+            "лв",
+            "лв",
+            "$b",
+            "R$",
+            "P",
+            "p.",
+            "BZ$",
+            "CHF",
+            "¥",
+            "¥",
+            "₡",
+            "₱",
+            "Kč",
+            "kr",
+            "kr",
+            "kr",
+            "kr",
+            "RD$",
+            "£",
+            "£",
+            "£",
+            "£",
+            "£",
+            "£",
+            "£",
+            "€",
+            "Q",
+            "L",
+            "kn",
+            "Ft",
+            "Rp",
+            "₪",
+            "﷼",
+            "﷼",
+            "﷼",
+            "﷼",
+            "﷼",
+            "J$",
+            "៛",
+            "₩",
+            "₩",
+            "₭",
+            "₨",
+            "₨",
+            "₨",
+            "₨",
+            "₨",
+            "Lt",
+            "Ls",
+            "ден",
+            "₮",
+            "RM",
+            "MT",
+            "₦",
+            "C$",
+            "B/.",
+            "S/.",
+            "Php",
+            "zł",
+            "Gs",
+            "lei",
+            "Дин.",
+            "руб",
+            "S",
+            "฿",
+            "TL",
+            "TT$",
+            "NT$",
+            "₴",
+            "$U",
+            "Bs",
+            "₫",
+            "R",
+        ]
+        + ["$"] * 22
+    ),
+    "bs_verb": tuple(
+        [
+            "implement",
+            "utilize",
+            "integrate",
+            "streamline",
+            "optimize",
+            "evolve",
+            "transform",
+            "embrace",
+            "enable",
+            "orchestrate",
+            "leverage",
+            "reinvent",
+            "aggregate",
+            "architect",
+            "enhance",
+            "incentivize",
+            "morph",
+            "empower",
+            "envisioneer",
+            "monetize",
+            "harness",
+            "facilitate",
+            "seize",
+            "disintermediate",
+            "synergize",
+            "strategize",
+            "deploy",
+            "brand",
+            "grow",
+            "target",
+            "syndicate",
+            "synthesize",
+            "deliver",
+            "mesh",
+            "incubate",
+            "engage",
+            "maximize",
+            "benchmark",
+            "expedite",
+            "reintermediate",
+            "whiteboard",
+            "visualize",
+            "repurpose",
+            "innovate",
+            "scale",
+            "unleash",
+            "drive",
+            "extend",
+            "engineer",
+            "revolutionize",
+            "generate",
+            "exploit",
+            "transition",
+            "e-enable",
+            "iterate",
+            "cultivate",
+            "matrix",
+            "productize",
+            "redefine",
+            "recontextualize",
+        ]
+    ),
     "suffix": ("Jr.", "Sr.", "I", "II", "III", "IV", "V", "MD", "DDS", "PhD", "DVM"),
     "job_descriptor": tuple(
         [
@@ -297,7 +446,7 @@ WORD_LISTS: dict[str, tuple[str, ...]] = {
             "Supervisor",
             "Associate",
             "Executive",
-            "Liaison",
+            "Liason",
             "Officer",
             "Manager",
             "Engineer",
@@ -950,7 +1099,7 @@ def price(rng: random.Random, minimum: Any = None) -> str:
     low = minimum if minimum is not None else 1
     low_number = _to_number(low) if not isinstance(low, (dict, list)) else math.nan
     if low_number < 0:
-        return "0.00"
+        return "0"  # faker.js: symbol + 0.00
     value = js_random_number(rng, {"max": 1000, "min": low})
     if isinstance(value, float) and not math.isfinite(value):
         return js_number(value)
@@ -1023,7 +1172,7 @@ def user_agent(rng: random.Random) -> str:
         )
     if branch == 2:
         return f"Mozilla/5.0 (compatible; MSIE {js_number_in(rng, 5) + 6}.0; Windows NT {5 + js_number_in(rng, 1)}.{js_number_in(rng, 3)}; Trident/{js_number_in(rng, 3) + 4}.0)"
-    return f"Opera/9.{js_number_in(rng, 80) + 10} (Windows NT {5 + js_number_in(rng, 1)}.{js_number_in(rng, 3)}; U; en-US) Presto/2.{js_number_in(rng, 9)}.{js_number_in(rng, 300)} Version/{version}"
+    return f"Opera/9.{js_number_in(rng, 80) + 10} (Windows NT {5 + js_number_in(rng, 1)}.{js_number_in(rng, 3)}; U; en) Presto/2.{js_number_in(rng, 9)}.{js_number_in(rng, 300)} Version/{version}"
 
 
 def hex_color(rng: random.Random, base: Any = None) -> str:
@@ -1149,8 +1298,9 @@ def _account(arg: Any) -> Draw:
 
 
 def _mask(arg: Any) -> Draw:
+    # faker.fake passes one argument: `parens` and `elipsis` stay undefined (falsy), so digits only.
     width = _count(arg) if arg and arg != 0 else 4
-    return Join(("(...",) + (DIGIT,) * min(width, 256) + (")",))
+    return Join((DIGIT,) * min(width, 256)) if width else Pick(("",))
 
 
 def _month(arg: Any) -> Draw:
@@ -1182,7 +1332,9 @@ def _phone(arg: Any) -> Draw:
 def _phone_format(arg: Any) -> Draw:
     formats = words("phone_format")
     index = int(arg) if isinstance(arg, (int, float)) and not isinstance(arg, bool) and 0 <= arg < len(formats) else None
-    if index is None:  # faker.js: formats[undefined] -> replaceSymbolWithNumber("") -> ""
+    if not arg:  # faker.js: `index || 0`
+        index = 0
+    if index is None:  # faker.js: formats[out of range] -> replaceSymbolWithNumber(undefined) -> ""
         return Pick(("",))
     return Each(lambda r, now: replace_symbol_with_number(r, formats[index]))
 
@@ -1255,7 +1407,7 @@ HELPERS: dict[str, Callable[[Any], Draw]] = {
     "address.streetName": _each(lambda r, a: street_name(r)),
     "address.streetAddress": _each(street_address),
     "address.streetSuffix": _pick("street_suffix"),
-    "address.streetPrefix": lambda arg: Pick(("undefined",)),  # en has no street_prefix list
+    "address.streetPrefix": lambda arg: Pick(("a", "b", "c")),  # en has no street_prefix: arrayElement's default
     "address.secondaryAddress": _each(lambda r, a: secondary_address(r)),
     "address.county": _pick("county"),
     "address.country": _pick("country"),
@@ -1275,8 +1427,6 @@ HELPERS: dict[str, Callable[[Any], Draw]] = {
     "commerce.department": _pick("department"),
     "commerce.productName": _each(lambda r, a: product_name(r)),
     "commerce.price": _each(price),
-    "commerce.categories": _each(lambda r, a: [pick(r, "department") for _ in range(_count(a))] if a is not None else JsObject()),
-    "commerce.mergeCategories": _each(lambda r, a: a if isinstance(a, list) else JsObject()),
     "commerce.productAdjective": _pick("product_adjective"),
     "commerce.productMaterial": _pick("product_material"),
     "commerce.product": _pick("product"),
