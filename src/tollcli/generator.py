@@ -322,7 +322,7 @@ class RecordFactory:
         )
 
 
-ISO_SECOND_TOKENS = ("YYYY", "-", "MM", "-", "DD", "T", "HH", ":", "mm", ":", "ss")
+ISO_SECOND_TOKENS = ("YYYY", "[-]", "MM", "[-]", "DD", "[T]", "HH", "[:]", "mm", "[:]", "ss")  # as kdg.moment tokenizes
 
 
 def _format_seconds(tokens: tuple[str, ...], seconds: np.ndarray, *, utc: bool) -> np.ndarray | list[bytes]:

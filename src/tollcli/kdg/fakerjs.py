@@ -1263,8 +1263,14 @@ def _each(function: Callable[..., Any]) -> Callable[[Any], Draw]:
     return lambda arg: Each(lambda r, now: function(r, arg))
 
 
+@cache
+def _shared_pick(name: str) -> Pick:
+    return Pick(words(name))
+
+
 def _pick(name: str) -> Callable[[Any], Draw]:
-    return lambda arg: Pick(words(name))
+    """One `Pick` per word list, shared by every field that uses it (one byte table each)."""
+    return lambda arg: _shared_pick(name)
 
 
 def _ip(arg: Any) -> Draw:
