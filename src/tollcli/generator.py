@@ -354,44 +354,87 @@ def _format_number(part: NumberField, step: int) -> bytes:
 # Rate: constant, or a profile of the day
 
 
+DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")  # the KDG's getDay()
+
+
 @dataclass(frozen=True)
 class RateProfile:
-    """Mean records per second for each UTC hour, with relative noise (the KDG's periodic mode)."""
+    """Mean records per second for each hour of each day of the week (UTC), with relative noise:
+    the KDG's periodic mode. `week[d * 24 + h]` is (rate, noise) for day d (0 = Sunday) and hour h;
+    `smooth` moves the rate linearly from one hour's to the next's over the hour, as the KDG's
+    "smoothing" does."""
 
-    rates: tuple[float, ...]  # 24 values
-    noise: tuple[float, ...]  # 24 values, e.g. 0.1 = standard deviation of 10% of the mean
+    week: tuple[tuple[float, float], ...]  # 168 (rate, noise) pairs
+    smooth: bool = False
+
+    @property
+    def rates(self) -> tuple[float, ...]:
+        """Sunday's 24 hourly rates (every day's, for a profile without a day column)."""
+        return tuple(rate for rate, _ in self.week[:24])
 
     @property
     def mean_rate(self) -> float:
-        return sum(self.rates) / 24
+        return sum(rate for rate, _ in self.week) / len(self.week)
+
+    def at(self, minute: int) -> tuple[float, float]:
+        """(rate, noise) for a UTC minute since the epoch (1970-01-01 was a Thursday)."""
+        hour = minute // 60
+        slot = ((hour // 24 + 4) % 7) * 24 + hour % 24
+        rate, noise = self.week[slot]
+        if not self.smooth:
+            return rate, noise
+        next_rate, next_noise = self.week[(slot + 1) % len(self.week)]
+        portion = (minute % 60) / 60
+        return rate + (next_rate - rate) * portion, noise + (next_noise - noise) * portion
 
 
-def load_rate_profile(path: Path) -> RateProfile:
-    """Read `hour,rate[,noise]` rows; hours not listed keep the rate of the hour before."""
+def _day(cell: str) -> int | None:
+    text = cell.strip().lower()
+    if text.isdigit() and int(text) <= 6:
+        return int(text)
+    for number, name in enumerate(DAY_NAMES):
+        if len(text) >= 3 and name.startswith(text):
+            return number
+    return None
+
+
+def load_rate_profile(path: Path, *, smooth: bool = False) -> RateProfile:
+    """Read `hour,rate[,noise]` rows, or `day,hour,rate[,noise]` rows (day 0-6 from Sunday, or a name
+    such as Mon); a row without a day applies to every day. Hours not listed keep the rate of the
+    hour before (across days and around the week)."""
     text = read_user_file(path, "rate profile")
     listed: dict[int, tuple[float, float]] = {}
     rows = [row for row in csv.reader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))]
+    with_day = False
     for number, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
-        if number == 1 and cells and cells[0].lower() == "hour":
+        if number == 1 and cells and cells[0].lower() in {"hour", "day"}:
+            with_day = cells[0].lower() == "day"
             continue
+        day = _day(cells[0]) if cells else None
+        has_day = with_day or (day is not None and not cells[0].strip().isdigit())
         try:
+            if has_day:
+                if day is None:
+                    raise ValueError(cells[0])
+                cells = cells[1:]
             hour, rate = int(cells[0]), float(cells[1])
             noise = float(cells[2]) if len(cells) > 2 and cells[2] else 0.0
         except (ValueError, IndexError):
-            raise UsageError(f"rate profile {path}: row {number} is not hour,rate[,noise]: {','.join(cells)}") from None
+            shape = "day,hour,rate[,noise]" if has_day else "hour,rate[,noise]"
+            raise UsageError(f"rate profile {path}: row {number} is not {shape}: {','.join(row)}") from None
         if not 0 <= hour <= 23 or not math.isfinite(rate) or rate < 0 or not math.isfinite(noise) or noise < 0:
             raise UsageError(f"rate profile {path}: row {number} needs an hour 0-23, a rate >= 0 and noise >= 0")
-        listed[hour] = (rate, noise)
+        for d in [day] if has_day and day is not None else range(7):
+            listed[d * 24 + hour] = (rate, noise)
     if not listed or all(rate == 0 for rate, _ in listed.values()):
         raise UsageError(f"rate profile {path} lists no hour with a rate above 0")
-    rates, noise = [], []
+    week = []
     last = listed[max(listed)]
-    for hour in range(24):
-        last = listed.get(hour, last)
-        rates.append(last[0])
-        noise.append(last[1])
-    return RateProfile(rates=tuple(rates), noise=tuple(noise))
+    for slot in range(7 * 24):
+        last = listed.get(slot, last)
+        week.append(last)
+    return RateProfile(week=tuple(week), smooth=smooth)
 
 
 class Schedule:
@@ -411,8 +454,7 @@ class Schedule:
 
     def _minute_rate(self, minute: int) -> float:
         assert self.profile is not None
-        hour = (minute // 60) % 24
-        mean, noise = self.profile.rates[hour], self.profile.noise[hour]
+        mean, noise = self.profile.at(minute)
         if noise <= 0 or mean <= 0:
             return mean
         wobble = np.random.default_rng([self._noise_seed, minute % (2**32)]).standard_normal()
@@ -516,6 +558,7 @@ class GenerateOptions:
     start: datetime | None = None  # backfill's first event time; default now minus the run's length
     rate_profile_path: Path | None = None
     rate_profile: RateProfile | None = None
+    smooth: bool = False  # with a rate profile: move linearly between hours (the KDG's smoothing)
     skew_station: str | None = None  # start skewed towards (or, with drop, without) this station
     drop: bool = False
     watch_skew: bool = True  # follow `toll skew` while running
@@ -589,7 +632,9 @@ def prepare(options: GenerateOptions) -> PreparedRun:
     if options.drop and not options.skew_station:
         raise UsageError("--drop needs --skew STATION")
     spec = options.spec or (load_template(options.template_path) if options.template_path else default_spec())
-    profile = options.rate_profile or (load_rate_profile(options.rate_profile_path) if options.rate_profile_path else None)
+    profile = options.rate_profile or (
+        load_rate_profile(options.rate_profile_path, smooth=options.smooth) if options.rate_profile_path else None
+    )
     if options.skew_station is not None:
         station = spec.station_field
         if station is None:

@@ -104,9 +104,10 @@ def generate(
     rate_profile: Path = typer.Option(
         None,
         "--rate-profile",
-        help="CSV of hour,rate[,noise]: the rate over the day.",
+        help="CSV of [day,]hour,rate[,noise]: the rate over the day (and week), UTC.",
         metavar="FILE",
     ),
+    smooth: bool = typer.Option(False, "--smooth", help="With --rate-profile: change the rate linearly between hours."),
     output: str = typer.Option(None, "--output", help="'-' writes the records to stdout instead of the stream.", metavar="-"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
     output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="Summary as table or json."),
@@ -123,6 +124,8 @@ def generate(
         raise UsageError("--output - writes records to stdout, so --format json cannot: use one of them")
     if rate is not None and rate_profile is not None:
         raise UsageError("give --rate or --rate-profile, not both")
+    if smooth and rate_profile is None:
+        raise UsageError("--smooth smooths a --rate-profile: give one")
     options = GenerateOptions(
         rate=DEFAULT_RATE if rate is None else rate,
         count=count,
@@ -132,6 +135,7 @@ def generate(
         backfill=backfill,
         start=parse_start(start) if start is not None else None,
         rate_profile_path=rate_profile,
+        smooth=smooth,
         skew_station=skew,
         drop=drop,
     )
