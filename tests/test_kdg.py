@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +183,57 @@ def test_faker_js_helpers_have_faker_js_shapes(template: str, pattern: str) -> N
     values = render(template, times=[AT] * 200)
     bad = [v for v in values if not re.fullmatch(pattern, v)]
     assert not bad, bad[:5]
+
+
+@pytest.fixture
+def zone(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run a test's rendering in a given local time zone (TZ + tzset), restored afterwards."""
+    import time
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("name", "instant", "expected"),
+    [
+        # A half-hour zone east of UTC: the sign is +, the clock is ahead.
+        ("Asia/Kolkata", "2026-11-28T20:44:31.123Z", "2026-11-29T02:14:31+05:30 Sunday 2:14 AM +0530"),
+        # New York across the November DST change (06:00Z): -04:00 then -05:00, the clock behind.
+        ("America/New_York", "2026-11-01T05:59:59.000Z", "2026-11-01T01:59:59-04:00 Sunday 1:59 AM -0400"),
+        ("America/New_York", "2026-11-01T06:00:00.000Z", "2026-11-01T01:00:00-05:00 Sunday 1:00 AM -0500"),
+        # Adelaide (+09:30 / +10:30) across its October change (16:30Z).
+        ("Australia/Adelaide", "2026-10-03T16:29:59.000Z", "2026-10-04T01:59:59+09:30 Sunday 1:59 AM +0930"),
+        ("Australia/Adelaide", "2026-10-03T16:30:00.000Z", "2026-10-04T03:00:00+10:30 Sunday 3:00 AM +1030"),
+    ],
+)
+def test_date_now_prints_the_local_offset_with_the_right_sign(zone, name: str, instant: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    zone(name)
+    at = datetime.fromisoformat(instant.replace("Z", "+00:00")).timestamp()
+    (line,) = render('{{date.now}} {{date.simTime("dddd LT ZZ z")}}', times=[at])
+    assert line == expected + " "  # `z` prints nothing in moment 2.17's local mode
+    (utc,) = render('{{date.utc("YYYY-MM-DDTHH:mm:ssZ z")}}', times=[at])
+    assert utc == instant[:19] + "+00:00 UTC"
+
+
+def test_a_kolkata_machine_renders_dates_with_plus_five_thirty_through_the_cli(toll_process, home) -> None:  # type: ignore[no-untyped-def]
+    assert toll_process("setup").returncode == 0
+    result = toll_process(
+        "generate", "--sample", "2", "--template", str(write_template(home, '{{date.now("Z LTS")}}|{{finance.amount}}')),
+        env={"TZ": "Asia/Kolkata"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        assert re.fullmatch(r"\+05:30 \d{1,2}:\d\d:\d\d [AP]M\|\d{1,4}\.\d\d", line), line
+
+
+def write_template(home: Path, text: str) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    path = home.parent / "template.txt"
+    path.write_text(text)
+    return path
