@@ -136,6 +136,9 @@ def templates(count: int, folder: Path) -> None:
             f"CLI backfill, {label}, {n:,} records: before {old_rate:,.0f}/s in the run ({old_wall:.1f} s wall), "
             f"now {new_rate:,.0f}/s ({new_wall:.1f} s wall): {new_rate / old_rate:.1f}x"
         )
+    old_big, _ = cli_backfill(base_tree / "src", folder / "old-big", big_file, 200)
+    new_big, _ = cli_backfill(root / "src", folder / "new-big", big_file, 2_000)
+    print(f"CLI backfill, 100 KB template: before {old_big:,.1f}/s (200 records), now {new_big:,.1f}/s (2,000 records)")
     old_read, new_read = read_seconds(base_tree / "src", big_file), read_seconds(root / "src", big_file)
     print(f"100 KB template read + first record: before {old_read:.2f} s, now {new_read:.2f} s ({old_read / new_read:.1f}x)")
 

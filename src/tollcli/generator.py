@@ -49,6 +49,7 @@ from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewe
 
 DEFAULT_RATE = 100.0  # the workshop recommends 100 records per second
 MAX_CHUNK = 32_768  # records per chunk: big enough to amortise numpy, small enough for memory
+CHUNK_BYTES = 32 * 1024 * 1024  # ... and at most about this many bytes (a 100 KB template makes big records)
 MIN_TICK = 0.05  # realtime: records are handed over at most this long after they are due
 MAX_TICK = 0.1  # realtime: how often stop requests, skew changes and progress are looked at
 SKEW_POLL = 0.5  # seconds between looks at the skew file (a change applies within a second)
@@ -197,6 +198,10 @@ class RecordFactory:
             if isinstance(part, NumberField) and _number_steps(part) <= 100_000:
                 steps = _number_steps(part)
                 self._tables[index] = ByteTable([_format_number(part, k) for k in range(steps)])
+        # Bytes per record: estimated from the template until a chunk has been made.
+        self.record_bytes = float(
+            sum(len(_clean(p.text)) for p in spec.parts if isinstance(p, Literal)) + 16 * len(spec.fields) + 1
+        )
         self.last_station_codes: np.ndarray | None = None
         self.station_index = spec.station_part_index
         self.station_names: np.ndarray | None = None
@@ -269,6 +274,11 @@ class RecordFactory:
                 segments.append((ByteTable([str(ms).encode() for ms in milliseconds.tolist()]), np.arange(len(milliseconds))))
         return segments
 
+    @property
+    def chunk_records(self) -> int:
+        """Records per chunk: MAX_CHUNK, fewer when records are long (CHUNK_BYTES a chunk)."""
+        return max(1, min(MAX_CHUNK, int(CHUNK_BYTES // max(self.record_bytes, 1.0))))
+
     def tally(self) -> None:
         """Count the last chunk's stations into `per_station` (once it has been delivered)."""
         if self.last_station_codes is not None and self.station_counts is not None:
@@ -306,6 +316,9 @@ class RecordFactory:
             elif isinstance(part, FakerField):
                 segments.extend(self._draw_segments(self._draws[index], event_times))
         segments.append(b"\n")
+        lines = assemble(segments, count)
+        if count:
+            self.record_bytes = len(lines) / count
         stations = None
         self.last_station_codes = station_codes
         if station_codes is not None and self.station_names is not None:
@@ -313,7 +326,7 @@ class RecordFactory:
             if tally:
                 self.tally()
         return RecordChunk(
-            lines=assemble(segments, count),
+            lines=lines,
             count=count,
             event_times=event_times,
             stations=stations,
@@ -734,7 +747,7 @@ def run_generation(
     def send(count: int) -> None:
         nonlocal generated, first_event, last_event
         while count > 0:
-            size = min(count, MAX_CHUNK)
+            size = min(count, factory.chunk_records)
             times = start + schedule.offsets(generated, size)
             chunk = factory.make_chunk(times, tally=False)
             sink.write(chunk)
