@@ -152,6 +152,22 @@ ARGUMENT_CASES = [
     '{{internet.email("Ann")}}',
     '{{address.nearbyGPSCoordinate({"coordinate": [30.2, -97.7], "radius": 5})}}',
     "{{current.timestamp}}",
+    # Odd arguments: faker.fake's one JSON value, else the text.
+    '{{random.number("5")}}',
+    "{{random.number(-5)}}",
+    '{{random.number({"min": -10, "max": -5})}}',
+    '{{finance.amount("abc")}}',
+    "{{finance.amount(0)}}",
+    '{{lorem.words("3")}}',
+    "{{lorem.sentence(abc)}}",
+    '{{internet.password("x")}}',
+    "{{internet.password(0)}}",
+    "{{random.arrayElement(abc)}}",
+    "{{random.arrayElement([])}}",
+    "{{lorem.paragraph(2)}}",
+    '{{lorem.paragraph("2")}}',
+    "{{date.past(abc)}}",
+    "{{address.latitude(5)}}",
 ]
 
 # Every token of moment 2.17's format language, the localized formats, brackets and escapes.

@@ -1136,7 +1136,12 @@ def hacker_phrase(rng: random.Random) -> str:
 
 
 def past(rng: random.Random, now: float, years: Any, sign: int, unit_days: int = 365) -> JsDate:
-    span = (years if years else 1) * unit_days * 24 * 3600 * 1000
+    """faker.js date.past/future/recent: now -/+ number({min: 1000, max: (years || 1) * unit}) ms;
+    a non-number (`date.past(abc)`) makes NaN, which prints `Invalid Date` as there."""
+    count = _to_number(years) if years and not isinstance(years, (dict, list)) else (math.nan if years else 1.0)
+    span = count * unit_days * 24 * 3600 * 1000
+    if not math.isfinite(span):
+        return JsDate(math.nan)
     offset = js_random_number(rng, {"min": 1000, "max": span})
     return JsDate(now * 1000 + sign * offset)
 
@@ -1318,7 +1323,7 @@ def _weekday(arg: Any) -> Draw:
 
 
 def _date_offset(sign: int, unit_days: int) -> Callable[[Any], Draw]:
-    return lambda arg: Each(lambda r, now: past(r, now, arg if isinstance(arg, (int, float)) else None, sign, unit_days))
+    return lambda arg: Each(lambda r, now: past(r, now, arg, sign, unit_days))
 
 
 def _image(category: str | None) -> Callable[[Any], Draw]:
@@ -1508,7 +1513,12 @@ HELPERS: dict[str, Callable[[Any], Draw]] = {
     "internet.userAgent": _each(lambda r, a: user_agent(r)),
     "internet.color": _each(hex_color),
     "internet.mac": _mac,
-    "internet.password": _each(password),
+    "internet.password": _need(
+        "internet.password",
+        lambda a: not a or (isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)),
+        "a number for its length (faker.js's generator recurses until its stack overflows on anything else)",
+        lambda a: Each(lambda r, now: password(r, a)),
+    ),
     "internet.session": _each(lambda r, a: r.random() * (2**53 - 1 - 1007199254740991) + 1007199254740991),
     # lorem
     "lorem.word": _pick("lorem"),
