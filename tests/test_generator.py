@@ -275,3 +275,14 @@ def test_bad_weekly_rate_profiles_are_usage_errors(tmp_path: Path, text: str) ->
     path.write_text(text)
     with pytest.raises(UsageError):
         load_rate_profile(path)
+
+
+def test_long_records_make_smaller_chunks() -> None:
+    from tollcli.generator import CHUNK_BYTES, MAX_CHUNK, RecordFactory
+    from tollcli.kdg import parse_template
+
+    factory = RecordFactory(parse_template("x" * 50_000 + "{{random.number(9)}}"), seed=1)
+    assert factory.chunk_records <= CHUNK_BYTES // 50_000 < MAX_CHUNK  # estimated from the template before any chunk
+    chunk = factory.make_chunk(START + np.arange(10.0))
+    assert chunk.count == 10 and factory.record_bytes == len(chunk.lines) / 10
+    assert RecordFactory(default_spec(), seed=1).chunk_records == MAX_CHUNK
