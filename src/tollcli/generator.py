@@ -1,6 +1,6 @@
 """The toll record generator: what the Kinesis Data Generator did, without losing a record.
 
-Pipeline: a `GeneratorSpec` (from a KDG template, `kdg.py`) -> `RecordFactory`, which builds a
+Pipeline: a `GeneratorSpec` (from a KDG template, the `kdg` package) -> `RecordFactory`, which builds a
 whole chunk of records at once with numpy (weighted draws by binary search over cumulative
 weights; dates formatted once per second of event time; bytes scattered into one buffer) ->
 `run_generation`, which paces chunks from a monotonic clock (record i is due at start + i/R, so
