@@ -1189,16 +1189,10 @@ def hex_color(rng: random.Random, base: Any = None) -> str:
 
 
 def uuid(rng: random.Random) -> str:
-    hexdigits = "0123456789abcdef"
-    chars = []
-    for c in "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx":
-        if c == "x":
-            chars.append(hexdigits[js_number_in(rng, 15)])
-        elif c == "y":
-            chars.append(hexdigits[js_number_in(rng, 15) & 0x3 | 0x8])
-        else:
-            chars.append(c)
-    return "".join(chars)
+    """faker.js random.uuid: 'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx' with y in 8-b (an RFC 4122 version 4)."""
+    import uuid as uuid_module
+
+    return str(uuid_module.UUID(int=rng.getrandbits(128), version=4))
 
 
 def nearby_gps(rng: random.Random, arg: Any) -> Any:
