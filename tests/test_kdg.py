@@ -240,3 +240,23 @@ def write_template(home: Path, text: str) -> Path:
     path = home.parent / "template.txt"
     path.write_text(text)
     return path
+
+
+ODD_ARGUMENTS = ["", "{}", "[]", '"x"', "-1", "0", "1e308", "null", "true", "NaN", '{"min": "a"}', "[1, [2]]"]
+
+
+def test_no_helper_argument_makes_a_traceback() -> None:
+    from tollcli.kdg.fakerjs import helper_names
+
+    refused = 0
+    for helper in [*helper_names(), "date.now", "date.utc", "date.simTime", "random.weightedArrayElement"]:
+        for argument in ODD_ARGUMENTS:
+            template = f"{{{{{helper}({argument})}}}}|" if argument else f"{{{{{helper}}}}}|"
+            try:
+                lines = render(template, times=[AT] * 3)
+            except UsageError as error:
+                assert helper in str(error), (template, error)  # a refusal names the helper
+                refused += 1
+                continue
+            assert len(lines) == 3 and all(line.endswith("|") for line in lines), (template, lines)
+    assert refused < 60  # most odd arguments are rendered as faker.js renders them, not refused

@@ -17,10 +17,13 @@ into tables), and every other faker.js 3.1 helper (`kdg.fakerjs`, drawn in bulk)
 from __future__ import annotations
 
 import math
+import random
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tollcli.errors import UsageError
 from tollcli.kdg.fakerjs import compile_helper, js_string, parse_argument
@@ -258,7 +261,12 @@ def _parse_field(expression: str) -> Field:
     if helper == "random.number":
         return _random_number(raw, args)
     field = FakerField(helper=helper, argument=raw)
-    field.draw()  # an unknown helper or a missing argument fails here, before any record
+    try:  # an unknown helper, a missing argument or an impossible one fails here, before any record
+        field.draw().values(random.Random(0), 1, np.zeros(1))
+    except UsageError as error:
+        if helper in str(error):
+            raise
+        raise UsageError(f"template: {helper}({raw[:60]}): {error}") from None
     return field
 
 

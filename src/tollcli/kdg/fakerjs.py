@@ -949,6 +949,11 @@ def replace_symbols(rng: random.Random, text: Any) -> str:
     return "".join(str(js_number_in(rng, 9)) if c == "#" else ALPHA[int(rng.random() * 26)] if c == "?" else c for c in text)
 
 
+def js_round(value: float) -> float:
+    """JavaScript's Math.round: halves go up; NaN and infinities stay as they are."""
+    return float(math.floor(value + 0.5)) if math.isfinite(value) else value
+
+
 def to_fixed(value: float, decimals: int) -> str:
     if not math.isfinite(value):
         return js_number(value)
@@ -1034,16 +1039,17 @@ def lorem_words(rng: random.Random, count: Any = None) -> str:
     return " ".join(pick(rng, "lorem") for _ in range(n))
 
 
+MAX_REPEAT = 100_000  # words, sentences, digits...: more would hang the KDG's page; here it is refused
+
+
 def _count(value: Any) -> int:
     """A JavaScript loop bound `i < value`: numbers count, anything else (a string, NaN) is 0 rounds."""
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return max(0, math.ceil(value))
-    if isinstance(value, str):
-        number = _to_number(value)
-        return max(0, math.ceil(number)) if math.isfinite(number) else 0
-    return 0
+    number = _to_number(value) if isinstance(value, (int, float, str)) else math.nan
+    if number > MAX_REPEAT:
+        raise UsageError(f"a count of {js_string(value)} is above {MAX_REPEAT:,} (the KDG's page would hang on it)")
+    return max(0, math.ceil(number)) if math.isfinite(number) else 0
 
 
 def sentence(rng: random.Random, word_count: Any = None) -> str:
@@ -1092,7 +1098,7 @@ def amount(rng: random.Random, minimum: Any = None, maximum: Any = None, decimal
     value = js_random_number(rng, {"max": high, "min": low})
     if isinstance(value, float) and not math.isfinite(value):
         return symbol + js_number(value)
-    return symbol + to_fixed(round(value * 10**decimals) / 10**decimals, decimals)
+    return symbol + to_fixed(js_round(value * 10**decimals) / 10**decimals, decimals)
 
 
 def price(rng: random.Random, minimum: Any = None) -> str:
@@ -1103,7 +1109,7 @@ def price(rng: random.Random, minimum: Any = None) -> str:
     value = js_random_number(rng, {"max": 1000, "min": low})
     if isinstance(value, float) and not math.isfinite(value):
         return js_number(value)
-    return to_fixed(round(value * 100) / 100, 2)
+    return to_fixed(js_round(value * 100) / 100, 2)
 
 
 def company_name(rng: random.Random, arg: Any = None) -> str:
