@@ -255,7 +255,7 @@ def test_rate_profile_by_day_of_week_and_smoothing(tmp_path: Path) -> None:
     assert profile.at(int(saturday_noon) + 60) == (0.0, 0.0)  # Saturday 13:30
     assert profile.at(int(friday_noon) + 60) == (20.0, 0.0)  # Friday 13:30 keeps the hour before
     headed = tmp_path / "headed.csv"
-    headed.write_text("day,hour,rate\n0,0,5\n3,9,50\n")
+    headed.write_text("\ufeffday,hour,rate\n0,0,5\n3,9,50\n")  # as a spreadsheet saves it, BOM first
     week = load_rate_profile(headed)
     wednesday_nine = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc).timestamp() // 60
     assert week.at(int(wednesday_nine)) == (50.0, 0.0) and week.at(int(wednesday_nine) - 60) == (5.0, 0.0)

@@ -415,7 +415,7 @@ def load_rate_profile(path: Path, *, smooth: bool = False) -> RateProfile:
     """Read `hour,rate[,noise]` rows, or `day,hour,rate[,noise]` rows (day 0-6 from Sunday, or a name
     such as Mon); a row without a day applies to every day. Hours not listed keep the rate of the
     hour before (across days and around the week)."""
-    text = read_user_file(path, "rate profile")
+    text = read_user_file(path, "rate profile").lstrip("\ufeff")  # a spreadsheet's UTF-8 BOM
     listed: dict[int, tuple[float, float]] = {}
     rows = [row for row in csv.reader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))]
     with_day = False

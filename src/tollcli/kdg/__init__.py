@@ -69,7 +69,7 @@ class Literal:
 
 @dataclass(frozen=True)
 class DateField:
-    """`date.now` (local time with offset) or `date.utc`, formatted with moment.js tokens."""
+    """`date.now` and `date.simTime` (local time with offset) or `date.utc`, in a moment.js format."""
 
     format: str
     utc: bool
