@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -226,25 +227,28 @@ def _npm_folder(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="module")
 def node_modules(request: pytest.FixtureRequest) -> Path:
-    """faker@3.1.0 and moment@2.17.1 from npm, installed once and then reused."""
+    """faker@3.1.0 and moment@2.17.1 from npm, installed once and then reused. Each install goes to
+    its own folder, renamed into place when complete (parallel workers may both install; one wins)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are not installed (.ci/run installs Debian's nodejs and npm)")
     folder = _npm_folder(request)
     folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / f"installed-faker-{FAKER_VERSION}-moment-{MOMENT_VERSION}"
-    from filelock import FileLock
-
-    with FileLock(str(folder / ".lock")):
-        if not marker.exists():
-            result = subprocess.run(
-                ["npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(folder),
-                 f"faker@{FAKER_VERSION}", f"moment@{MOMENT_VERSION}"],
-                capture_output=True, text=True, timeout=300, check=False,
-            )  # fmt: skip
-            if result.returncode != 0:
-                pytest.skip(f"npm could not install faker.js/moment.js (registry unreachable?): {result.stderr.strip()[-300:]}")
-            marker.write_text("ok\n")
-    return folder / "node_modules"
+    final = folder / f"faker-{FAKER_VERSION}-moment-{MOMENT_VERSION}"
+    if not (final / "node_modules").is_dir():
+        staging = Path(tempfile.mkdtemp(prefix="installing-", dir=folder))
+        result = subprocess.run(
+            ["npm", "install", "--prefer-offline", "--no-save", "--no-audit", "--no-fund", "--prefix", str(staging),
+             f"faker@{FAKER_VERSION}", f"moment@{MOMENT_VERSION}"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            pytest.skip(f"npm could not install faker.js/moment.js (registry unreachable?): {result.stderr.strip()[-300:]}")
+        try:
+            staging.rename(final)
+        except OSError:  # another worker finished first
+            shutil.rmtree(staging, ignore_errors=True)
+    return final / "node_modules"
 
 
 def _run_node(node_modules: Path, job: dict, zone: str) -> dict:
