@@ -495,7 +495,7 @@ WORD_LISTS: dict[str, tuple[str, ...]] = {
         ]
     ),
     "county": ("Avon", "Bedfordshire", "Berkshire", "Borders", "Buckinghamshire", "Cambridgeshire"),
-    "state": (
+    "state": tuple(
         "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho Illinois "
         "Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota Mississippi Missouri "
         "Montana Nebraska Nevada New_Hampshire New_Jersey New_Mexico New_York North_Carolina North_Dakota Ohio Oklahoma "
@@ -560,7 +560,7 @@ WORD_LISTS: dict[str, tuple[str, ...]] = {
     "free_email": ("gmail.com", "yahoo.com", "hotmail.com"),
     "example_email": ("example.org", "example.com", "example.net"),
     "domain_suffix": ("com", "biz", "info", "name", "net", "org"),
-    "commerce_color": (
+    "commerce_color": tuple(
         "red green blue yellow purple mint_green teal white black orange pink grey maroon violet turquoise tan sky_blue "
         "salmon plum orchid olive magenta lime ivory indigo gold fuchsia cyan azure lavender silver".replace("_", "\0").split()
     ),
@@ -675,23 +675,23 @@ WORD_LISTS: dict[str, tuple[str, ...]] = {
             "JBOD",
         ]
     ),
-    "hacker_adjective": (
+    "hacker_adjective": tuple(
         "auxiliary primary back-end digital open-source virtual cross-platform redundant online haptic multi-byte "
         "bluetooth wireless 1080p neural optical solid_state mobile".replace("_", "\0").split()
     ),
-    "hacker_noun": (
+    "hacker_noun": tuple(
         "driver protocol bandwidth panel microchip program port card array interface system sensor firewall hard_drive "
         "pixel alarm feed monitor application transmitter bus circuit capacitor matrix".replace("_", "\0").split()
     ),
-    "hacker_verb": (
+    "hacker_verb": tuple(
         "back_up bypass hack override compress copy navigate index connect generate quantify calculate synthesize input "
         "transmit program reboot parse".replace("_", "\0").split()
     ),
-    "hacker_ingverb": (
+    "hacker_ingverb": tuple(
         "backing_up bypassing hacking overriding compressing copying navigating indexing connecting generating "
         "quantifying calculating synthesizing transmitting programming parsing".replace("_", "\0").split()
     ),
-    "account_type": (
+    "account_type": tuple(
         "Checking Savings Money_Market Investment Home_Loan Credit_Card Auto_Loan Personal_Loan".replace("_", "\0").split()
     ),
     "transaction_type": ("deposit", "withdrawal", "payment", "invoice"),
