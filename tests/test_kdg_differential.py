@@ -421,3 +421,55 @@ def test_shape_comparison_can_fail() -> None:
     assert shape_mismatch([str(i) for i in range(100)], [str(i) for i in range(1000, 1100)]) is not None
     assert shape_mismatch(["Ab1"] * 100, ["Ab1"] * 100) is None
     assert not math.isnan(0.0)
+
+
+# The KDG help page's examples (web/help.html), as written there (line breaks and indentation included).
+HELP_PAGE_JSON = """{
+    "sensorId": {{random.number(50)}},
+    "currentTemperature": {{random.number(
+        {
+            "min":10,
+            "max":150
+        }
+    )}},
+    "status": "{{random.arrayElement(
+        ["OK","FAIL","WARN"]
+    )}}"
+}"""
+HELP_PAGE_FIELDS = [
+    "{{name.firstName}},{{name.lastName}},{{random.number(70)}},{{internet.ip}}",
+    '{{date.now}}|{{date.now("dddd, MMMM Do YYYY, h:mm:ss a")}}|{{date.now("ddd, hA")}}|{{date.now("DD/MMM/YYYY:HH:mm:ss Z")}}',
+    '{{date.utc}}|{{date.utc("dddd, MMMM Do YYYY, h:mm:ss a")}}|{{date.utc("ddd, hA")}}|{{date.utc("DD/MMM/YYYY:HH:mm:ss Z")}}',
+    '{{random.weightedArrayElement(\n  {\n    "weights": [0.3,0.2,0.5],\n    "data": ["cat","fish","dog"]\n  }\n)}}'
+    "|{{date.simTime}}",
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_the_help_page_examples_render_as_the_kdg_renders_them(
+    node_modules: Path, zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = [HELP_PAGE_JSON, *HELP_PAGE_FIELDS]
+    kdg = _run_node(node_modules, {"templates": templates, "samples": SAMPLES, "formats": [], "instants": [], "texts": []}, zone)
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        ours = {t: _toll_values(f"<{t}>", SAMPLES) for t in templates}
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    reference = kdg["helpers"][HELP_PAGE_JSON]["values"]
+    records = [json.loads(v) for v in ours[HELP_PAGE_JSON]]  # the JSON template's records are JSON
+    assert (
+        {tuple(r) for r in records} == {tuple(json.loads(v)) for v in reference} == {("sensorId", "currentTemperature", "status")}
+    )
+    for key in ("sensorId", "currentTemperature", "status"):
+        assert shape_mismatch([str(json.loads(v)[key]) for v in reference], [str(r[key]) for r in records]) is None, key
+    for template in HELP_PAGE_FIELDS:
+        separator = "|" if "|" in template else ","
+        theirs = [v.split(separator) for v in kdg["helpers"][template]["values"]]
+        mine = [v.split(separator) for v in ours[template]]
+        assert {len(v) for v in mine} == {len(v) for v in theirs}
+        for column in range(len(theirs[0])):
+            reason = shape_mismatch([v[column] for v in theirs], [v[column] for v in mine])
+            assert reason is None, (template, column, reason)
