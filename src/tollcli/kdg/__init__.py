@@ -257,7 +257,7 @@ def _parse_field(expression: str) -> Field:
     if helper == "random.weightedArrayElement":  # the KDG's default when called without an argument
         return _weighted(helper, [args if args is not None else {"weights": [0.5, 0.5], "data": ["dog", "cat"]}])
     if helper == "random.arrayElement" and isinstance(args, list) and args:
-        return UniformChoice(data=tuple("undefined" if d is None else _as_text(d) for d in args))
+        return UniformChoice(data=tuple(_as_text(d) for d in args))
     if helper == "random.number":
         return _random_number(raw, args)
     field = FakerField(helper=helper, argument=raw)

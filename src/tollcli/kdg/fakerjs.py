@@ -1352,7 +1352,7 @@ def _phone_format(arg: Any) -> Draw:
 
 def _array_element(arg: Any) -> Draw:
     if isinstance(arg, list) and arg:
-        return Pick(tuple(js_string(v) if v is not None else "undefined" for v in arg))
+        return Pick(tuple("null" if v is None else js_string(v) for v in arg))  # JSON null prints as null
     if isinstance(arg, str) and arg:  # a string is indexed by character
         return Pick(tuple(arg))
     if arg is None:
@@ -1362,7 +1362,7 @@ def _array_element(arg: Any) -> Draw:
 
 def _object_element(arg: Any) -> Draw:
     source = arg if isinstance(arg, dict) and arg else {"foo": "bar", "too": "car"}
-    return Pick(tuple(js_string(v) for v in source.values()))
+    return Pick(tuple("null" if v is None else js_string(v) for v in source.values()))
 
 
 def _file_name(arg: Any) -> Draw:
