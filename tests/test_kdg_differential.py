@@ -475,3 +475,16 @@ def test_the_help_page_examples_render_as_the_kdg_renders_them(
         for column in range(len(theirs[0])):
             reason = shape_mismatch([v[column] for v in theirs], [v[column] for v in mine])
             assert reason is None, (template, column, reason)
+
+
+def test_numbers_print_as_javascript_prints_them(node_modules: Path) -> None:
+    from tollcli.kdg.fakerjs import js_number
+
+    rng = np.random.default_rng(5)
+    numbers = [0.1 * 3, 1e21, 1e20 * 1.5, 123456789012345680000.0, 1.5e-7, 0.000001, 1e-6 * 1.5, -0.0, 2**53 + 2.0, 5e-324]
+    numbers += [float(x) for x in rng.standard_normal(40) * 10.0 ** rng.integers(-12, 25, 40)]
+    script = "const xs = JSON.parse(require('fs').readFileSync(0, 'utf8')); console.log(JSON.stringify(xs.map(String)));"
+    result = subprocess.run(
+        ["node", "-e", script], input=json.dumps(numbers), capture_output=True, text=True, timeout=60, check=True
+    )
+    assert [js_number(x) for x in numbers] == json.loads(result.stdout)
