@@ -41,7 +41,7 @@ from tollcli.kdg.fakerjs import helper_names
 FAKER_VERSION = "3.1.0"  # web/js/faker.js in the KDG's repository is faker.js 3.1.0 plus the KDG's additions
 MOMENT_VERSION = "2.17.1"  # web/producer.html loads cdnjs moment.js/2.17.1
 SAMPLES = 300  # toll's values per helper
-REFERENCE_SAMPLES = 1_000  # the KDG's: enough that its rare set members show up in the reference
+REFERENCE_SAMPLES = 600  # the KDG's: enough that its rare set members show up in the reference
 
 NODE_SCRIPT = r"""
 const faker = require('faker');
