@@ -3,6 +3,7 @@
 
     /work/venv/bin/python bench/bench_generate.py                 # everything (about 2 minutes)
     /work/venv/bin/python bench/bench_generate.py --rss-count 10000000 --rate-seconds 30
+    /work/venv/bin/python bench/bench_generate.py --templates-only      # KDG templates: this tree vs git's BASE
 
 Figures go to bench/README.md. Not run by pytest.
 """
@@ -84,6 +85,65 @@ def toll(home: Path, *args: str) -> tuple[dict, float, float]:
     return (json.loads(text) if text.strip().startswith("{") else {}), wall, usage.ru_maxrss / 1024  # KB on Linux
 
 
+HELP_TEMPLATE = "{{name.firstName}},{{name.lastName}},{{random.number(70)}},{{internet.ip}}"  # the KDG help page's first
+BASE = "0f868c9"  # the commit before issue 17: per-record Python Faker for faker helpers
+
+
+def cli_backfill(src: Path, home: Path, template: Path | None, count: int) -> tuple[float, float]:
+    """(records/s within the run, wall seconds incl. start-up) of `toll generate --backfill` from the sources in `src`."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    subprocess.run([sys.executable, "-m", "tollcli", "--home", str(home), "setup"], check=True, capture_output=True, env=env)
+    args = ["generate", "--backfill", "--count", str(count), "--seed", "3", "--format", "json"]
+    args += ["--template", str(template)] if template else []
+    began = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "tollcli", "--home", str(home), *args], check=True, capture_output=True, env=env)
+    wall = time.perf_counter() - began
+    return float(json.loads(out.stdout)["achieved_rate"]), wall
+
+
+def read_seconds(src: Path, template: Path) -> float:
+    """Seconds to read and parse a template (and build its first record) with the sources in `src`."""
+    code = (
+        "import sys,time,numpy as np;from pathlib import Path;t=time.perf_counter();"
+        "from tollcli.kdg import load_template;from tollcli.generator import RecordFactory;"
+        "RecordFactory(load_template(Path(sys.argv[1])),seed=1).make_chunk(np.asarray([1.8e9]));"
+        "print(time.perf_counter()-t)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, "-c", code, str(template)], check=True, capture_output=True, text=True, env=env)
+    return float(out.stdout.strip())
+
+
+def templates(count: int, folder: Path) -> None:
+    """The KDG help page's first template, the workshop template and a 100 KB template, here and at BASE."""
+    root = Path(__file__).resolve().parents[1]
+    base_tree = folder / "base"
+    base_tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", BASE, "src", "templates"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(base_tree)], input=archive, check=True)
+    help_file = folder / "help.txt"
+    help_file.write_text(HELP_TEMPLATE + "\n")
+    big_file = folder / "big.txt"
+    big_file.write_text("{{name.firstName}} {{random.number(9)}} text " * 2_500)  # 112 KB
+    for label, template, n in (("help page's first example", help_file, count), ("workshop template", None, count * 5)):
+        runs: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
+        for attempt in range(2):  # interleaved, best of two: the machine is shared
+            for which, src in (("old", base_tree / "src"), ("new", root / "src")):
+                runs[which].append(cli_backfill(src, folder / f"{which}-{label[:4]}-{attempt}", template, n))
+        (old_rate, old_wall), (new_rate, new_wall) = max(runs["old"]), max(runs["new"])
+        print(
+            f"CLI backfill, {label}, {n:,} records: before {old_rate:,.0f}/s in the run ({old_wall:.1f} s wall), "
+            f"now {new_rate:,.0f}/s ({new_wall:.1f} s wall): {new_rate / old_rate:.1f}x"
+        )
+    old_big, _ = cli_backfill(base_tree / "src", folder / "old-big", big_file, 200)
+    new_big, _ = cli_backfill(root / "src", folder / "new-big", big_file, 2_000)
+    print(f"CLI backfill, 100 KB template: before {old_big:,.1f}/s (200 records), now {new_big:,.1f}/s (2,000 records)")
+    old_read, new_read = read_seconds(base_tree / "src", big_file), read_seconds(root / "src", big_file)
+    print(f"100 KB template read + first record: before {old_read:.2f} s, now {new_read:.2f} s ({old_read / new_read:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2_000_000, help="records for the in-process backfill")
@@ -91,7 +151,13 @@ def main() -> None:
     parser.add_argument("--rss-count", type=int, default=10_000_000, help="records for the memory run (CLI)")
     parser.add_argument("--rate-seconds", type=float, default=30, help="length of each rate-accuracy run")
     parser.add_argument("--long-seconds", type=float, default=0, help="also run 10,000/s this long and report RSS")
+    parser.add_argument("--templates-only", action="store_true", help="only the KDG template comparison with BASE")
+    parser.add_argument("--template-count", type=int, default=100_000, help="records per template backfill")
     args = parser.parse_args()
+    if args.templates_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            templates(args.template_count, Path(tmp))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -107,6 +107,11 @@ def test_rate_profile_sets_the_rate_by_hour(toll, home: Path, tmp_path: Path) ->
     assert summary["records"] == 1800 + 3600 == len(bucket_lines(home))  # half an hour at 1/s, half at 2/s
     both = toll("generate", "--rate", "5", "--rate-profile", str(profile), "--count", "5")
     assert both.exit_code == 2 and "not both" in one_error_line(both)
+    # --smooth: 08:30-09:00 ramps from 1/s toward 2/s (08:30 is half-way: 1.5/s .. 2/s), then 09:00-09:30 stays at 2/s.
+    smooth = json.loads(toll(*args, "--smooth", "--format", "json").stdout)
+    assert smooth["records"] == sum(60 * (1 + m / 60) for m in range(30, 60)) + 3600
+    alone = toll("generate", "--smooth", "--count", "5")
+    assert alone.exit_code == 2 and "--smooth" in one_error_line(alone)
 
 
 BAD_TEMPLATES = {
@@ -114,7 +119,7 @@ BAD_TEMPLATES = {
     "negative.txt": '{{random.weightedArrayElement({"weights": [0.5, -0.5], "data": ["a", "b"]})}}',
     "zero.txt": '{{random.weightedArrayElement({"weights": [0, 0], "data": ["a", "b"]})}}',
     "length.txt": '{{random.weightedArrayElement({"weights": [1, 1, 1], "data": ["a", "b"]})}}',
-    "helper.txt": "{{hacker.phrase}}",
+    "helper.txt": "{{hacker.phrasing}}",
 }
 
 

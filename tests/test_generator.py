@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +230,47 @@ def test_a_skew_reaches_a_running_generator(home: Path) -> None:
     assert summary.skew == {"station": "35South", "mode": "divert", "changed_at": summary.skew["changed_at"]}
     assert added["35South"] / sum(added.values()) > 0.15  # from 1% before the skew
     assert summary.records == len(bucket_lines(home))
+
+
+def test_rate_profile_by_day_of_week_and_smoothing(tmp_path: Path) -> None:
+    path = tmp_path / "week.csv"
+    # Rows without a day apply to every day; Saturday (by name: a number needs the day,hour header) overrides two hours.
+    path.write_text("hour,rate\n0,10\n12,20\nSat,12,100\nSaturday,13,0\n")
+    profile = load_rate_profile(path)
+    saturday_noon = datetime(2026, 11, 28, 12, 30, tzinfo=timezone.utc).timestamp() // 60  # a Saturday
+    friday_noon = datetime(2026, 11, 27, 12, 30, tzinfo=timezone.utc).timestamp() // 60
+    assert profile.at(int(saturday_noon)) == (100.0, 0.0) and profile.at(int(friday_noon)) == (20.0, 0.0)
+    assert profile.at(int(saturday_noon) + 60) == (0.0, 0.0)  # Saturday 13:30
+    assert profile.at(int(friday_noon) + 60) == (20.0, 0.0)  # Friday 13:30 keeps the hour before
+    headed = tmp_path / "headed.csv"
+    headed.write_text("\ufeffday,hour,rate\n0,0,5\n3,9,50\n")  # as a spreadsheet saves it, BOM first
+    week = load_rate_profile(headed)
+    wednesday_nine = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc).timestamp() // 60
+    assert week.at(int(wednesday_nine)) == (50.0, 0.0) and week.at(int(wednesday_nine) - 60) == (5.0, 0.0)
+    # --smooth: linear from this hour's rate to the next's over the hour (Saturday 11:00 -> 12:00: 10 -> 100).
+    smooth = load_rate_profile(path, smooth=True)
+    eleven = int(saturday_noon) - 90  # Saturday 11:00
+    assert smooth.at(eleven) == (10.0, 0.0) and smooth.at(eleven + 30) == (55.0, 0.0) and smooth.at(eleven + 45) == (77.5, 0.0)
+    start = datetime(2026, 11, 28, 11, 0, tzinfo=timezone.utc).timestamp()
+    stepped = Schedule(start=start, rate=1, profile=profile, seed=1).before(3600)
+    ramped = Schedule(start=start, rate=1, profile=smooth, seed=1).before(3600)
+    assert stepped == 10 * 3600 and ramped == pytest.approx(sum(10 + 90 * m / 60 for m in range(60)) * 60, rel=1e-9)
+
+
+@pytest.mark.parametrize("text", ["day,hour,rate\n7,1,2\n", "day,hour,rate\nFunday,1,2\n", "Mon,25,1\n"])
+def test_bad_weekly_rate_profiles_are_usage_errors(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(UsageError):
+        load_rate_profile(path)
+
+
+def test_long_records_make_smaller_chunks() -> None:
+    from tollcli.generator import CHUNK_BYTES, MAX_CHUNK, RecordFactory
+    from tollcli.kdg import parse_template
+
+    factory = RecordFactory(parse_template("x" * 50_000 + "{{random.number(9)}}"), seed=1)
+    assert factory.chunk_records <= CHUNK_BYTES // 50_000 < MAX_CHUNK  # estimated from the template before any chunk
+    chunk = factory.make_chunk(START + np.arange(10.0))
+    assert chunk.count == 10 and factory.record_bytes == len(chunk.lines) / 10
+    assert RecordFactory(default_spec(), seed=1).chunk_records == MAX_CHUNK

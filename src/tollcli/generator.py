@@ -1,6 +1,6 @@
 """The toll record generator: what the Kinesis Data Generator did, without losing a record.
 
-Pipeline: a `GeneratorSpec` (from a KDG template, `kdg.py`) -> `RecordFactory`, which builds a
+Pipeline: a `GeneratorSpec` (from a KDG template, the `kdg` package) -> `RecordFactory`, which builds a
 whole chunk of records at once with numpy (weighted draws by binary search over cumulative
 weights; dates formatted once per second of event time; bytes scattered into one buffer) ->
 `run_generation`, which paces chunks from a monotonic clock (record i is due at start + i/R, so
@@ -15,6 +15,7 @@ import csv
 import json
 import math
 import os
+import random
 import signal
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from tollcli.kdg import (
     skewed_spec,
     strftime_pattern,
 )
+from tollcli.kdg.fakerjs import Draw, Join, Pick, js_number
 from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
@@ -51,6 +53,7 @@ from tollcli.units import plural
 
 DEFAULT_RATE = 100.0  # the workshop recommends 100 records per second
 MAX_CHUNK = 32_768  # records per chunk: big enough to amortise numpy, small enough for memory
+CHUNK_BYTES = 32 * 1024 * 1024  # ... and at most about this many bytes (a 100 KB template makes big records)
 MIN_TICK = 0.05  # realtime: records are handed over at most this long after they are due
 MAX_TICK = 0.1  # realtime: how often stop requests, skew changes and progress are looked at
 SKEW_POLL = 0.5  # seconds between looks at the skew file (a change applies within a second)
@@ -184,12 +187,13 @@ class RecordFactory:
     def __init__(self, spec: GeneratorSpec, *, seed: int | None = None) -> None:
         self.spec = spec
         self.rng = np.random.default_rng(seed)
-        self._faker: Any = None
-        self._seed = seed
         self._tables: dict[int, ByteTable] = {}
         self._cumulative: dict[int, np.ndarray] = {}
         self._fraction_tables: dict[int, ByteTable] = {}
-        self._moments = {i: compile_moment(p.format) for i, p in enumerate(spec.parts) if isinstance(p, DateField)}
+        self._moments = {i: compile_moment(p.format, utc=p.utc) for i, p in enumerate(spec.parts) if isinstance(p, DateField)}
+        self._draws = {i: p.draw() for i, p in enumerate(spec.parts) if isinstance(p, FakerField)}
+        self._pick_tables: dict[int, ByteTable] = {}
+        self._python_random: random.Random | None = None
         for index, part in enumerate(spec.parts):
             if isinstance(part, (WeightedChoice, UniformChoice)):
                 self._tables[index] = ByteTable([_clean(v) for v in part.data])
@@ -198,6 +202,10 @@ class RecordFactory:
             if isinstance(part, NumberField) and _number_steps(part) <= 100_000:
                 steps = _number_steps(part)
                 self._tables[index] = ByteTable([_format_number(part, k) for k in range(steps)])
+        # Bytes per record: estimated from the template until a chunk has been made.
+        self.record_bytes = float(
+            sum(len(_clean(p.text)) for p in spec.parts if isinstance(p, Literal)) + 16 * len(spec.fields) + 1
+        )
         self.last_station_codes: np.ndarray | None = None
         self.station_index = spec.station_part_index
         self.station_names: np.ndarray | None = None
@@ -226,14 +234,24 @@ class RecordFactory:
             return {}
         return {str(name): int(n) for name, n in zip(self.station_names, self.station_counts)}
 
-    def _faker_instance(self) -> Any:
-        if self._faker is None:
-            from faker import Faker
-
-            self._faker = Faker()
-            if self._seed is not None:
-                self._faker.seed_instance(self._seed)
-        return self._faker
+    def _draw_segments(self, draw: Draw, event_times: np.ndarray) -> list[Segment]:
+        """A faker.js helper's values as segments: picks and joins column-wise (codes into
+        tables), per-record functions through one seeded `random.Random`."""
+        count = len(event_times)
+        if isinstance(draw, Pick):
+            table = self._pick_tables.get(id(draw))
+            if table is None:
+                table = self._pick_tables[id(draw)] = ByteTable([_clean(v) for v in draw.choices])
+            return [(table, self.rng.integers(0, table.size, size=count))]
+        if isinstance(draw, Join):
+            segments: list[Segment] = []
+            for part in draw.parts:
+                segments.extend([_clean(part)] if isinstance(part, str) else self._draw_segments(part, event_times))
+            return segments
+        if self._python_random is None:
+            self._python_random = random.Random(int(self.rng.integers(0, 2**63)))
+        values = draw.values(self._python_random, count, event_times)
+        return [(ByteTable([_clean(v) for v in values]), np.arange(count))]
 
     def _date_segments(self, index: int, part: DateField, event_times: np.ndarray) -> list[Segment]:
         milliseconds = np.floor(event_times * 1000.0 + 1e-3).astype(np.int64)
@@ -259,6 +277,11 @@ class RecordFactory:
             else:  # epoch milliseconds, one value per record
                 segments.append((ByteTable([str(ms).encode() for ms in milliseconds.tolist()]), np.arange(len(milliseconds))))
         return segments
+
+    @property
+    def chunk_records(self) -> int:
+        """Records per chunk: MAX_CHUNK, fewer when records are long (CHUNK_BYTES a chunk)."""
+        return max(1, min(MAX_CHUNK, int(CHUNK_BYTES // max(self.record_bytes, 1.0))))
 
     def tally(self) -> None:
         """Count the last chunk's stations into `per_station` (once it has been delivered)."""
@@ -295,11 +318,11 @@ class RecordFactory:
                     codes = np.arange(count)
                 segments.append((table, codes))
             elif isinstance(part, FakerField):
-                method = getattr(self._faker_instance(), part.method)
-                kwargs = dict(part.kwargs)
-                values = [_faker_text(method(**kwargs)) for _ in range(count)]
-                segments.append((ByteTable(values), np.arange(count)))
+                segments.extend(self._draw_segments(self._draws[index], event_times))
         segments.append(b"\n")
+        lines = assemble(segments, count)
+        if count:
+            self.record_bytes = len(lines) / count
         stations = None
         self.last_station_codes = station_codes
         if station_codes is not None and self.station_names is not None:
@@ -307,7 +330,7 @@ class RecordFactory:
             if tally:
                 self.tally()
         return RecordChunk(
-            lines=assemble(segments, count),
+            lines=lines,
             count=count,
             event_times=event_times,
             stations=stations,
@@ -316,7 +339,7 @@ class RecordFactory:
         )
 
 
-ISO_SECOND_TOKENS = ("YYYY", "-", "MM", "-", "DD", "T", "HH", ":", "mm", ":", "ss")
+ISO_SECOND_TOKENS = ("YYYY", "[-]", "MM", "[-]", "DD", "[T]", "HH", "[:]", "mm", "[:]", "ss")  # as kdg.moment tokenizes
 
 
 def _format_seconds(tokens: tuple[str, ...], seconds: np.ndarray, *, utc: bool) -> np.ndarray | list[bytes]:
@@ -340,63 +363,95 @@ def _number_steps(part: NumberField) -> int:
 
 
 def _format_number(part: NumberField, step: int) -> bytes:
-    value = part.minimum + step * part.precision
-    if part.precision >= 1 and float(part.minimum).is_integer() and float(part.precision).is_integer():
-        return str(round(value)).encode()
-    decimals = len(f"{part.precision:.10f}".rstrip("0").split(".")[1])
-    return f"{value:.{decimals}f}".encode()
-
-
-def _faker_text(value: Any) -> bytes:
-    if isinstance(value, bool):
-        return b"true" if value else b"false"
-    if isinstance(value, (list, tuple)):
-        value = " ".join(str(v) for v in value)
-    return _clean(str(value))
+    """faker.js: `precision * k` in double arithmetic, printed as JavaScript prints numbers."""
+    return js_number(part.precision * (round(part.minimum / part.precision) + step)).encode()
 
 
 # ---------------------------------------------------------------------------------------------
 # Rate: constant, or a profile of the day
 
 
+DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")  # the KDG's getDay()
+
+
 @dataclass(frozen=True)
 class RateProfile:
-    """Mean records per second for each UTC hour, with relative noise (the KDG's periodic mode)."""
+    """Mean records per second for each hour of each day of the week (UTC), with relative noise:
+    the KDG's periodic mode. `week[d * 24 + h]` is (rate, noise) for day d (0 = Sunday) and hour h;
+    `smooth` moves the rate linearly from one hour's to the next's over the hour, as the KDG's
+    "smoothing" does."""
 
-    rates: tuple[float, ...]  # 24 values
-    noise: tuple[float, ...]  # 24 values, e.g. 0.1 = standard deviation of 10% of the mean
+    week: tuple[tuple[float, float], ...]  # 168 (rate, noise) pairs
+    smooth: bool = False
+
+    @property
+    def rates(self) -> tuple[float, ...]:
+        """Sunday's 24 hourly rates (every day's, for a profile without a day column)."""
+        return tuple(rate for rate, _ in self.week[:24])
 
     @property
     def mean_rate(self) -> float:
-        return sum(self.rates) / 24
+        return sum(rate for rate, _ in self.week) / len(self.week)
+
+    def at(self, minute: int) -> tuple[float, float]:
+        """(rate, noise) for a UTC minute since the epoch (1970-01-01 was a Thursday)."""
+        hour = minute // 60
+        slot = ((hour // 24 + 4) % 7) * 24 + hour % 24
+        rate, noise = self.week[slot]
+        if not self.smooth:
+            return rate, noise
+        next_rate, next_noise = self.week[(slot + 1) % len(self.week)]
+        portion = (minute % 60) / 60
+        return rate + (next_rate - rate) * portion, noise + (next_noise - noise) * portion
 
 
-def load_rate_profile(path: Path) -> RateProfile:
-    """Read `hour,rate[,noise]` rows; hours not listed keep the rate of the hour before."""
-    text = read_user_file(path, "rate profile")
+def _day(cell: str) -> int | None:
+    text = cell.strip().lower()
+    if text.isdigit() and int(text) <= 6:
+        return int(text)
+    for number, name in enumerate(DAY_NAMES):
+        if len(text) >= 3 and name.startswith(text):
+            return number
+    return None
+
+
+def load_rate_profile(path: Path, *, smooth: bool = False) -> RateProfile:
+    """Read `hour,rate[,noise]` rows, or `day,hour,rate[,noise]` rows (day 0-6 from Sunday, or a name
+    such as Mon); a row without a day applies to every day. Hours not listed keep the rate of the
+    hour before (across days and around the week)."""
+    text = read_user_file(path, "rate profile").lstrip("\ufeff")  # a spreadsheet's UTF-8 BOM
     listed: dict[int, tuple[float, float]] = {}
     rows = [row for row in csv.reader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))]
+    with_day = False
     for number, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
-        if number == 1 and cells and cells[0].lower() == "hour":
+        if number == 1 and cells and cells[0].lower() in {"hour", "day"}:
+            with_day = cells[0].lower() == "day"
             continue
+        day = _day(cells[0]) if cells else None
+        has_day = with_day or (day is not None and not cells[0].strip().isdigit())
         try:
+            if has_day:
+                if day is None:
+                    raise ValueError(cells[0])
+                cells = cells[1:]
             hour, rate = int(cells[0]), float(cells[1])
             noise = float(cells[2]) if len(cells) > 2 and cells[2] else 0.0
         except (ValueError, IndexError):
-            raise UsageError(f"rate profile {path}: row {number} is not hour,rate[,noise]: {','.join(cells)}") from None
+            shape = "day,hour,rate[,noise]" if has_day else "hour,rate[,noise]"
+            raise UsageError(f"rate profile {path}: row {number} is not {shape}: {','.join(row)}") from None
         if not 0 <= hour <= 23 or not math.isfinite(rate) or rate < 0 or not math.isfinite(noise) or noise < 0:
             raise UsageError(f"rate profile {path}: row {number} needs an hour 0-23, a rate >= 0 and noise >= 0")
-        listed[hour] = (rate, noise)
+        for d in [day] if has_day and day is not None else range(7):
+            listed[d * 24 + hour] = (rate, noise)
     if not listed or all(rate == 0 for rate, _ in listed.values()):
         raise UsageError(f"rate profile {path} lists no hour with a rate above 0")
-    rates, noise = [], []
+    week = []
     last = listed[max(listed)]
-    for hour in range(24):
-        last = listed.get(hour, last)
-        rates.append(last[0])
-        noise.append(last[1])
-    return RateProfile(rates=tuple(rates), noise=tuple(noise))
+    for slot in range(7 * 24):
+        last = listed.get(slot, last)
+        week.append(last)
+    return RateProfile(week=tuple(week), smooth=smooth)
 
 
 class Schedule:
@@ -416,8 +471,7 @@ class Schedule:
 
     def _minute_rate(self, minute: int) -> float:
         assert self.profile is not None
-        hour = (minute // 60) % 24
-        mean, noise = self.profile.rates[hour], self.profile.noise[hour]
+        mean, noise = self.profile.at(minute)
         if noise <= 0 or mean <= 0:
             return mean
         wobble = np.random.default_rng([self._noise_seed, minute % (2**32)]).standard_normal()
@@ -576,6 +630,7 @@ class GenerateOptions:
     start: datetime | None = None  # backfill's first event time; default now minus the run's length
     rate_profile_path: Path | None = None
     rate_profile: RateProfile | None = None
+    smooth: bool = False  # with a rate profile: move linearly between hours (the KDG's smoothing)
     skew_station: str | None = None  # start skewed towards (or, with drop, without) this station
     drop: bool = False
     watch_skew: bool = True  # follow `toll skew` while running
@@ -655,7 +710,9 @@ def prepare(options: GenerateOptions, *, last_event: float | None = None) -> Pre
     if options.drop and not options.skew_station:
         raise UsageError("--drop needs --skew STATION")
     spec = options.spec or (load_template(options.template_path) if options.template_path else default_spec())
-    profile = options.rate_profile or (load_rate_profile(options.rate_profile_path) if options.rate_profile_path else None)
+    profile = options.rate_profile or (
+        load_rate_profile(options.rate_profile_path, smooth=options.smooth) if options.rate_profile_path else None
+    )
     if options.skew_station is not None:
         station = spec.station_field
         if station is None:
@@ -773,7 +830,7 @@ def run_generation(
     def send(count: int) -> None:
         nonlocal generated, first_event, last_event
         while count > 0:
-            size = min(count, MAX_CHUNK)
+            size = min(count, factory.chunk_records)
             times = start + schedule.offsets(generated, size)
             chunk = factory.make_chunk(times, tally=False)
             sink.write(chunk)

@@ -140,10 +140,11 @@ def generate(
     rate_profile: str = typer.Option(
         None,
         "--rate-profile",
-        help="CSV of hour,rate[,noise]: the rate over the day (UTC hours). A FILE, or a shipped NAME: "
+        help="CSV of [day,]hour,rate[,noise]: the rate over the day (and week), UTC. A FILE, or a shipped NAME: "
         f"{', '.join(shipped_names('rate-profile'))}.",
         metavar="FILE|NAME",
     ),
+    smooth: bool = typer.Option(False, "--smooth", help="With --rate-profile: change the rate linearly between hours."),
     output: str = typer.Option(None, "--output", help="'-' writes the records to stdout instead of the stream.", metavar="-"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
     output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="Summary as table or json."),
@@ -160,6 +161,8 @@ def generate(
         raise UsageError("--output - writes records to stdout, so --format json cannot: use one of them")
     if rate is not None and rate_profile is not None:
         raise UsageError("give --rate or --rate-profile, not both")
+    if smooth and rate_profile is None:
+        raise UsageError("--smooth smooths a --rate-profile: give one")
     options = GenerateOptions(
         rate=DEFAULT_RATE if rate is None else rate,
         count=count,
@@ -169,6 +172,7 @@ def generate(
         backfill=backfill,
         start=parse_instant(start, option="--start") if start is not None else None,
         rate_profile_path=resolve_file("rate-profile", rate_profile) if rate_profile is not None else None,
+        smooth=smooth,
         skew_station=skew,
         drop=drop,
     )
