@@ -150,6 +150,7 @@ class Backend(ABC):
     """One pipeline: provisioning, delivery, SQL, anomaly app. Keyword-only on purpose."""
 
     name: str = "base"
+    query_timeout: float | None = 300.0  # seconds a local query may run (`toll query --timeout`)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

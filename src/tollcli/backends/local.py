@@ -238,7 +238,7 @@ class LocalBackend(Backend):
         from tollcli.queries import run_local_query
 
         self.require_ledger()
-        return run_local_query(self, sql, strict=strict)
+        return run_local_query(self, sql, strict=strict, timeout=self.query_timeout)
 
     def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
         from tollcli.compact import compact

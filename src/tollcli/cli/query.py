@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +12,8 @@ import typer
 from rich.table import Table
 
 from tollcli.cli.common import AppContext, OutputFormat, SummaryFormat, app_context, print_json, to_jsonable
-from tollcli.queries import QUESTIONS, QuestionResult, run_question, time_range
+from tollcli.errors import UsageError
+from tollcli.queries import DEFAULT_QUERY_TIMEOUT, QUESTIONS, QuestionResult, run_question, time_range
 from tollcli.render import bar_chart, human_bytes
 
 query_app = typer.Typer(
@@ -24,7 +26,14 @@ query_app = typer.Typer(
 SINCE_HELP = "Only records at or after this time (ISO-8601; UTC unless it has an offset)."
 UNTIL_HELP = "Only records before this time (ISO-8601)."
 LAST_HELP = "Only the last DURATION before now, e.g. 15m, 2h, 1d."
+TIMEOUT_HELP = "Stop the query after this many seconds (exit 1)."
 STRICT_HELP = "Fail (exit 1) if the data holds bad rows, instead of skipping and counting them."
+
+
+def set_timeout(app: AppContext, timeout: float) -> None:
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
+    app.backend.query_timeout = timeout
 
 
 def _write_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -95,8 +104,10 @@ def _ask(
     output_format: OutputFormat,
     chart: bool,
     strict: bool,
+    timeout: float,
 ) -> None:
     app = app_context(ctx)
+    set_timeout(app, timeout)
     start, end = time_range(since=since, until=until, last=last)
     answer = run_question(app.backend, name, since=start, until=end, limit=limit, strict=strict)
     _render_answer(app, answer, output_format, chart)
@@ -112,8 +123,12 @@ def _question_command(name: str) -> Any:
         output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
         chart: bool = typer.Option(False, "--chart", help="Also draw a horizontal bar chart."),
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+        timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
     ) -> None:
-        _ask(ctx, name, since=since, until=until, last=last, limit=limit, output_format=output_format, chart=chart, strict=strict)
+        _ask(
+            ctx, name, since=since, until=until, last=last, limit=limit, output_format=output_format, chart=chart, strict=strict,
+            timeout=timeout,
+        )  # fmt: skip
 
     command.__doc__ = {
         "busiest": "Which is the busiest toll station? Stations by records, busiest first, with their share.",
@@ -133,9 +148,11 @@ def sql_command(
     statement: str = typer.Argument(..., metavar="SQL", help="One read-only statement in Athena's dialect."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+    timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
     app = app_context(ctx)
+    set_timeout(app, timeout)
     result = app.backend.query(statement, strict=strict)
     if output_format is OutputFormat.json:
         print_json(
