@@ -66,7 +66,26 @@ class CompactionManifest:
             raise TollError(f"the compaction manifest {path} is unreadable ({exc}); fix or remove it by hand") from None
         stored_location = data.get("location")
         chosen = location or (Path(stored_location) if stored_location else backend.bucket_path)
-        return cls(folder=folder, location=resolve_location(chosen), parts=list(data.get("parts") or []))
+        manifest = cls(folder=folder, location=resolve_location(chosen), parts=list(data.get("parts") or []))
+        manifest.check(backend.home)
+        return manifest
+
+    def check(self, home: Path) -> None:
+        """Refuse a manifest whose parts or sources point outside their folders (a hand-edited one
+        could otherwise make queries read, and `toll compact` delete, any file)."""
+        home = home.resolve()
+        if not _strictly_inside(self.location, home):
+            raise TollError(
+                f"the compaction manifest {self.path} names the location {self.location}, outside the home: refusing it"
+            )
+        for part in self.parts:
+            try:
+                named = [(self.folder, str(part["parquet"]))] + [(self.location, str(s)) for s in part["sources"]]
+            except (KeyError, TypeError):
+                raise TollError(f"the compaction manifest {self.path} is corrupt (a part without parquet/sources)") from None
+            for folder, relative in named:
+                if not _strictly_inside(folder / relative, folder):
+                    raise TollError(f"the compaction manifest {self.path} lists {relative!r}, outside {folder}: refusing it")
 
     @property
     def path(self) -> Path:
@@ -87,6 +106,11 @@ class CompactionManifest:
 
     def rows(self) -> int:
         return sum(int(part.get("rows", 0)) for part in self.parts)
+
+
+def _strictly_inside(path: Path, folder: Path) -> bool:
+    """`path` (resolved, so `..` and symbolic links count) is below `folder`, and not `folder` itself."""
+    return folder.resolve() in resolve_location(path).parents
 
 
 @dataclass
@@ -159,7 +183,15 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
     """Rewrite every CSV object of the toll table not yet compacted as Parquet; see the module doc."""
     import duckdb
 
-    from tollcli.queries import check_objects, csv_reader_sql, list_objects, quote_ident, valid_row_sql
+    from tollcli.queries import (
+        check_objects,
+        csv_reader_sql,
+        list_objects,
+        new_engine,
+        quote_ident,
+        table_location,
+        valid_row_sql,
+    )
 
     ledger = backend.require_ledger()
     table_name = f"{DATABASE_NAME}.{TABLE_NAME}"
@@ -169,7 +201,7 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
     if str(resource.settings.get("format", "csv")) != "csv":
         raise UsageError(f"the table {table_name} is not CSV: nothing to compact")
     columns = {str(k): str(v) for k, v in resource.settings["columns"].items()}
-    location = resolve_location(resource.settings["location"])
+    location = table_location(backend, table_name, resource.settings.get("location"))
     manifest = CompactionManifest.load(backend, TABLE_NAME, location)
     report = CompactReport(table=table_name, folder=str(manifest.folder))
     if ledger.find("compacted", table_name) is None:
@@ -184,7 +216,9 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
         for obj in objects:
             by_hour[obj.path.parent.relative_to(location)].append(obj)
         names = ", ".join(quote_ident(c) for c in columns)
-        con = duckdb.connect(":memory:")
+        # Our own SQL, every path bound as a parameter, on an engine that may open only the
+        # table's objects and this table's compaction folder.
+        con = new_engine(folders=[str(location) + os.sep, str(manifest.folder) + os.sep])
         try:
             for hour, group in sorted(by_hour.items()):
                 check_objects(con, group, columns)
@@ -204,8 +238,8 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                     selects.append(f"SELECT {names} FROM {csv_reader_sql(dirty, columns)} WHERE {valid_row_sql(columns)}")
                 query = " UNION ALL ".join(selects)
                 try:
-                    con.execute(f"COPY ({query}) TO '{temporary}' (FORMAT parquet, COMPRESSION zstd)")
-                    written = con.execute(f"SELECT count(*) FROM read_parquet('{temporary}')").fetchone()[0]
+                    con.execute(f"COPY ({query}) TO $path (FORMAT parquet, COMPRESSION zstd)", {"path": str(temporary)})
+                    written = con.execute("SELECT count(*) FROM read_parquet($path)", {"path": str(temporary)}).fetchone()[0]
                     if written != good_rows:
                         raise TollError(f"compaction of {hour} wrote {written} rows, expected {good_rows}: nothing changed")
                     _fsync_file(temporary)

@@ -355,7 +355,7 @@ def check_read_only(sql: str) -> str:
     """`sql` (DuckDB dialect) if it is exactly one SELECT, or an EXPLAIN of one; else a UsageError.
 
     DuckDB runs the statement inside `EXPLAIN ANALYZE`, so an EXPLAIN is checked by what it
-    explains. This is the first of two guards: the engine itself may not write (`_new_engine`).
+    explains. This is the first of two guards: the engine itself may not write (`new_engine`).
     """
     import duckdb
 
@@ -709,7 +709,7 @@ def private_temp_folder() -> str:
     return _PRIVATE_TEMP[0]
 
 
-def _new_engine(*, folders: Iterable[str] = (), files: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+def new_engine(*, folders: Iterable[str] = (), files: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that may open only `folders` and `files` (and its private temp folder).
 
     External access is off (no other file, no network, no extension loading or installing),
@@ -759,7 +759,7 @@ def _cached_engine(kind: str, readable: tuple[str, ...]) -> duckdb.DuckDBPyConne
     if engine is not None:
         _ENGINES.move_to_end(key)
         return engine
-    engine = _new_engine(folders=readable) if kind == "check" else _new_engine(files=readable)
+    engine = new_engine(folders=readable) if kind == "check" else new_engine(files=readable)
     _ENGINES[key] = engine
     while len(_ENGINES) > _ENGINES_KEPT:
         _ENGINES.popitem(last=False)[1].close()
