@@ -380,7 +380,8 @@ def load_rate_profile(path: Path) -> RateProfile:
             hour, rate = int(cells[0]), float(cells[1])
             noise = float(cells[2]) if len(cells) > 2 and cells[2] else 0.0
         except (ValueError, IndexError):
-            raise UsageError(f"rate profile {path}: row {number} is not hour,rate[,noise]: {','.join(cells)}") from None
+            # the row itself is not quoted: the file could be anything the user can read (e.g. a secret)
+            raise UsageError(f"rate profile {path}: row {number} is not hour,rate[,noise] (numbers)") from None
         if not 0 <= hour <= 23 or not math.isfinite(rate) or rate < 0 or not math.isfinite(noise) or noise < 0:
             raise UsageError(f"rate profile {path}: row {number} needs an hour 0-23, a rate >= 0 and noise >= 0")
         listed[hour] = (rate, noise)

@@ -22,11 +22,12 @@ from tollcli import __version__
 from tollcli.cli.common import AppContext
 from tollcli.config import resolve_settings
 from tollcli.errors import ExitStatus, TollError
+from tollcli.render import escape_controls
 
 
 def fail_line(message: str) -> None:
     """The one line a user sees for a known failure."""
-    typer.echo(f"toll: error: {message}", err=True)
+    typer.echo(f"toll: error: {escape_controls(message)}", err=True)
 
 
 def _is_help_request(exc: click_exceptions.ClickException) -> bool:

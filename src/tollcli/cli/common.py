@@ -31,8 +31,9 @@ class AppContext:
     """Built by the root callback; commands get the backend and consoles from here."""
 
     settings: Settings
-    console: Console = field(default_factory=lambda: Console(highlight=False))
-    err_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    # emoji=False: data such as `root:x:0` must not turn into an emoji (tollcli.render prints data literally)
+    console: Console = field(default_factory=lambda: Console(highlight=False, emoji=False))
+    err_console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False, emoji=False))
     _backend: Backend | None = None
 
     @property

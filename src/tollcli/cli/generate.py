@@ -29,6 +29,7 @@ from tollcli.generator import (
     sample_records,
 )
 from tollcli.kdg import default_spec, load_template, skewed_spec
+from tollcli.render import literal, safe
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
 
 
@@ -57,7 +58,7 @@ def _station_table(per_station: dict[str, int], total: int) -> Table:
     table = Table("station", "records", "share", box=None, pad_edge=False)
     for station, count in per_station.items():
         share = count / total if total else 0.0
-        table.add_row(station, f"{count:,}", f"{share:6.1%} " + "█" * round(share * 40))
+        table.add_row(literal(station), f"{count:,}", f"{share:6.1%} " + "█" * round(share * 40))
     return table
 
 
@@ -79,11 +80,11 @@ def _render_summary(console: Console, summary: GenerateSummary, destination: str
         details += f"; event time {summary.first_event} .. {summary.last_event}"
     console.print(details)
     if summary.skew:
-        console.print(f"skew: {summary.skew['mode']} {summary.skew['station']}")
+        console.print(literal(f"skew: {summary.skew['mode']} {summary.skew['station']}"))
     if summary.per_station:
         console.print(_station_table(summary.per_station, summary.generated))
     for note in summary.notes:
-        console.print(f"[yellow]{note}[/]")
+        console.print(f"[yellow]{safe(note)}[/]")
 
 
 def generate(
@@ -205,7 +206,7 @@ def skew(
     app.console.print(message)
     table = Table("station", "weight", "share", box=None, pad_edge=False)
     for name, weight in zip(field.data, weights):
-        table.add_row(name, f"{weight:g}", f"{weight / total:6.1%}")
+        table.add_row(literal(name), f"{weight:g}", f"{weight / total:6.1%}")
     app.console.print(table)
 
 

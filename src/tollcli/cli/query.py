@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from tollcli.cli.common import AppContext, OutputFormat, SummaryFormat, app_context, print_json, to_jsonable
 from tollcli.errors import UsageError
 from tollcli.queries import DEFAULT_QUERY_TIMEOUT, QUESTIONS, QuestionResult, run_question, time_range
-from tollcli.render import bar_chart, human_bytes
+from tollcli.render import bar_chart, human_bytes, literal, safe
 
 query_app = typer.Typer(
     name="query",
@@ -44,7 +45,11 @@ def _write_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     sys.stdout.flush()
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    return literal(_cell_text(value))
+
+
+def _cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -57,7 +62,7 @@ def _cell(value: Any) -> str:
 
 
 def _print_table(app: AppContext, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
-    table = Table(*columns, title=title or None, title_justify="left")
+    table = Table(*(Column(header=literal(c)) for c in columns), title=title or None, title_justify="left")
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
     app.console.print(table)
@@ -67,7 +72,7 @@ def _report_notes(app: AppContext, notes: Sequence[str], skipped: int) -> None:
     for note in notes:
         if note.startswith("skipped "):
             continue
-        app.err_console.print(note)
+        app.err_console.print(literal(note))
     if skipped:
         app.err_console.print(f"[yellow]skipped {skipped:,} bad row(s)[/] (wrong field count, bad date or empty line)")
 
@@ -181,7 +186,7 @@ def compact_command(
     """Rewrite delivered CSV objects as Parquet (as Firehose's format conversion would); queries read both."""
     app = app_context(ctx)
     quiet = output_format is SummaryFormat.json
-    report = app.backend.compact(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(f"  {m}")))
+    report = app.backend.compact(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(literal(f"  {m}"))))
     if quiet:
         print_json(report)
         return
@@ -195,7 +200,7 @@ def compact_command(
     if report.skipped_rows:
         app.err_console.print(
             f"[yellow]{report.skipped_rows:,} bad row(s)[/] left out and still counted as skipped; "
-            f"{report.objects_kept_raw} object(s) holding them kept as they were under {report.folder}/rejected/"
+            f"{report.objects_kept_raw} object(s) holding them kept as they were under {safe(report.folder)}/rejected/"
         )
 
 
