@@ -709,7 +709,9 @@ def private_temp_folder() -> str:
     return _PRIVATE_TEMP[0]
 
 
-def new_engine(*, folders: Iterable[str] = (), files: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+def new_engine(
+    *, folders: Iterable[str] = (), files: Iterable[str] = (), limits: EngineLimits | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that may open only `folders` and `files` (and its private temp folder).
 
     External access is off (no other file, no network, no extension loading or installing),
@@ -717,7 +719,7 @@ def new_engine(*, folders: Iterable[str] = (), files: Iterable[str] = ()) -> duc
     """
     import duckdb
 
-    limits = engine_limits()
+    limits = limits or engine_limits()
     engine = duckdb.connect(
         ":memory:",
         config={
@@ -748,18 +750,18 @@ def new_engine(*, folders: Iterable[str] = (), files: Iterable[str] = ()) -> duc
 # files its views read and nothing else (not the ledger, not a folder it could write into).
 # Each query gets its own cursor and replaces the views; `_ENGINE_LOCK` keeps queries in one
 # process from interleaving.
-_ENGINES: OrderedDict[tuple[str, tuple[str, ...]], duckdb.DuckDBPyConnection] = OrderedDict()
+_ENGINES: OrderedDict[tuple[str, tuple[str, ...], EngineLimits], duckdb.DuckDBPyConnection] = OrderedDict()
 _ENGINES_KEPT = 4
 _ENGINE_LOCK = threading.RLock()
 
 
 def _cached_engine(kind: str, readable: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
-    key = (kind, readable)
+    key = (kind, readable, engine_limits())  # limits too: TOLL_QUERY_MEMORY may change within a process
     engine = _ENGINES.get(key)
     if engine is not None:
         _ENGINES.move_to_end(key)
         return engine
-    engine = new_engine(folders=readable) if kind == "check" else new_engine(files=readable)
+    engine = new_engine(folders=readable, limits=key[2]) if kind == "check" else new_engine(files=readable, limits=key[2])
     _ENGINES[key] = engine
     while len(_ENGINES) > _ENGINES_KEPT:
         _ENGINES.popitem(last=False)[1].close()
