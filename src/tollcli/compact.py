@@ -263,7 +263,12 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                         "kept_raw": [str(o.path.relative_to(location)) for o in group if o.skipped],
                     }
                 )
-                manifest.save()  # from here on the part, not the CSV objects, holds these rows
+                try:
+                    manifest.save()  # from here on the part, not the CSV objects, holds these rows
+                except OSError as exc:
+                    raise TollError(
+                        f"cannot record {hour} in the compaction manifest ({exc.strerror}): nothing was lost"
+                    ) from None
                 for obj in group:
                     obj.path.unlink(missing_ok=True)
                 report.objects_compacted += len(group)

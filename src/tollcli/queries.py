@@ -819,8 +819,8 @@ def run_with_deadline(con: duckdb.DuckDBPyConnection, sql: str, timeout: float |
 def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
     """Interrupt the running statement and wait until its thread has let go of the connection."""
     while not done.is_set():
-        con.interrupt()
         try:
+            con.interrupt()
             done.wait(0.1)
         except KeyboardInterrupt:  # a second Ctrl-C while stopping changes nothing
             continue
@@ -873,8 +873,13 @@ def run_local_query(
     """Run one read-only Athena statement on DuckDB over the home's files, stopped after `timeout` s."""
     check_text(sql, "the query")
     local_sql = check_read_only(athena_to_duckdb(sql))
-    with _ENGINE_LOCK:
-        return _run_locked(backend, local_sql, strict=strict, timeout=timeout)
+    import duckdb
+
+    try:
+        with _ENGINE_LOCK:
+            return _run_locked(backend, local_sql, strict=strict, timeout=timeout)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None  # Ctrl-C while DuckDB was setting up the views
 
 
 def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool, timeout: float | None) -> QueryResult:
@@ -907,7 +912,10 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool, timeout:
         except duckdb.Error as exc:
             raise TollError(f"query failed: {_first_line(exc)}") from None
         finally:
-            con.close()
+            try:
+                con.close()
+            except duckdb.Error:
+                pass  # still busy only when we are on the way out (Ctrl-C): nothing to keep
         notes = [f"skipped {skipped} bad row(s)"] if skipped else []
         return QueryResult(columns=columns, rows=rows, skipped_rows=skipped, notes=notes)
     raise TollError("the data kept changing while it was read: try again")  # pragma: no cover
