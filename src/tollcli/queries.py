@@ -880,6 +880,10 @@ def run_local_query(
             return _run_locked(backend, local_sql, strict=strict, timeout=timeout)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None  # Ctrl-C while DuckDB was setting up the views
+    except RuntimeError as exc:
+        if "interrupted" in str(exc).lower():  # DuckDB's Python client took the Ctrl-C as "Query interrupted"
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool, timeout: float | None) -> QueryResult:

@@ -168,8 +168,9 @@ def test_compact_stopped_between_steps_loses_and_doubles_nothing(
 
 
 def test_ctrl_c_during_a_query_exits_130_with_one_line_every_time(backend: LocalBackend, tmp_path: Path) -> None:
-    """Three runs; SIGINT once the engine is up (its private temp folder appears in TMPDIR)."""
-    for attempt in range(3):
+    """Four runs; SIGINT once the engine is up (its private temp folder appears in TMPDIR), then
+    0-500 ms later: while the views are set up (DuckDB then says "Query interrupted") and mid-query."""
+    for attempt, delay in enumerate((0.0, 0.01, 0.05, 0.5)):
         tmp = tmp_path / f"tmp{attempt}"
         tmp.mkdir()
         process = subprocess.Popen(
@@ -191,8 +192,8 @@ def test_ctrl_c_during_a_query_exits_130_with_one_line_every_time(backend: Local
         )
         deadline = time.monotonic() + 60
         while not list(tmp.glob("toll-duckdb-*")) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
-        time.sleep(0.2 * attempt)
+            time.sleep(0.002)
+        time.sleep(delay)
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
         assert process.returncode == 130, stderr
