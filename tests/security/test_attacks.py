@@ -349,3 +349,36 @@ def test_homes_with_any_legal_name_work(tmp_path: Path, name: str) -> None:
     assert result.exit_code == 0 and result.stdout.splitlines() == ["n", "300"], result.stderr
     assert run_toll(home, ["teardown", "--yes"]).exit_code == 0
     assert not home.exists() and sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY (SELECT 1) TO '{folder}/new.csv'",
+        "COPY (SELECT 9) TO '{file}'",  # DuckDB writes aside and renames: the aside file is refused
+        "COPY (SELECT 1 AS a) TO '{folder}' (FORMAT csv, PARTITION_BY (a), OVERWRITE true)",
+        "EXPORT DATABASE '{folder}'",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+        "SET allowed_directories = ['/']",
+        "SELECT * FROM read_text('{folder}/other.txt')",
+        "SELECT * FROM glob('{folder}/*')",
+    ],
+)
+def test_the_query_engine_itself_refuses_what_the_statement_check_would(tmp_path: Path, statement: str) -> None:
+    """The second guard alone (no statement check): the engine for the user's SQL may open exactly
+    the files its views read. What it still could do if a statement got past the first guard is
+    overwrite one of those very files with `COPY ... (USE_TMP_FILE false)`: see the threat model."""
+    import duckdb
+
+    from tollcli.queries import query_engine
+
+    data, other = tmp_path / "data.csv", tmp_path / "other.txt"
+    data.write_text("1,2\n")
+    other.write_text("secret\n")
+    before = snapshot(tmp_path)
+    engine = query_engine([str(data)]).cursor()
+    with pytest.raises(duckdb.Error):
+        engine.execute(statement.format(folder=tmp_path, file=data)).fetchall()
+    assert engine.execute("SELECT * FROM read_csv($p, header = false)", {"p": str(data)}).fetchall() == [(1, 2)]
+    assert snapshot(tmp_path) == before
