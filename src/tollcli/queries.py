@@ -5,8 +5,11 @@
 
 The question SQL is plain Athena (Trino) SQL: the AWS backend sends it to Athena unchanged. The
 local backend calls `run_local_query`, which translates the few Athena functions DuckDB spells
-differently (`athena_to_duckdb`), refuses anything but one SELECT, and runs it in a fresh
-in-memory DuckDB whose schema `toll` holds one view per table in the ledger:
+differently (`athena_to_duckdb`), refuses anything but one SELECT (or an EXPLAIN of one:
+`check_read_only`), and runs it in an in-memory DuckDB whose schema `toll` holds one view per
+table in the ledger. That engine (`query_engine`) may open exactly the files its views read, no
+other file, folder, extension or setting; its temp folder is private, its memory and threads are
+capped, and the statement is stopped after `--timeout` seconds or on Ctrl-C (`run_with_deadline`).
 
 - CSV tables (the bucket) are read with declared column types, never sniffed. Bad rows (wrong
   field count, unparseable date, empty fields, empty lines) are left out and counted: each
