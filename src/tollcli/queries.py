@@ -707,7 +707,8 @@ def private_temp_folder() -> str:
         import tempfile
 
         folder = tempfile.mkdtemp(prefix="toll-duckdb-")
-        atexit.register(shutil.rmtree, folder, True)
+        owner = os.getpid()
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))  # not a fork's exit
         _PRIVATE_TEMP.append(folder)
     return _PRIVATE_TEMP[0]
 
