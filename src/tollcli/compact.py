@@ -80,12 +80,16 @@ class CompactionManifest:
             )
         for part in self.parts:
             try:
-                named = [(self.folder, str(part["parquet"]))] + [(self.location, str(s)) for s in part["sources"]]
+                parquet, sources = str(part["parquet"]), [str(s) for s in part["sources"]]
             except (KeyError, TypeError):
                 raise TollError(f"the compaction manifest {self.path} is corrupt (a part without parquet/sources)") from None
-            for folder, relative in named:
-                if not _strictly_inside(folder / relative, folder):
-                    raise TollError(f"the compaction manifest {self.path} lists {relative!r}, outside {folder}: refusing it")
+            # Parts are few and are read: resolved (links count). Sources are many and only ever
+            # deleted: checked by name here, and resolved right before a deletion (`_delete_source`).
+            if not _strictly_inside(self.folder / parquet, self.folder):
+                raise TollError(f"the compaction manifest {self.path} lists {parquet!r}, outside {self.folder}: refusing it")
+            for source in sources:
+                if not _plain_relative(source):
+                    raise TollError(f"the compaction manifest {self.path} lists {source!r}, outside {self.location}: refusing it")
 
     @property
     def path(self) -> Path:
@@ -106,6 +110,20 @@ class CompactionManifest:
 
     def rows(self) -> int:
         return sum(int(part.get("rows", 0)) for part in self.parts)
+
+
+def _plain_relative(name: str) -> bool:
+    """A relative path that stays below its folder by name: not absolute, no `..`, not empty."""
+    parts = name.replace("\\", "/").split("/")
+    return name not in ("", ".") and not os.path.isabs(name) and parts[0] != "" and ".." not in parts and ":" not in parts[0]
+
+
+def _delete_source(location: Path, path: str | Path) -> None:
+    """Delete a compacted CSV object, but only if it really is a file below `location` (no link out)."""
+    if _strictly_inside(Path(path), location) and not os.path.islink(path):
+        os.unlink(path)
+    else:
+        raise TollError(f"{path} is not a delivered object below {location}: refusing to delete it")
 
 
 def _strictly_inside(path: Path, folder: Path) -> bool:
@@ -175,8 +193,8 @@ def _tidy(manifest: CompactionManifest, on_event: EventCallback) -> None:
                 path.unlink(missing_ok=True)
                 on_event(f"removed {path.name}, left by an interrupted compaction")
     for source in manifest.source_paths():
-        if os.path.exists(source):
-            os.unlink(source)
+        if os.path.lexists(source):
+            _delete_source(manifest.location, source)
 
 
 def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) -> CompactReport:
