@@ -708,7 +708,12 @@ def private_temp_folder() -> str:
 
         folder = tempfile.mkdtemp(prefix="toll-duckdb-")
         owner = os.getpid()
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))  # not a fork's exit
+
+        def remove() -> None:
+            if os.getpid() == owner:  # not a forked child's exit
+                shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(remove)
         _PRIVATE_TEMP.append(folder)
     return _PRIVATE_TEMP[0]
 
