@@ -326,7 +326,10 @@ def _syntax_error(exc: Any) -> str:
     first = errors[0]
     where = f" at line {first['line']}, column {first['col']}" if first.get("line") else ""
     near = f" near {first['highlight']!r}" if first.get("highlight") else ""
-    return f"SQL error: syntax error{where}{near} ({first.get('description') or _first_line(exc)})"
+    detail = first.get("description") or _first_line(exc)
+    if "sqlglot" in detail or "<class" in detail:  # the parser's own internals say nothing to a user
+        return f"SQL error: syntax error{where}{near}"
+    return f"SQL error: syntax error{where}{near} ({detail})"
 
 
 def _drop_catalog_prefix(tree: Any) -> Any:
@@ -694,7 +697,9 @@ def engine_error(exc: BaseException) -> UsageError:
     column = re.search(r'Referenced column "([^"]+)" not found|Column "([^"]+)" referenced that exists in the SELECT', text)
     if column:
         return UsageError(f"SQL error: column '{column.group(1) or column.group(2)}' cannot be resolved")
-    text = re.sub(r"^(Parser|Catalog|Binder|Conversion|Invalid Input|Permission) Error: ", "", text)
+    if text.startswith("Permission Error: "):  # the engine's guard: a file outside the home's tables
+        return UsageError(f"SQL error: Permission denied: {text.removeprefix('Permission Error: ')}")
+    text = re.sub(r"^(Parser|Catalog|Binder|Conversion|Invalid Input) Error: ", "", text)
     return UsageError(f"SQL error: {text}")
 
 

@@ -66,7 +66,30 @@ class CompactionManifest:
             raise TollError(f"the compaction manifest {path} is unreadable ({exc}); fix or remove it by hand") from None
         stored_location = data.get("location")
         chosen = location or (Path(stored_location) if stored_location else backend.bucket_path)
-        return cls(folder=folder, location=resolve_location(chosen), parts=list(data.get("parts") or []))
+        manifest = cls(folder=folder, location=resolve_location(chosen), parts=list(data.get("parts") or []))
+        manifest.check(backend.home)
+        return manifest
+
+    def check(self, home: Path) -> None:
+        """Refuse a manifest whose parts or sources point outside their folders (a hand-edited one
+        could otherwise make queries read, and `toll compact` delete, any file)."""
+        home = home.resolve()
+        if not _strictly_inside(self.location, home):
+            raise TollError(
+                f"the compaction manifest {self.path} names the location {self.location}, outside the home: refusing it"
+            )
+        for part in self.parts:
+            try:
+                parquet, sources = str(part["parquet"]), [str(s) for s in part["sources"]]
+            except (KeyError, TypeError):
+                raise TollError(f"the compaction manifest {self.path} is corrupt (a part without parquet/sources)") from None
+            # Parts are few and are read: resolved (links count). Sources are many and only ever
+            # deleted: checked by name here, and resolved right before a deletion (`_delete_source`).
+            if not _strictly_inside(self.folder / parquet, self.folder):
+                raise TollError(f"the compaction manifest {self.path} lists {parquet!r}, outside {self.folder}: refusing it")
+            for source in sources:
+                if not _plain_relative(source):
+                    raise TollError(f"the compaction manifest {self.path} lists {source!r}, outside {self.location}: refusing it")
 
     @property
     def path(self) -> Path:
@@ -87,6 +110,26 @@ class CompactionManifest:
 
     def rows(self) -> int:
         return sum(int(part.get("rows", 0)) for part in self.parts)
+
+
+def _plain_relative(name: str) -> bool:
+    """A relative path that stays below its folder by name: not absolute, no `..`, not empty."""
+    parts = name.replace("\\", "/").split("/")
+    return name not in ("", ".") and not os.path.isabs(name) and parts[0] != "" and ".." not in parts and ":" not in parts[0]
+
+
+def _delete_source(location: Path, path: str | Path) -> bool:
+    """Delete a compacted CSV object, but only if it really is a file below `location` (no link out).
+    False when Windows keeps it because another process holds it open (the next run tries again)."""
+    if _strictly_inside(Path(path), location) and not os.path.islink(path):
+        return remove_file(path)
+    else:
+        raise TollError(f"{path} is not a delivered object below {location}: refusing to delete it")
+
+
+def _strictly_inside(path: Path, folder: Path) -> bool:
+    """`path` (resolved, so `..` and symbolic links count) is below `folder`, and not `folder` itself."""
+    return folder.resolve() in resolve_location(path).parents
 
 
 @dataclass
@@ -134,14 +177,23 @@ def _tidy(manifest: CompactionManifest, on_event: EventCallback) -> None:
                 path.unlink(missing_ok=True)
                 on_event(f"removed {path.name}, left by an interrupted compaction")
     for source in manifest.source_paths():
-        remove_file(source)  # (still held open on Windows: the next run tries again)
+        if os.path.lexists(source):
+            _delete_source(manifest.location, source)  # (still held open on Windows: the next run tries again)
 
 
 def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) -> CompactReport:
     """Rewrite every CSV object of the toll table not yet compacted as Parquet; see the module doc."""
     import duckdb
 
-    from tollcli.queries import check_objects, csv_reader_sql, list_objects, quote_ident, valid_row_sql
+    from tollcli.queries import (
+        check_objects,
+        csv_reader_sql,
+        list_objects,
+        new_engine,
+        quote_ident,
+        table_location,
+        valid_row_sql,
+    )
 
     ledger = backend.require_ledger()
     table_name = f"{DATABASE_NAME}.{TABLE_NAME}"
@@ -151,7 +203,7 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
     if str(resource.settings.get("format", "csv")) != "csv":
         raise UsageError(f"the table {table_name} is not CSV: nothing to compact")
     columns = {str(k): str(v) for k, v in resource.settings["columns"].items()}
-    location = resolve_location(resource.settings["location"])
+    location = table_location(backend, table_name, resource.settings.get("location"))
     manifest = CompactionManifest.load(backend, TABLE_NAME, location)
     report = CompactReport(table=table_name, folder=str(manifest.folder))
     if ledger.find("compacted", table_name) is None:
@@ -166,7 +218,9 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
         for obj in objects:
             by_hour[obj.path.parent.relative_to(location)].append(obj)
         names = ", ".join(quote_ident(c) for c in columns)
-        con = duckdb.connect(":memory:")
+        # Our own SQL, every path bound as a parameter, on an engine that may open only the
+        # table's objects and this table's compaction folder.
+        con = new_engine(folders=[str(location) + os.sep, str(manifest.folder) + os.sep])
         try:
             for hour, group in sorted(by_hour.items()):
                 check_objects(con, group, columns)
@@ -186,8 +240,8 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                     selects.append(f"SELECT {names} FROM {csv_reader_sql(dirty, columns)} WHERE {valid_row_sql(columns)}")
                 query = " UNION ALL ".join(selects)
                 try:
-                    con.execute(f"COPY ({query}) TO '{temporary}' (FORMAT parquet, COMPRESSION zstd)")
-                    written = con.execute(f"SELECT count(*) FROM read_parquet('{temporary}')").fetchone()[0]
+                    con.execute(f"COPY ({query}) TO $path (FORMAT parquet, COMPRESSION zstd)", {"path": str(temporary)})
+                    written = con.execute("SELECT count(*) FROM read_parquet($path)", {"path": str(temporary)}).fetchone()[0]
                     if written != good_rows:
                         raise TollError(f"compaction of {hour} wrote {written} rows, expected {good_rows}: nothing changed")
                     fsync_file(temporary)
@@ -211,7 +265,12 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                         "kept_raw": [str(o.path.relative_to(location)) for o in group if o.skipped],
                     }
                 )
-                manifest.save()  # from here on the part, not the CSV objects, holds these rows
+                try:
+                    manifest.save()  # from here on the part, not the CSV objects, holds these rows
+                except OSError as exc:
+                    raise TollError(
+                        f"cannot record {hour} in the compaction manifest ({exc.strerror}): nothing was lost"
+                    ) from None
                 for obj in group:
                     if not remove_file(obj.path):  # Windows: a query holds it open; listed, so the next run removes it
                         on_event(f"left {obj.path.name} for the next run to remove: another process has it open")

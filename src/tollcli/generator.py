@@ -439,7 +439,8 @@ def load_rate_profile(path: Path, *, smooth: bool = False) -> RateProfile:
             noise = float(cells[2]) if len(cells) > 2 and cells[2] else 0.0
         except (ValueError, IndexError):
             shape = "day,hour,rate[,noise]" if has_day else "hour,rate[,noise]"
-            raise UsageError(f"rate profile {path}: row {number} is not {shape}: {','.join(row)}") from None
+            # the row itself is not quoted: the file could be anything the user can read (e.g. a secret)
+            raise UsageError(f"rate profile {path}: row {number} is not {shape} (numbers)") from None
         if not 0 <= hour <= 23 or not math.isfinite(rate) or rate < 0 or not math.isfinite(noise) or noise < 0:
             raise UsageError(f"rate profile {path}: row {number} needs an hour 0-23, a rate >= 0 and noise >= 0")
         for d in [day] if has_day and day is not None else range(7):

@@ -6,8 +6,11 @@
 The question SQL is plain Athena (Trino) SQL: the AWS backend sends it to Athena unchanged. The
 local backend calls `run_local_query`, which translates Athena's dialect to DuckDB's with the
 ledger's column types (`tollcli.athena_sql`: sqlglot plus macros, a UTC session; SHOW and DESCRIBE
-are answered from the ledger), refuses anything but one SELECT, and runs it in an in-memory DuckDB
-whose schema `toll` holds one view per table in the ledger:
+are answered from the ledger), refuses anything but one SELECT (or an EXPLAIN of one:
+`check_read_only`), and runs it in an in-memory DuckDB whose schema `toll` holds one view per
+table in the ledger. That engine (`query_engine`) may open exactly the files its views read, no
+other file, folder, extension or setting; its temp folder is private, its memory and threads are
+capped, and the statement is stopped after `--timeout` seconds or on Ctrl-C (`run_with_deadline`).
 
 - CSV tables (the bucket) are read with declared column types, never sniffed. Bad rows (wrong
   field count, unparseable date, empty fields, empty lines) are left out and counted: each
@@ -25,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import statistics
 import threading
 from collections import OrderedDict
@@ -278,9 +282,14 @@ def run_question(
 
 
 def check_read_only(sql: str) -> str:
-    """`sql` (DuckDB dialect) if it is exactly one SELECT-like statement; else a UsageError."""
+    """`sql` (DuckDB dialect) if it is exactly one SELECT, or an EXPLAIN of one; else a UsageError.
+
+    DuckDB runs the statement inside `EXPLAIN ANALYZE`, so an EXPLAIN is checked by what it
+    explains. This is the first of two guards: the engine itself may not write (`new_engine`).
+    """
     import duckdb
 
+    check_text(sql, "the query")
     if not sql.strip():
         raise UsageError("the query is empty")
     try:
@@ -290,10 +299,55 @@ def check_read_only(sql: str) -> str:
     if len(statements) != 1:
         raise UsageError(f"give exactly one statement, not {len(statements)}")
     kind = statements[0].type
-    if kind not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+    if kind == duckdb.StatementType.EXPLAIN:
+        inner = explained_statement(statements[0].query)
+        try:
+            inner_statements = duckdb.extract_statements(inner)
+        except duckdb.Error as exc:
+            raise UsageError(f"SQL error: {_first_line(exc)}") from None
+        inner_kinds = [str(s.type).rsplit(".", 1)[-1] for s in inner_statements]
+        if inner_kinds != ["SELECT"]:
+            raise UsageError(
+                f"EXPLAIN may only explain a SELECT here; this explains a {' '.join(inner_kinds) or 'nothing'} statement"
+            )
+    elif kind != duckdb.StatementType.SELECT:
         name = str(kind).rsplit(".", 1)[-1]
         raise UsageError(f"only read-only queries (SELECT) are allowed here; this is a {name} statement")
     return sql
+
+
+def check_text(text: str, what: str) -> None:
+    """Text from the command line that was not valid UTF-8 (Python keeps such bytes as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} is not valid UTF-8") from None
+
+
+_STATEMENT_STARTS = ("SELECT", "WITH", "FROM", "VALUES", "TABLE", "(")
+
+
+def explained_statement(explain: str) -> str:
+    """The statement an EXPLAIN explains: what follows `EXPLAIN`, `ANALYZE` and any `(options)`."""
+    import duckdb
+
+    tokens = [(pos, kind) for pos, kind in duckdb.tokenize(explain) if kind != duckdb.token_type.comment]
+    ends = [pos for pos, _kind in tokens[1:]] + [len(explain)]
+    words = [explain[pos:end].strip().upper() for (pos, _kind), end in zip(tokens, ends)]
+    index = 1  # words[0] is EXPLAIN
+    while index < len(tokens):
+        if words[index] in ("ANALYZE", "ANALYSE"):
+            index += 1
+        elif words[index].startswith("(") and index + 1 < len(words) and words[index + 1] not in _STATEMENT_STARTS:
+            depth = 0
+            while index < len(tokens):  # an option list: skip to its closing parenthesis
+                depth += words[index].count("(") - words[index].count(")")
+                index += 1
+                if depth <= 0:
+                    break
+        else:
+            return explain[tokens[index][0] :]
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -340,20 +394,30 @@ def split_table_name(name: str) -> tuple[str, str]:
 
 
 def list_objects(location: Path) -> list[CsvObject]:
-    """Every delivered object below `location`, oldest key first; `.`-files are in flight."""
+    """Every delivered object below `location`, oldest key first; `.`-files are in flight.
+
+    Only regular files are objects: a symbolic link (to a file or a folder) or a FIFO planted in
+    the bucket is refused with a clear error, never followed.
+    """
     found = []
     if not location.is_dir():
         return found
     for root, dirs, files in os.walk(location):
+        for name in dirs:
+            if not name.startswith(".") and os.path.islink(os.path.join(root, name)):
+                raise TollError(f"{Path(root, name)} is a symbolic link: toll reads only what it delivered; remove it")
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
                 continue
             path = Path(root, name)
             try:
-                info = path.stat()
+                info = path.lstat()
             except FileNotFoundError:
                 continue
+            if not stat.S_ISREG(info.st_mode):
+                kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+                raise TollError(f"{path} is {kind}: toll reads only what it delivered; remove it")
             found.append(CsvObject(path=path, size=info.st_size, mtime_ns=info.st_mtime_ns))
     return found
 
@@ -504,9 +568,11 @@ def _record_catalog(backend: LocalBackend) -> None:
         backend.record_path(ledger, kind, name, backend.home / CATALOG_FOLDER)
 
 
-def table_files(backend: LocalBackend, con: duckdb.DuckDBPyConnection, ledger: Ledger, resource_name: str) -> TableFiles:
-    """The files behind one ledger table, checked, with what compaction already took over."""
-    from tollcli.compact import CompactionManifest, resolve_location
+def table_files(
+    backend: LocalBackend, con: duckdb.DuckDBPyConnection, ledger: Ledger, resource_name: str, location: Path
+) -> TableFiles:
+    """The files behind one ledger table (at `location`, checked), with what compaction already took over."""
+    from tollcli.compact import CompactionManifest
 
     resource = ledger.find("table", resource_name)
     assert resource is not None
@@ -515,7 +581,6 @@ def table_files(backend: LocalBackend, con: duckdb.DuckDBPyConnection, ledger: L
     columns = {str(k): str(v) for k, v in (settings.get("columns") or {}).items()}
     file_format = str(settings.get("format", "csv")).lower()
     files = TableFiles(name=table, schema=schema, columns=columns, file_format=file_format)
-    location = resolve_location(str(settings.get("location", "")))
     files.location = location
     # List before reading the manifest: a compaction in between then shows up as CSV objects the
     # manifest excludes (or that vanish, and the query lists again), never as rows missed.
@@ -568,49 +633,213 @@ def view_sql(files: TableFiles) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
-# One locked-down DuckDB database per set of readable folders, kept for the process: opening one
-# costs 25-50 ms, a noticeable share of a query over Parquet. Each query gets its own cursor and
-# replaces the views; `_ENGINE_LOCK` keeps queries in one process from interleaving.
-_ENGINES: OrderedDict[tuple[str, ...], duckdb.DuckDBPyConnection] = OrderedDict()
+# ---------------------------------------------------------------------------------------------
+# the engine's own guard: what DuckDB may touch, and how much it may use
+
+DEFAULT_QUERY_TIMEOUT = 300.0  # seconds; `toll query ... --timeout`
+MEMORY_ENV = "TOLL_QUERY_MEMORY"  # e.g. 2GB; default: a quarter of the machine's memory
+THREADS_ENV = "TOLL_QUERY_THREADS"  # default: the machine's cores, at most 4
+MAX_SPILL = "4GB"  # what DuckDB may spill to its (private) temp folder
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    memory: str
+    threads: int
+
+
+def engine_limits() -> EngineLimits:
+    """DuckDB's memory and thread caps: TOLL_QUERY_MEMORY / TOLL_QUERY_THREADS, else a share of the machine."""
+    memory = os.environ.get(MEMORY_ENV, "").strip()
+    if memory and not _MEMORY.match(memory):
+        raise UsageError(f"{MEMORY_ENV}={memory!r} is not a size: use e.g. 512MB or 2GB")
+    if not memory:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            total = 4 << 30
+        memory = f"{max(256, total // 4 // (1 << 20))}MB"
+    threads_text = os.environ.get(THREADS_ENV, "").strip()
+    try:
+        threads = int(threads_text) if threads_text else min(4, os.cpu_count() or 1)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise UsageError(f"{THREADS_ENV}={threads_text!r} must be a whole number of threads, 1 or more")
+    return EngineLimits(memory=memory, threads=threads)
+
+
+_PRIVATE_TEMP: list[str] = []
+
+
+def private_temp_folder() -> str:
+    """A folder only this process uses for DuckDB's spill files (never the caller's `.tmp/`), removed at exit."""
+    if not _PRIVATE_TEMP:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="toll-duckdb-")
+        owner = os.getpid()
+
+        def remove() -> None:
+            if os.getpid() == owner:  # not a forked child's exit
+                shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(remove)
+        _PRIVATE_TEMP.append(folder)
+    return _PRIVATE_TEMP[0]
+
+
+def new_engine(
+    *, folders: Iterable[str] = (), files: Iterable[str] = (), limits: EngineLimits | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that may open only `folders` and `files` (and its private temp folder).
+
+    External access is off (no other file, no network, no extension loading or installing),
+    memory and threads are capped, and the configuration is locked so no statement can undo it.
+    """
+    import duckdb
+
+    limits = limits or engine_limits()
+    engine = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": limits.memory,
+            "threads": limits.threads,
+            "temp_directory": private_temp_folder(),
+            "max_temp_directory_size": MAX_SPILL,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+        },
+    )
+    for statement in athena_sql.SESSION_STATEMENTS:  # UTC session, the dialect's macros (before the lock)
+        engine.execute(statement)
+    folders, files = list(folders), list(files)
+    if folders:
+        engine.execute(f"SET allowed_directories = {sql_list(folders)}")
+    if files:
+        engine.execute(f"SET allowed_paths = {sql_list(files)}")
+    engine.execute("SET enable_external_access = false")
+    engine.execute("SET lock_configuration = true")
+    return engine
+
+
+# Engines are kept for the process: opening one costs 25-50 ms, a noticeable share of a query
+# over Parquet. Two kinds: a checking engine (our own SQL only: it checks delivered objects and
+# may read the home's folders) and a query engine for the user's SQL, which may open exactly the
+# files its views read and nothing else (not the ledger, not a folder it could write into).
+# Each query gets its own cursor and replaces the views; `_ENGINE_LOCK` keeps queries in one
+# process from interleaving.
+_ENGINES: OrderedDict[tuple[str, tuple[str, ...], EngineLimits], duckdb.DuckDBPyConnection] = OrderedDict()
 _ENGINES_KEPT = 4
 _ENGINE_LOCK = threading.RLock()
 
 
-def _engine(readable: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
-    """An in-memory database that may read only `readable` folders; macros defined, settings locked."""
-    import duckdb
-
-    engine = _ENGINES.get(readable)
+def _cached_engine(kind: str, readable: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+    key = (kind, readable, engine_limits())  # limits too: TOLL_QUERY_MEMORY may change within a process
+    engine = _ENGINES.get(key)
     if engine is not None:
-        _ENGINES.move_to_end(readable)
+        _ENGINES.move_to_end(key)
         return engine
-    engine = duckdb.connect(":memory:")
-    for statement in athena_sql.SESSION_STATEMENTS:  # UTC session, the dialect's macros
-        engine.execute(statement)
-    engine.execute(f"SET allowed_directories = [{', '.join(sql_string(d) for d in readable)}]")
-    engine.execute("SET enable_external_access = false")
-    engine.execute("SET lock_configuration = true")
-    _ENGINES[readable] = engine
+    engine = new_engine(folders=readable, limits=key[2]) if kind == "check" else new_engine(files=readable, limits=key[2])
+    _ENGINES[key] = engine
     while len(_ENGINES) > _ENGINES_KEPT:
         _ENGINES.popitem(last=False)[1].close()
     return engine
 
 
-def open_local_catalog(backend: LocalBackend) -> tuple[duckdb.DuckDBPyConnection, dict[str, TableFiles]]:
-    """A DuckDB cursor whose schema `toll` holds one view per ledger table, reading only our files."""
+def checking_engine(folders: Iterable[str]) -> duckdb.DuckDBPyConnection:
+    """An engine for SQL we write ourselves, reading only `folders`."""
+    return _cached_engine("check", tuple(sorted(folders)))
+
+
+def query_engine(files: Iterable[str]) -> duckdb.DuckDBPyConnection:
+    """An engine for the user's SQL: it may open exactly `files` (so it can create none)."""
+    return _cached_engine("query", tuple(sorted(set(files))))
+
+
+def run_with_deadline(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run `sql` on a worker thread; stop it after `timeout` seconds or on Ctrl-C (then re-raised).
+
+    The main thread only waits, so SIGINT always reaches it: DuckDB is interrupted, the worker
+    joined, and KeyboardInterrupt goes on up (the CLI prints one line and exits 130).
+    """
+    import time
+
+    outcome: dict[str, Any] = {}
+    done = threading.Event()  # not Thread.join: a join that Ctrl-C interrupts marks a live thread as stopped
+
+    def work() -> None:
+        try:
+            cursor = con.execute(sql)
+            outcome["columns"] = [d[0] for d in cursor.description or []]
+            outcome["rows"] = cursor.fetchall()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        threading.Thread(target=work, name="toll-query", daemon=True).start()
+        while not done.is_set():
+            remaining = 0.5 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                _stop(con, done)
+                raise TollError(f"query stopped after {timeout:g} s (--timeout)")
+            done.wait(min(remaining, 0.5))
+    except KeyboardInterrupt:
+        _stop(con, done)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["columns"], outcome["rows"]
+
+
+def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
+    """Interrupt the running statement and wait until its thread has let go of the connection."""
+    while not done.is_set():
+        try:
+            con.interrupt()
+            done.wait(0.1)
+        except KeyboardInterrupt:  # a second Ctrl-C while stopping changes nothing
+            continue
+
+
+def table_location(backend: LocalBackend, resource_name: str, value: Any) -> Path:
+    """A ledger table's location, refused unless it is a folder inside the home (not the home itself)."""
     from tollcli.compact import resolve_location
 
+    location = resolve_location(str(value or ""))
+    home = backend.home.resolve()
+    if location == home or home not in location.parents:
+        raise TollError(
+            f"the ledger's table {resource_name} points at {location}, outside its folder in {home}: refusing to read it"
+        )
+    return location
+
+
+def open_local_catalog(backend: LocalBackend) -> tuple[duckdb.DuckDBPyConnection, dict[str, TableFiles]]:
+    """A DuckDB cursor whose schema `toll` holds one view per ledger table, reading only our files."""
     ledger = backend.require_ledger()
     resources = [r for r in ledger.resources if r.kind == "table" and r.settings.get("columns")]
-    readable = {str(backend.home.resolve()) + os.sep}
-    readable |= {str(resolve_location(str(r.settings.get("location", "")))) + os.sep for r in resources}
-    con = _engine(tuple(sorted(readable))).cursor()
+    locations = {r.name: table_location(backend, r.name, r.settings.get("location")) for r in resources}
+    readable = {str(backend.home.resolve()) + os.sep} | {str(location) + os.sep for location in locations.values()}
+    checker = checking_engine(readable).cursor()
+    try:
+        all_files = [table_files(backend, checker, ledger, r.name, locations[r.name]) for r in resources]
+    finally:
+        checker.close()
+    opened = [str(p) for files in all_files for p in (*files.parquet, *(o.path for o in files.objects))]
+    con = query_engine(opened).cursor()
     for schema, view in con.execute("SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall():
         con.execute(f"DROP VIEW IF EXISTS {quote_ident(schema)}.{quote_ident(view)}")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {DEFAULT_SCHEMA}")
     tables: dict[str, TableFiles] = {}
-    for resource in resources:
-        files = table_files(backend, con, ledger, resource.name)
+    for files in all_files:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(files.schema)}")
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(files.schema)}.{quote_ident(files.name)} AS {view_sql(files)}")
         tables[files.name.lower()] = files
@@ -644,19 +873,31 @@ def table_locations(backend: LocalBackend) -> dict[str, str]:
 _RETRYABLE = ("No files found", "No such file", "Cannot open file")
 
 
-def run_local_query(backend: LocalBackend, sql: str, *, strict: bool = False) -> QueryResult:
-    """Run one read-only Athena statement on DuckDB over the home's files."""
-
-    translation = athena_sql.translate(sql, local_catalog(backend), catalog_folder(backend))
+def run_local_query(
+    backend: LocalBackend, sql: str, *, strict: bool = False, timeout: float | None = DEFAULT_QUERY_TIMEOUT
+) -> QueryResult:
+    """Run one read-only Athena statement on DuckDB over the home's files, stopped after `timeout` s."""
+    check_text(sql, "the query")
+    cache_dir = catalog_folder(backend) if backend.keep_translations else None
+    translation = athena_sql.translate(sql, local_catalog(backend), cache_dir)
     if translation.metadata is not None:
         columns, rows = athena_sql.answer_metadata(translation.metadata, local_catalog(backend), table_locations(backend))
         return QueryResult(columns=columns, rows=rows)
     local_sql = check_read_only(translation.sql)
-    with _ENGINE_LOCK:
-        return _run_locked(backend, local_sql, strict=strict)
+    import duckdb
+
+    try:
+        with _ENGINE_LOCK:
+            return _run_locked(backend, local_sql, strict=strict, timeout=timeout)
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None  # Ctrl-C while DuckDB was setting up the views
+    except RuntimeError as exc:
+        if "interrupted" in str(exc).lower():  # DuckDB's Python client took the Ctrl-C as "Query interrupted"
+            raise KeyboardInterrupt from None
+        raise
 
 
-def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool) -> QueryResult:
+def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool, timeout: float | None) -> QueryResult:
     import duckdb
 
     for attempt in range(2):
@@ -671,9 +912,7 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool) -> Query
                 raise TollError(
                     f"{skipped} bad row(s) in the data (wrong field count, bad date or empty line): --strict refuses them"
                 )
-            cursor = con.execute(local_sql)
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall()
+            columns, rows = run_with_deadline(con, local_sql, timeout)
         except (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException) as exc:
             raise athena_sql.engine_error(exc) from None
         except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.PermissionException) as exc:
@@ -683,10 +922,15 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool) -> Query
             if attempt == 0 and any(marker in str(exc) for marker in _RETRYABLE):
                 continue
             raise TollError(f"cannot read the data: {_first_line(exc)}") from None
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None  # DuckDB saw the Ctrl-C before we did
         except duckdb.Error as exc:
             raise TollError(f"query failed: {_first_line(exc)}") from None
         finally:
-            con.close()
+            try:
+                con.close()
+            except duckdb.Error:
+                pass  # still busy only when we are on the way out (Ctrl-C): nothing to keep
         notes = [f"skipped {skipped} bad row(s)"] if skipped else []
         return QueryResult(columns=columns, rows=rows, skipped_rows=skipped, notes=notes)
     raise TollError("the data kept changing while it was read: try again")  # pragma: no cover

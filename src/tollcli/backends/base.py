@@ -151,6 +151,10 @@ class Backend(ABC):
     """One pipeline: provisioning, delivery, SQL, anomaly app. Keyword-only on purpose."""
 
     name: str = "base"
+    query_timeout: float | None = 300.0  # seconds a local query may run (`toll query --timeout`)
+    # Our own SQL (the questions, the dashboard) may keep its translation under the home, so a later
+    # process skips sqlglot; a user's `toll query sql` leaves the home exactly as it was (threat model).
+    keep_translations: bool = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

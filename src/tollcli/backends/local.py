@@ -1,6 +1,8 @@
 """The embedded backend: a lake folder laid out like the S3 bucket, and DuckDB as Athena.
 
-Home layout (all of it recorded in the ledger, so teardown removes exactly this):
+Home layout (all of it recorded in the ledger, so teardown removes exactly this; a folder that
+existed before `toll` first wrote there is surveyed first (`ledger.meta["preexisting"]`), and
+teardown then removes only what appeared in it since, never the folder or the files it held):
 
     <home>/ledger.json                      what toll created, with settings
     <home>/bucket/YYYY/MM/DD/HH/<objects>   what the delivery stream delivered (as Firehose)
@@ -88,8 +90,36 @@ class LocalBackend(Backend):
             raise UsageError(f"{self.stream_config_path} is corrupt ({exc})") from None
 
     def record_path(self, ledger: Ledger, kind: str, name: str, path: Path, **settings: Any) -> Resource:
-        """Record a file or folder under the home as ours, so teardown removes it."""
+        """Record a file or folder under the home as ours, so teardown removes it (call before writing there)."""
+        self.note_preexisting(ledger, path)
         return ledger.record(Resource(kind=kind, name=name, settings={"path": str(path), **settings}))
+
+    def note_preexisting(self, ledger: Ledger, path: Path) -> None:
+        """Before `toll` first writes at `path`: remember what is already there, so teardown keeps it.
+
+        `None` means `toll` made the path; a list holds the entries (relative) that were there before.
+        """
+        surveyed = ledger.meta.setdefault("preexisting", {})
+        key = str(path)
+        if key in surveyed or any(r.settings.get("path") == key for r in ledger.resources):
+            return
+        if path.is_dir():
+            surveyed[key] = sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+        elif path.exists() or path.is_symlink():
+            surveyed[key] = ["."]
+        else:
+            surveyed[key] = None
+        ledger.save()
+
+    def expected_path(self, kind: str, name: str) -> Path | None:
+        """Where `toll` keeps a resource of this kind; a ledger entry naming anything else is refused."""
+        return {
+            "bucket": self.bucket_path,
+            "delivery_stream": self.home / "streams" / f"{name}.json",
+            "query_cache": self.home / "catalog",
+            "compacted": self.home / "compacted" / name.rpartition(".")[2],
+            ANOMALY_APP_KIND: self.anomaly_path,
+        }.get(kind)
 
     # provisioning ---------------------------------------------------------------------------
     def _new_ledger(self) -> Ledger:
@@ -136,6 +166,7 @@ class LocalBackend(Backend):
             if existing is not None and existing.settings == current and path.exists():
                 report.existing.append(existing)
                 continue
+            self.note_preexisting(ledger, path)
             try:
                 if kind == "bucket":
                     path.mkdir(parents=True, exist_ok=True)
@@ -193,17 +224,19 @@ class LocalBackend(Backend):
             return report
         if ledger.backend != self.name:
             raise UsageError(f"{self.home} holds a {ledger.backend} stack: use --backend {ledger.backend}")
+        surveyed = ledger.meta.get("preexisting") or {}
         for resource in reversed(list(ledger.resources)):
             label = f"{resource.kind} {resource.name}"
             path = resource.settings.get("path")
             try:
                 if path is not None:
-                    target = Path(path)
-                    if not _is_inside(target, self.home):
-                        raise TollError(f"{target} is outside the home folder")
-                    if target.is_dir():
+                    target = self._teardown_target(resource.kind, resource.name, Path(path))
+                    kept = surveyed.get(str(path))
+                    if kept is not None:
+                        _remove_new_entries(target, set(kept))
+                    elif target.is_dir() and not target.is_symlink():
                         shutil.rmtree(target)
-                    elif target.exists():
+                    elif target.exists() or target.is_symlink():
                         target.unlink()
                     _remove_empty_parents(target.parent, self.home)
             except (OSError, TollError) as exc:
@@ -220,6 +253,17 @@ class LocalBackend(Backend):
                 except OSError:
                     pass
         return report
+
+    def _teardown_target(self, kind: str, name: str, target: Path) -> Path:
+        """A ledger path teardown may remove: inside the home, not the home, where `toll` keeps that kind."""
+        home = self.home.resolve()
+        resolved = target.parent.resolve() / target.name  # the entry itself, even if it is a link
+        if resolved == home or home not in resolved.parents:
+            raise TollError(f"the ledger names {target}, which is not inside the home: refusing to delete it")
+        expected = self.expected_path(kind, name)
+        if expected is not None and resolved != expected.parent.resolve() / expected.name:
+            raise TollError(f"the ledger names {target} for {kind} {name}, not {expected}: refusing to delete it")
+        return resolved
 
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
@@ -240,7 +284,7 @@ class LocalBackend(Backend):
         from tollcli.queries import run_local_query
 
         self.require_ledger()
-        return run_local_query(self, sql, strict=strict)
+        return run_local_query(self, sql, strict=strict, timeout=self.query_timeout)
 
     def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
         from tollcli.compact import compact
@@ -285,6 +329,7 @@ class LocalBackend(Backend):
         previous = store.load_config() if deployed is not None else None
         report = DeployReport(config=config.to_json())
         fresh_model = previous is None or not config.same_model(previous)
+        self.note_preexisting(ledger, self.anomaly_path)
         try:
             if fresh_model or replay:
                 with hold_feed_lock(store):
@@ -355,6 +400,24 @@ def _is_inside(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _remove_new_entries(folder: Path, kept: set[str]) -> None:
+    """In a folder that existed before `toll`: remove what was not there then (deepest first), keep the rest."""
+    if kept == {"."} or not folder.is_dir() or folder.is_symlink():
+        return
+    for root, dirs, files in os.walk(folder, topdown=False):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            entry = Path(root, name)
+            if str(entry.relative_to(folder)) not in kept:
+                entry.unlink()
+        for name in dirs:
+            entry = Path(root, name)
+            if not entry.is_symlink() and str(entry.relative_to(folder)) not in kept:
+                try:
+                    entry.rmdir()
+                except OSError:
+                    pass  # it still holds something that was there before
 
 
 def _remove_empty_parents(folder: Path, home: Path) -> None:

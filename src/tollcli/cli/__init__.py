@@ -24,6 +24,7 @@ from tollcli.cli.common import AppContext
 from tollcli.config import resolve_settings
 from tollcli.errors import ExitStatus, TollError
 from tollcli.oscompat import tolerate_unencodable_output
+from tollcli.render import escape_controls
 
 # Typer 0.29's help shows a flag's type (`--yes -y <bool>`) as if it took a value; `--yes true` is
 # refused. A flag shows no type.
@@ -71,7 +72,7 @@ def hoist_global_options(args: list[str]) -> list[str]:
 
 def fail_line(message: str) -> None:
     """The one line a user sees for a known failure."""
-    typer.echo(f"toll: error: {message}", err=True)
+    typer.echo(f"toll: error: {escape_controls(message)}", err=True)
 
 
 def _is_help_request(exc: click_exceptions.ClickException) -> bool:

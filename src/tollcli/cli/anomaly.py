@@ -18,6 +18,7 @@ from tollcli.anomaly.rcf import WARMING_UP
 from tollcli.anomaly.windows import DEFAULT_LATENESS_SECONDS, DEFAULT_WINDOW_SECONDS
 from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, suggested_toll
 from tollcli.errors import ExitStatus, UsageError
+from tollcli.render import literal, safe
 from tollcli.units import DURATION_HELP, counted, parse_duration
 
 DEFAULT_FOLLOW_INTERVAL = 1.0
@@ -165,12 +166,12 @@ def _emit_json_lines(kind: str, rows: list[dict[str, Any]]) -> None:
 def _emit_lines(app: AppContext, kind: str, rows: list[dict[str, Any]]) -> None:
     if kind == "alert":
         for row in rows:
-            app.console.print(f"[red]{row['window_start']}[/] {row['message']}" + _explained(row))
+            app.console.print(f"[red]{safe(row['window_start'])}[/] {safe(row['message'])}" + safe(_explained(row)))
         return
     for summary in summarize_windows(rows):
         app.console.print(
-            f"{summary['window_start']} {_score_text(summary, 'score ')} vehicles {summary['vehicle_count']:,}"
-            + (f" {summary['explanation']}" if summary["explanation"] else "")
+            f"{safe(summary['window_start'])} {_score_text(summary, 'score ')} vehicles {summary['vehicle_count']:,}"
+            + (f" {safe(summary['explanation'])}" if summary["explanation"] else "")
             + (" [red]ALERT[/]" if summary["alert"] else "")
         )
 
@@ -231,10 +232,10 @@ def render_alerts(app: AppContext, alert_rows: list[dict[str, Any]], score_rows:
         table = Table("window start", "vehicles", "score", "explanation", "alert", title="Scored windows")
         for summary in summarize_windows(score_rows):
             table.add_row(
-                summary["window_start"],
+                literal(summary["window_start"]),
                 f"{summary['vehicle_count']:,}",
                 _score_text(summary),
-                summary["explanation"],
+                literal(summary["explanation"]),
                 "[red]yes[/]" if summary["alert"] else "",
             )
         app.console.print(table)
@@ -242,7 +243,7 @@ def render_alerts(app: AppContext, alert_rows: list[dict[str, Any]], score_rows:
         app.console.print("No alerts raised yet.")
         return
     for row in alert_rows:
-        app.console.print(f"[red]{row['window_start']}[/] {row['message']}" + _explained(row), soft_wrap=True)
+        app.console.print(f"[red]{safe(row['window_start'])}[/] {safe(row['message'])}" + safe(_explained(row)), soft_wrap=True)
     app.console.print(f"{counted(len(alert_rows), 'alert')}.")
 
 

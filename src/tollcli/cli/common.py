@@ -33,9 +33,10 @@ PIPE_WIDTH = 240
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False)
+    # emoji=False: data such as `root:x:0` must not turn into an emoji (tollcli.render prints data literally)
+    console = Console(stderr=stderr, highlight=False, emoji=False)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=max(console.width, PIPE_WIDTH))
+        console = Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=True, width=max(console.width, PIPE_WIDTH))
     return console
 
 

@@ -29,7 +29,7 @@ from tollcli.generator import (
 from tollcli.kdg import default_spec, load_template, skewed_spec
 from tollcli.oscompat import handling_stop_signals, interrupt_signals
 from tollcli.paths import read_user_file, template_path
-from tollcli.render import bar
+from tollcli.render import bar, literal
 from tollcli.shipped import resolve_file, shipped_names
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
 from tollcli.units import DURATION_HELP, counted, format_duration, parse_duration, parse_instant
@@ -66,7 +66,7 @@ def _station_table(console: Console, per_station: dict[str, int], total: int) ->
     table = Table("station", "records", "share", box=None, pad_edge=False)
     for station, count in per_station.items():
         share = count / total if total else 0.0
-        table.add_row(station, f"{count:,}", f"{share:6.1%} " + bar(console, round(share * 40)))
+        table.add_row(literal(station), f"{count:,}", f"{share:6.1%} " + bar(console, round(share * 40)))
     return table
 
 
@@ -105,7 +105,7 @@ def _render_summary(console: Console, summary: GenerateSummary, destination: str
         details += f"; event time {summary.first_event} .. {summary.last_event}"
     console.print(details)
     if summary.skew:
-        console.print(f"skew: {summary.skew['mode']} {summary.skew['station']}")
+        console.print(literal(f"skew: {summary.skew['mode']} {summary.skew['station']}"))
     if summary.per_station:
         console.print(_station_table(console, summary.per_station, summary.generated))
     for note in summary.notes:
@@ -271,7 +271,7 @@ def skew(
     app.console.print(message)
     table = Table("station", "weight", "share", box=None, pad_edge=False)
     for name, weight in zip(field.data, weights):
-        table.add_row(name, f"{weight:g}", f"{weight / total:6.1%}")
+        table.add_row(literal(name), f"{weight:g}", f"{weight / total:6.1%}")
     app.console.print(table)
 
 

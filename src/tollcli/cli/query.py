@@ -10,12 +10,14 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tollcli.athena_sql import athena_csv, athena_json, athena_rows
 from tollcli.cli.common import AppContext, OutputFormat, SummaryFormat, app_context, print_json, to_jsonable
+from tollcli.errors import UsageError
 from tollcli.generator import live_runs
-from tollcli.queries import QUESTIONS, QUIET_SIGMAS, QuestionResult, run_question, time_range
-from tollcli.render import bar_chart, human_bytes
+from tollcli.queries import DEFAULT_QUERY_TIMEOUT, QUESTIONS, QUIET_SIGMAS, QuestionResult, run_question, time_range
+from tollcli.render import bar_chart, human_bytes, literal, safe
 from tollcli.units import DURATION_HELP, counted
 
 query_app = typer.Typer(
@@ -28,7 +30,14 @@ query_app = typer.Typer(
 SINCE_HELP = "Only records at or after this time (ISO-8601; UTC unless it has an offset)."
 UNTIL_HELP = "Only records before this time (ISO-8601)."
 LAST_HELP = f"Only the last DURATION before now: {DURATION_HELP}."
+TIMEOUT_HELP = "Stop the query after this many seconds (exit 1)."
 STRICT_HELP = "Fail (exit 1) if the data holds bad rows, instead of skipping and counting them."
+
+
+def set_timeout(app: AppContext, timeout: float) -> None:
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
+    app.backend.query_timeout = timeout
 
 
 def _write_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -50,7 +59,12 @@ HEADERS = {
 }
 
 
-def _cell(value: Any, decimals: int = 2) -> str:
+def _cell(value: Any, decimals: int = 2) -> Text:
+    """A value as printed data (never markup; control characters escaped)."""
+    return literal(_cell_text(value, decimals))
+
+
+def _cell_text(value: Any, decimals: int = 2) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -79,10 +93,10 @@ def _print_table(
     """One table; every float column with the same decimals, headers never cut short. A user's own
     SQL keeps its column names (`human_headers=False`): they are what the query said."""
     headers = [HEADERS.get(c, c) if human_headers else c for c in columns]
-    table = Table(title=title or None, title_justify="left")
+    table = Table(title=literal(title) if title else None, title_justify="left")
     decimals = [_decimals(row[i] for row in rows) for i in range(len(columns))]
     for index, header in enumerate(headers):
-        table.add_column(header, overflow="fold", justify="left" if decimals[index] is None else "right")
+        table.add_column(literal(header), overflow="fold", justify="left" if decimals[index] is None else "right")
     for row in rows:
         table.add_row(*(_cell(v, d or 0) for v, d in zip(row, decimals)))
     app.console.print(table)
@@ -108,7 +122,7 @@ def _report_notes(app: AppContext, notes: Sequence[str], skipped: int) -> None:
     for note in notes:
         if note.startswith("skipped "):
             continue
-        app.err_console.print(note)
+        app.err_console.print(literal(note))
     if skipped:
         app.err_console.print(f"[yellow]skipped {skipped:,} bad row(s)[/] (wrong field count, bad date or empty line)")
 
@@ -147,8 +161,10 @@ def _ask(
     output_format: OutputFormat,
     chart: bool,
     strict: bool,
+    timeout: float,
 ) -> None:
     app = app_context(ctx)
+    set_timeout(app, timeout)
     start, end = time_range(since=since, until=until, last=last)
     answer = run_question(app.backend, name, since=start, until=end, limit=limit, strict=strict)
     _render_answer(app, answer, output_format, chart)
@@ -178,8 +194,12 @@ def _question_command(name: str) -> Any:
         output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
         chart: bool = typer.Option(False, "--chart", help="Also draw a horizontal bar chart."),
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+        timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
     ) -> None:
-        _ask(ctx, name, since=since, until=until, last=last, limit=limit, output_format=output_format, chart=chart, strict=strict)
+        _ask(
+            ctx, name, since=since, until=until, last=last, limit=limit, output_format=output_format, chart=chart, strict=strict,
+            timeout=timeout,
+        )  # fmt: skip
 
     command.__doc__ = {
         "busiest": "Which is the busiest toll station? Stations by records, busiest first, with their share.",
@@ -199,9 +219,12 @@ def sql_command(
     statement: str = typer.Argument(..., metavar="SQL", help="One read-only statement in Athena's dialect."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+    timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
     app = app_context(ctx)
+    set_timeout(app, timeout)
+    app.backend.keep_translations = False  # a user's SQL changes nothing in the home, not even a cache
     result = app.backend.query(statement, strict=strict)
     if output_format is OutputFormat.json:
         print_json(
@@ -231,7 +254,7 @@ def compact_command(
     """Rewrite delivered CSV objects as Parquet (as Firehose's format conversion would); queries read both."""
     app = app_context(ctx)
     quiet = output_format is SummaryFormat.json
-    report = app.backend.compact(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(f"  {m}")))
+    report = app.backend.compact(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(literal(f"  {m}"))))
     if quiet:
         print_json(report)
         return
@@ -245,7 +268,7 @@ def compact_command(
     if report.skipped_rows:
         app.err_console.print(
             f"[yellow]{report.skipped_rows:,} bad row(s)[/] left out and still counted as skipped; "
-            f"{report.objects_kept_raw} object(s) holding them kept as they were under {report.folder}/rejected/"
+            f"{report.objects_kept_raw} object(s) holding them kept as they were under {safe(report.folder)}/rejected/"
         )
 
 

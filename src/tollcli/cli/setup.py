@@ -12,7 +12,7 @@ from tollcli.cli.common import SummaryFormat, app_context, print_json, suggested
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
 from tollcli.errors import ExitStatus, UsageError
 from tollcli.generator import EVENT_TIME_KIND, _iso, read_last_event
-from tollcli.render import render_status
+from tollcli.render import literal, render_status, safe
 from tollcli.skew import SKEW_KIND, read_skew
 from tollcli.units import counted
 
@@ -34,7 +34,7 @@ def setup(
     report = backend.setup(
         buffer_mb=buffer_mb,
         buffer_seconds=buffer_seconds,
-        on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(f"  {m}")),
+        on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(literal(f"  {m}"))),
     )
     if quiet:
         print_json(
@@ -118,18 +118,18 @@ def teardown(
             app.err_console.print("Nothing removed.")
             raise typer.Exit(int(ExitStatus.FAILURE))
     quiet = output_format is SummaryFormat.json
-    report = backend.teardown(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(f"  {m}")))
+    report = backend.teardown(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(literal(f"  {m}"))))
     if quiet:
         print_json(report)
     elif report.nothing_to_do:
-        app.console.print(f"Nothing to tear down in {Path(app.settings.home).resolve()}.")
+        app.console.print(literal(f"Nothing to tear down in {Path(app.settings.home).resolve()}."))
     elif not report.failed:
         app.console.print(
             f"[green]Removed[/] {counted(len(report.removed), 'resource')} from {Path(app.settings.home).resolve()}."
         )
     if report.failed:
         for label, reason in report.failed:
-            app.err_console.print(f"[red]could not remove[/] {label}: {reason}")
+            app.err_console.print(f"[red]could not remove[/] {safe(label)}: {safe(reason)}")
         raise typer.Exit(int(ExitStatus.FAILURE))
 
 
