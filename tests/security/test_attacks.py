@@ -354,7 +354,7 @@ def test_homes_with_any_legal_name_work(tmp_path: Path, name: str) -> None:
         result = run_toll(home, args)
         assert result.exit_code == 0, result.stderr
     result = run_toll(home, ["query", "sql", "--format", "csv", "SELECT count(*) AS n FROM lab_toll_data_stream"])
-    assert result.exit_code == 0 and result.stdout.splitlines() == ['"n"', '"300"'], result.stderr  # Athena quotes every CSV value
+    assert result.exit_code == 0 and result.stdout.splitlines() == ['"n"', '"300"'], result.stderr  # Athena quotes CSV values
     assert run_toll(home, ["teardown", "--yes"]).exit_code == 0
     assert not home.exists() and sorted(p.name for p in tmp_path.iterdir()) == [name]
 
