@@ -59,7 +59,7 @@ def records(count: int, offset: int = 0) -> list[bytes]:
 
 
 def run_sink(backend: object, lines: list[bytes], workers: int) -> tuple[float, int, int]:
-    from tollcli.firehose import FirehoseSink
+    from tollcli.backends.aws.firehose import FirehoseSink
 
     aws = backend.client_for(None)  # type: ignore[attr-defined]
     sink = FirehoseSink(aws, "toll-data-stream", realtime=False, workers=workers)

@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from tollcli.anomaly.app import AnomalyConfig
 from tollcli.anomaly.rcf import ForestSettings
-from tollcli.aws_anomaly import (
+from tollcli.backends.aws.anomaly import (
     ANOMALY_KINDS,
     KIND_PACKAGE,
     SMS_US_CAVEAT,
@@ -29,8 +29,8 @@ from tollcli.aws_anomaly import (
     AnomalyTarget,
     deploy_anomaly_app,
 )
+from tollcli.backends.aws.lambda_package import build_lambda_package
 from tollcli.errors import TollError, UsageError
-from tollcli.lambda_package import build_lambda_package
 from tollcli.state import Ledger
 
 REGION = "us-west-2"
@@ -42,7 +42,7 @@ BUCKET = "toll-anomaly-deploy-test"
 RUN_HANDLER_SCRIPT = """
 import base64, os
 import krcf
-from tollcli.lambda_handler import handler
+from tollcli.backends.aws.lambda_handler import handler
 
 assert krcf.__file__.startswith(os.environ["TASK_ROOT"]), krcf.__file__
 
@@ -132,7 +132,7 @@ def test_deploy_creates_the_app_and_teardown_removes_all_of_it(
     config = function["Configuration"]
     assert (config["Runtime"], config["Handler"], config["Architectures"]) == (
         "python3.12",
-        "tollcli.lambda_handler.handler",
+        "tollcli.backends.aws.lambda_handler.handler",
         ["x86_64"],
     )
     app_config = json.loads(config["Environment"]["Variables"]["TOLL_ANOMALY_CONFIG"])
@@ -319,7 +319,7 @@ def test_the_app_through_the_cli_deploy_generate_alerts_teardown(
 ) -> None:
     """`toll --backend aws` in process against moto: generate writes to the live stream, the function
     (played by calling the handler with what the stream holds) scores it, `toll alerts` reads it."""
-    from tollcli.lambda_handler import HandlerConfig, process
+    from tollcli.backends.aws.lambda_handler import HandlerConfig, process
 
     monkeypatch.setenv("TOLL_LAMBDA_CACHE", str(lambda_build_cache))
     with mock_aws():

@@ -23,7 +23,7 @@ from tollcli.anomaly.app import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.rcf import WORKSHOP_STATIONS as STATIONS
 from tollcli.anomaly.rcf import ForestSettings
 from tollcli.anomaly.windows import ClosedWindow
-from tollcli.lambda_handler import CONFIG_VARIABLE, MODEL_KEY, HandlerConfig, process
+from tollcli.backends.aws.lambda_handler import CONFIG_VARIABLE, MODEL_KEY, HandlerConfig, process
 
 REGION = "us-west-2"
 BUCKET = "toll-anomaly-test-bucket"

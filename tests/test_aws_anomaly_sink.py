@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tollcli.aws_anomaly import PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_COUNT, KinesisSink, read_alerts, read_scores
+from tollcli.backends.aws.anomaly import PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_COUNT, KinesisSink, read_alerts, read_scores
 from tollcli.errors import TollError
 from tollcli.records import RecordChunk
 

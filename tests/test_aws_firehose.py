@@ -18,11 +18,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tollcli.awsclient import AwsClient, RetryableError
-from tollcli.backends.aws import KIND_BUCKET, AwsBackend
+from tollcli.backends.aws.client import AwsClient, RetryableError
+from tollcli.backends.aws.firehose import BATCH_MAX_BYTES, BATCH_MAX_RECORDS, RECORD_MAX_BYTES, FirehoseSink, plan_batches
+from tollcli.backends.aws.stack import KIND_BUCKET, AwsBackend
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
-from tollcli.firehose import BATCH_MAX_BYTES, BATCH_MAX_RECORDS, RECORD_MAX_BYTES, FirehoseSink, plan_batches
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger
 

@@ -19,8 +19,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 
-from tollcli.awsclient import TAG_KEY, AwsClient, translate_error
-from tollcli.backends.aws import (
+from tollcli.backends.aws.client import TAG_KEY, AwsClient, translate_error
+from tollcli.backends.aws.stack import (
     BYTES_SCANNED_CUTOFF,
     KIND_BUCKET,
     ROLE_PATH,
@@ -489,6 +489,6 @@ def test_setup_restores_a_widened_trust_policy(aws: Callable[[str], Any], set_up
     ],
 )
 def test_leftovers_are_named_as_the_ledger_names_them(arn: str, label: tuple[str, str]) -> None:
-    from tollcli.backends.aws import _arn_kind_and_name
+    from tollcli.backends.aws.stack import _arn_kind_and_name
 
     assert _arn_kind_and_name(arn) == label

@@ -17,10 +17,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from tollcli.awsclient import TAG_KEY, AwsClient
-from tollcli.errors import TollError, UsageError
-from tollcli.paths import read_template
-from tollcli.quicksight import (
+from tollcli.backends.aws.client import TAG_KEY, AwsClient
+from tollcli.backends.aws.quicksight import (
     KIND_ANALYSIS,
     KIND_DATA_SOURCE,
     KIND_DATASET,
@@ -31,6 +29,8 @@ from tollcli.quicksight import (
     check_user_arn,
     quicksight_user_name,
 )
+from tollcli.errors import TollError, UsageError
+from tollcli.paths import read_template
 from tollcli.records import COLUMNS
 from tollcli.state import Ledger
 
@@ -491,7 +491,7 @@ def test_cli_checks_the_user_and_the_stack_before_calling_aws(toll_process: Call
 def cli_aws(monkeypatch: pytest.MonkeyPatch, moto_account: None, stub: Stubber) -> Stubber:
     """`toll --backend aws ...` in process: moto, with QuickSight's missing calls answered by `stub`."""
     client = routed(stub)
-    monkeypatch.setattr("tollcli.backends.aws.AwsClient", lambda **_kw: TestAws(client))
+    monkeypatch.setattr("tollcli.backends.aws.stack.AwsClient", lambda **_kw: TestAws(client))
     return stub
 
 

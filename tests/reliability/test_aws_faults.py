@@ -35,10 +35,10 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 
-import tollcli.firehose
-from tollcli.awsclient import AwsClient
+import tollcli.backends.aws.firehose
+from tollcli.backends.aws.client import AwsClient
+from tollcli.backends.aws.firehose import FirehoseSink
 from tollcli.errors import TollError
-from tollcli.firehose import FirehoseSink
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger
 
@@ -155,7 +155,7 @@ def sink_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **{**kwargs, "sleep": sleeps.append})
 
-    monkeypatch.setattr(tollcli.firehose, "FirehoseSink", RecordedSleepSink)
+    monkeypatch.setattr(tollcli.backends.aws.firehose, "FirehoseSink", RecordedSleepSink)
     return sleeps
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from tollcli.awsclient import TAG_KEY, AwsClient
+from tollcli.backends.aws.client import TAG_KEY, AwsClient
 from tollcli.backends.base import (
     Backend,
     DeployReport,
@@ -208,8 +208,8 @@ class AwsBackend(Backend):
             report.resources.append(ResourceStatus(kind=resource.kind, name=resource.name, state=state, details=details))
         report.unknown = self._unknown_tagged(aws, ledger, report.notes)
         report.monthly_cost_usd = round(stored_bytes / 1024**3 * S3_USD_PER_GB_MONTH, 4)
-        if ledger.meta.get("anomaly_app"):  # the live stream's shard-hours (tollcli.aws_anomaly)
-            from tollcli.aws_anomaly import monthly_cost_usd as anomaly_cost
+        if ledger.meta.get("anomaly_app"):  # the live stream's shard-hours (backends/aws/anomaly.py)
+            from tollcli.backends.aws.anomaly import monthly_cost_usd as anomaly_cost
 
             report.monthly_cost_usd = round(report.monthly_cost_usd + anomaly_cost(ledger), 4)
             report.notes.append("the anomaly app's Kinesis stream costs its shard-hours while it exists ($0.015/hour)")
@@ -241,12 +241,12 @@ class AwsBackend(Backend):
         if kind == KIND_WORKGROUP:
             workgroup = aws.get_workgroup(name)
             return (workgroup["State"] if workgroup else "missing"), details
-        if kind.startswith("quicksight-"):  # `toll dashboard --quicksight` (tollcli.quicksight)
-            from tollcli.quicksight import live_state_on_backend
+        if kind.startswith("quicksight-"):  # `toll dashboard --quicksight` (backends/aws/quicksight.py)
+            from tollcli.backends.aws.quicksight import live_state_on_backend
 
             return live_state_on_backend(self, aws, ledger, resource)
-        if kind.startswith("anomaly-"):  # `toll deploy` (tollcli.aws_anomaly)
-            from tollcli.aws_anomaly import live_state
+        if kind.startswith("anomaly-"):  # `toll deploy` (backends/aws/anomaly.py)
+            from tollcli.backends.aws.anomaly import live_state
 
             return live_state(aws, resource, details)
         return "recorded", details  # kinds other commands add report themselves
@@ -321,13 +321,13 @@ class AwsBackend(Backend):
 
     def _teardown_quicksight(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The QuickSight analysis, dataset, data source and grant read this stack: they go first."""
-        from tollcli.quicksight import teardown_on_backend
+        from tollcli.backends.aws.quicksight import teardown_on_backend
 
         teardown_on_backend(self, aws, ledger, report, on_event)
 
     def _teardown_anomaly_app(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The Section 2 app (`toll deploy`) sits on this stack: it goes first."""
-        from tollcli.aws_anomaly import ANOMALY_KINDS, AnomalyDeployer, AnomalyTarget
+        from tollcli.backends.aws.anomaly import ANOMALY_KINDS, AnomalyDeployer, AnomalyTarget
 
         if not any(r.kind in ANOMALY_KINDS for r in ledger.resources):
             return
@@ -423,8 +423,8 @@ class AwsBackend(Backend):
 
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
-        from tollcli.aws_anomaly import open_live_sink
-        from tollcli.firehose import FirehoseSink
+        from tollcli.backends.aws.anomaly import open_live_sink
+        from tollcli.backends.aws.firehose import FirehoseSink
 
         ledger = self.require_ledger()
         aws = self.client_for(ledger)
@@ -437,25 +437,25 @@ class AwsBackend(Backend):
             raise UsageError(f"the delivery stream {STREAM_NAME} is {state}: run `toll --backend aws setup`")
         return FirehoseSink(aws, STREAM_NAME, realtime=realtime, sleep=self.sleep)
 
-    # the anomaly app (Section 2 on AWS, in tollcli.aws_anomaly) -------------------------------
+    # the anomaly app (Section 2 on AWS, in backends/aws/anomaly.py) -------------------------------
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
-        from tollcli.aws_anomaly import deploy_on_backend
+        from tollcli.backends.aws.anomaly import deploy_on_backend
 
         return deploy_on_backend(self, config=config, replay=replay, on_event=on_event)
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
-        from tollcli.aws_anomaly import read_alerts_on_backend
+        from tollcli.backends.aws.anomaly import read_alerts_on_backend
 
         return read_alerts_on_backend(self, since=since)
 
     def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
-        from tollcli.aws_anomaly import read_scores_on_backend
+        from tollcli.backends.aws.anomaly import read_scores_on_backend
 
         return read_scores_on_backend(self, since=since)
 
-    # QuickSight (`toll dashboard --quicksight`, in tollcli.quicksight) -------------------------
+    # QuickSight (`toll dashboard --quicksight`, in backends/aws/quicksight.py) -------------------------
     def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
-        from tollcli.quicksight import publish_on_backend
+        from tollcli.backends.aws.quicksight import publish_on_backend
 
         return publish_on_backend(self, user_arn=user_arn, on_event=on_event)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tollcli.awsclient import TAG_KEY, AwsClient, error_code, error_message, tags_dict, tags_list
+from tollcli.backends.aws.client import TAG_KEY, AwsClient, error_code, error_message, tags_dict, tags_list
 from tollcli.backends.base import ResourceStatus
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
@@ -538,7 +538,7 @@ def has_quicksight_resources(ledger: Ledger | None) -> bool:
 # --- as the AWS backend calls it ----------------------------------------------------------------------
 def _backend_quicksight(backend: Any, aws: AwsClient, ledger: Ledger, on_event: EventCallback) -> QuickSight:
     """The QuickSight step over what `toll setup` recorded: the bucket, workgroup and table."""
-    from tollcli.backends.aws import KIND_BUCKET, KIND_WORKGROUP, RESULTS_PREFIX
+    from tollcli.backends.aws.stack import KIND_BUCKET, KIND_WORKGROUP, RESULTS_PREFIX
     from tollcli.config import DATABASE_NAME, TABLE_NAME
 
     bucket, workgroup = ledger.find(KIND_BUCKET), ledger.find(KIND_WORKGROUP)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
-from tollcli.awsclient import RetryableError
+from tollcli.backends.aws.client import RetryableError
 from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
 from tollcli.errors import TollError, UsageError
 from tollcli.records import RecordChunk

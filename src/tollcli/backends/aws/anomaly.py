@@ -33,11 +33,11 @@ from typing import Any
 
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
-from tollcli.awsclient import translate_error
+from tollcli.backends.aws.client import translate_error
+from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
+from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
 from tollcli.errors import TollError, UsageError
-from tollcli.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
-from tollcli.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.paths import read_template
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger, Resource
@@ -654,7 +654,7 @@ def deploy_anomaly_app(
     """Check the input, build the function's package, then create or update the app."""
     from dataclasses import replace
 
-    from tollcli.lambda_package import build_lambda_package
+    from tollcli.backends.aws.lambda_package import build_lambda_package
 
     config = replace(
         config.check(),
@@ -844,7 +844,7 @@ def read_scores(s3: Any, bucket: str) -> list[dict[str, Any]]:
 # --- what AwsBackend delegates here (deploy, alerts, the live sink) --------------------------------
 def _backend_target(backend: Any, ledger: Ledger, aws: Any) -> AnomalyTarget:
     """Section 1's bucket and database, as `toll --backend aws setup` recorded them."""
-    from tollcli.backends.aws import KIND_BUCKET, KIND_DATABASE
+    from tollcli.backends.aws.stack import KIND_BUCKET, KIND_DATABASE
     from tollcli.config import DATABASE_NAME
 
     bucket = ledger.find(KIND_BUCKET)

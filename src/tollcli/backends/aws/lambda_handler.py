@@ -1,4 +1,4 @@
-"""The anomaly app's Lambda entry point (`tollcli.lambda_handler.handler`, python3.12).
+"""The anomaly app's Lambda entry point (`tollcli.backends.aws.lambda_handler.handler`, python3.12).
 
 Lambda reads the live record stream with 10-second tumbling windows. Within a window it calls
 us once per batch with the state we returned last time; we count vehicles per station into that

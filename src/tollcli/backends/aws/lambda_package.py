@@ -28,12 +28,14 @@ from tollcli.errors import TollError, UsageError
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_PYTHON = "3.12"
-HANDLER = "tollcli.lambda_handler.handler"
+HANDLER = "tollcli.backends.aws.lambda_handler.handler"
 # Lambda architecture -> the manylinux tag its runtime's glibc (2.34) can load.
 PLATFORMS = {"x86_64": "manylinux_2_28_x86_64", "arm64": "manylinux_2_28_aarch64"}
 KRCF_REQUIREMENT = "krcf==0.4.0"
-# Parts of our package the function never imports (the CLI pulls in Typer and Rich).
+# Parts of our package the function never imports (the CLI pulls in Typer and Rich; the local
+# backend pulls in DuckDB).
 EXCLUDED_PARTS = {"cli", "__pycache__", "templates"}
+EXCLUDED_MODULES = {"backends/local.py"}
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same bytes
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -110,11 +112,11 @@ def fetch_wheels(
 
 def package_sources() -> list[tuple[str, Path]]:
     """(archive name, file) for every module of our package the function may import."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[2]  # tollcli/ (this file is tollcli/backends/aws/)
     sources = []
     for path in sorted(root.rglob("*.py")):
         relative = path.relative_to(root)
-        if EXCLUDED_PARTS.intersection(relative.parts[:-1]):
+        if EXCLUDED_PARTS.intersection(relative.parts[:-1]) or relative.as_posix() in EXCLUDED_MODULES:
             continue
         sources.append((f"tollcli/{relative.as_posix()}", path))
     return sources
