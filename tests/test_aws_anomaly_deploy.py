@@ -29,7 +29,7 @@ from tollcli.backends.aws.anomaly import (
     AnomalyTarget,
     deploy_anomaly_app,
 )
-from tollcli.backends.aws.lambda_package import build_lambda_package
+from tollcli.backends.aws.lambda_package import NUMPY_REQUIREMENT, PLATFORMS, build_lambda_package
 from tollcli.errors import TollError, UsageError
 from tollcli.state import Ledger
 
@@ -59,7 +59,8 @@ for minute in range(3):
     out = handler(event(["2026-11-28T09:00:01Z,35South,ABC\\n"] * 5, start, {}, False), None)
     out = handler(event([], start, out["state"], True), None)
     assert out == {"state": {}, "batchItemFailures": []}, out
-print("ok")
+import sys, numpy
+print("ok", f"{sys.version_info.major}.{sys.version_info.minor}", "numpy", numpy.__version__)
 """
 
 
@@ -226,7 +227,9 @@ def test_no_wheel_for_lambda_means_no_deploy(
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "2")
-    with pytest.raises(TollError, match=r"could not fetch a manylinux_2_28_x86_64 wheel for Python 3.12 of krcf==0.4.0"):
+    with pytest.raises(
+        TollError, match=r"could not fetch a manylinux_2_34-compatible x86_64 wheel for Python 3.12 of krcf==0.4.0"
+    ):
         deploy(aws, target, ledger, home, home / "empty-cache")
     assert Ledger.load(ledger.path).resources == []
     assert aws("kinesis").list_streams()["StreamNames"] == []
@@ -251,14 +254,16 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
     """Unzip the package into a fresh venv's path with only boto3 beside it (as Lambda's runtime
     provides it), and score windows against a moto server on 127.0.0.1.
 
-    The machine has no Python 3.12, so the package is built by the same code for this
-    interpreter's version (krcf's wheel is abi3, the same file Lambda gets; numpy's is built per
-    Python version); on a 3.12 interpreter it is byte for byte the package deploy uploads."""
+    The function's runtime is Python 3.12: with a 3.12 interpreter on the machine (pyenv's) the
+    package is byte for byte the one deploy uploads; without one, the same code builds it for this
+    interpreter's version (krcf's wheel is abi3; numpy's is the pinned version for this Python)."""
     import zipfile
 
     from moto.server import ThreadedMotoServer
 
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    python312 = sorted(Path.home().glob(".pyenv/versions/3.12.*/bin/python"))
+    interpreter = str(python312[-1]) if python312 else sys.executable
+    version = "3.12" if python312 else f"{sys.version_info.major}.{sys.version_info.minor}"
     package = build_lambda_package(lambda_build_cache, python_version=version)
     assert package.path.name.startswith(f"toll-anomaly-cp{version.replace('.', '')}-x86_64-")
     task_root = tmp_path / "task"
@@ -279,7 +284,7 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
         (runtime / module.__name__).symlink_to(Path(module.__file__).parent)
     (runtime / "six.py").symlink_to(Path(six.__file__))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([interpreter, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -306,7 +311,7 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
         }
         done = subprocess.run([str(venv / "bin" / "python"), str(script)], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "ok"
+        assert done.stdout.strip() == f"ok {version} numpy {NUMPY_REQUIREMENT.split('==')[1]}"
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="anomaly/")["Contents"]]
         assert len([k for k in keys if k.startswith("anomaly/scores/")]) == 3
         assert "anomaly/state/model.bin" in keys
@@ -425,3 +430,65 @@ def test_deploy_and_teardown_with_the_real_cli_against_a_moto_server(
         assert not (home / "ledger.json").exists()
     finally:
         server.stop()
+
+
+def test_the_function_pins_its_own_numpy_and_asks_pip_for_every_compatible_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local numpy 2.2.6 (any Python 3.10 install) must not leak into the function's pins, and pip
+    must be offered the older manylinux tags it will not infer from `manylinux_2_28` (numpy <= 2.2's
+    cp312 wheels carry `manylinux_2_17`/`manylinux2014` only)."""
+    import numpy
+
+    monkeypatch.setattr(numpy, "__version__", "2.2.6")
+    commands: list[list[str]] = []
+
+    def record(command: list[str], **_kw: Any) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: offline")
+
+    with pytest.raises(TollError, match=r"manylinux_2_34-compatible x86_64 wheel for Python 3.12 of krcf==0.4.0, numpy==2.4.6"):
+        build_lambda_package(tmp_path, run=record)
+    (command,) = commands
+    platforms = [command[i + 1] for i, part in enumerate(command) if part == "--platform"]
+    assert platforms == list(PLATFORMS["x86_64"])
+    assert {"manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"} <= set(platforms)
+    assert command[-2:] == ["krcf==0.4.0", NUMPY_REQUIREMENT]
+    assert "numpy==2.2.6" not in command
+
+
+FETCH_FROM_PYTHON_310 = """
+import importlib.util, json, sys
+from pathlib import Path
+# Only this module and tollcli.errors: a 3.10 install's numpy (<= 2.2) must play no part.
+spec = importlib.util.spec_from_file_location("lambda_package", sys.argv[1])
+module = sys.modules["lambda_package"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+wheels = module.fetch_wheels(module.runtime_requirements(), cache=Path(sys.argv[2]))
+print(json.dumps([w.name for w in wheels]))
+"""
+
+
+def test_the_function_wheels_are_fetched_from_a_python_310_install(tmp_path: Path) -> None:
+    """`toll deploy` run by Python 3.10 (pyenv's 3.10.13 and its own pip): the cp312 wheels of the
+    pinned versions are found. The old single `manylinux_2_28` tag plus the local numpy pin failed
+    here with "No matching distribution found for numpy==2.2.6"."""
+    python310 = Path.home() / ".pyenv/versions/3.10.13/bin/python"
+    if not python310.exists():
+        pytest.skip("no Python 3.10 interpreter at ~/.pyenv/versions/3.10.13")
+    import tollcli.backends.aws.lambda_package as lambda_package
+
+    script = tmp_path / "fetch.py"
+    script.write_text(FETCH_FROM_PYTHON_310)
+    env = {**os.environ, "PYTHONPATH": str(Path(lambda_package.__file__).parents[3])}
+    done = subprocess.run(
+        [str(python310), str(script), lambda_package.__file__, str(tmp_path / "wheels")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    if done.returncode != 0 and ("connection" in done.stderr.lower() or "network" in done.stderr.lower()):
+        pytest.skip(f"PyPI unreachable: {done.stderr.strip().splitlines()[-1]}")
+    assert done.returncode == 0, done.stderr
+    names = json.loads(done.stdout)
+    assert len(names) == 2
+    assert names[0].startswith("krcf-0.4.0-cp310-abi3-manylinux")
+    assert names[1].startswith(f"numpy-{NUMPY_REQUIREMENT.split('==')[1]}-cp312-cp312-manylinux")

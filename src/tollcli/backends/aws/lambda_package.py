@@ -2,10 +2,16 @@
 
 The function runs the same anomaly core as the local backend, so the zip holds our own package
 (`tollcli/`, without the CLI) plus the native wheels the core needs, fetched by pip for the
-function's platform (Lambda python3.12 on Amazon Linux 2023, glibc 2.34, so `manylinux_2_28`):
+function's platform (Lambda python3.12 on Amazon Linux 2023, glibc 2.34):
 
-    pip download --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.12 \
-        --implementation cp --no-deps krcf==0.4.0 numpy==<ours> -d <cache>
+    pip download --only-binary=:all: --platform manylinux_2_34_x86_64 ... --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 --python-version 3.12 --implementation cp --no-deps \
+        krcf==0.4.0 numpy==2.4.6 -d <cache>
+
+Every manylinux tag the runtime's glibc can load is passed, because pip does not widen a tag to
+older ones (numpy <= 2.2 ships cp312 wheels tagged `manylinux_2_17`/`manylinux2014` only). The
+function's numpy is pinned here, to the version its tests run with, never read from the user's own
+install: `toll deploy` from Python 3.10 (numpy <= 2.2 locally) uploads the same package as from 3.12.
 
 The wheels are unzipped into the package root. If pip cannot fetch them we raise `TollError`
 before anything is created, rather than deploy a function that fails on its first import.
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import subprocess
 import sys
 import zipfile
@@ -29,9 +36,23 @@ from tollcli.errors import TollError, UsageError
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_PYTHON = "3.12"
 HANDLER = "tollcli.backends.aws.lambda_handler.handler"
-# Lambda architecture -> the manylinux tag its runtime's glibc (2.34) can load.
-PLATFORMS = {"x86_64": "manylinux_2_28_x86_64", "arm64": "manylinux_2_28_aarch64"}
+RUNTIME_GLIBC = (2, 34)  # Amazon Linux 2023, under Lambda's python3.12 runtime
+MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}  # Lambda architecture -> wheel machine name
 KRCF_REQUIREMENT = "krcf==0.4.0"
+# The numpy the function runs with: the version the test suite runs the packaged handler with
+# (tests/test_aws_anomaly_deploy.py), with cp310-cp313 wheels for both architectures.
+NUMPY_REQUIREMENT = "numpy==2.4.6"
+FUNCTION_REQUIREMENTS = (KRCF_REQUIREMENT, NUMPY_REQUIREMENT)
+
+
+def platform_tags(architecture: str) -> tuple[str, ...]:
+    """Every manylinux tag the runtime's glibc can load, newest first (PEP 600, plus the PEP 599 alias)."""
+    machine = MACHINES[architecture]
+    major, newest = RUNTIME_GLIBC
+    return (*(f"manylinux_{major}_{minor}_{machine}" for minor in range(newest, 16, -1)), f"manylinux2014_{machine}")
+
+
+PLATFORMS = {architecture: platform_tags(architecture) for architecture in MACHINES}
 # Parts of our package the function never imports (the CLI pulls in Typer and Rich; the local
 # backend pulls in DuckDB).
 EXCLUDED_PARTS = {"cli", "__pycache__", "templates"}
@@ -55,10 +76,8 @@ class LambdaPackage:
 
 
 def runtime_requirements() -> tuple[str, ...]:
-    """krcf pinned by the design notes; numpy pinned to the version our core is tested with."""
-    import numpy
-
-    return (KRCF_REQUIREMENT, f"numpy=={numpy.__version__}")
+    """The function's own pins (never the local numpy: see the module docstring)."""
+    return FUNCTION_REQUIREMENTS
 
 
 def python_tag(python_version: str) -> str:
@@ -87,10 +106,11 @@ def fetch_wheels(
     cache.mkdir(parents=True, exist_ok=True)
     missing = [r for r in requirements if cached_wheel(cache, r) is None]
     if missing:
-        platform = PLATFORMS[architecture]
+        platforms = PLATFORMS[architecture]
+        platform = f"manylinux_{RUNTIME_GLIBC[0]}_{RUNTIME_GLIBC[1]}-compatible {MACHINES[architecture]}"
         command = [
             sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--only-binary=:all:", "--no-deps", "--platform", platform,
+            "--only-binary=:all:", "--no-deps", *(part for tag in platforms for part in ("--platform", tag)),
             "--python-version", python_version, "--implementation", "cp", "--dest", str(cache), *missing,
         ]  # fmt: skip
         try:
@@ -152,7 +172,7 @@ def build_lambda_package(
     target = cache / "lambda" / f"toll-anomaly-{python_tag(python_version)}-{architecture}-{digest.hexdigest()[:16]}.zip"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".zip.partial")
+        partial = target.with_suffix(f".zip.{os.getpid()}.partial")  # two builders never share one
         with zipfile.ZipFile(partial, "w") as archive:
             for name, path in sources:
                 _write(archive, name, path.read_bytes())
