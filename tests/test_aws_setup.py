@@ -116,7 +116,7 @@ def test_role_only_firehose_of_this_account_and_only_this_bucket(aws: Callable[[
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "firehose.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": ACCOUNT}}  # Firehose's documented form
     assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == ["deliver-to-toll-bucket"]
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="deliver-to-toll-bucket")["PolicyDocument"]
