@@ -23,6 +23,8 @@ from tollcli.anomaly.app import AnomalyConfig
 from tollcli.anomaly.rcf import ForestSettings
 from tollcli.backends.aws.anomaly import (
     ANOMALY_KINDS,
+    KIND_DELIVERY_STREAM,
+    KIND_MAPPING,
     KIND_PACKAGE,
     SMS_US_CAVEAT,
     AnomalyDeployer,
@@ -492,3 +494,94 @@ def test_the_function_wheels_are_fetched_from_a_python_310_install(tmp_path: Pat
     assert len(names) == 2
     assert names[0].startswith("krcf-0.4.0-cp310-abi3-manylinux")
     assert names[1].startswith(f"numpy-{NUMPY_REQUIREMENT.split('==')[1]}-cp312-cp312-manylinux")
+
+
+class Flaky:
+    """A moto client whose named operation first fails (or answers) as AWS does, then is itself."""
+
+    def __init__(self, client: Any, operation: str, answers: list[Any]) -> None:
+        self.client, self.operation, self.answers, self.calls = client, operation, answers, []
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.client, name)
+        if name != self.operation:
+            return real
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(name)
+            if self.answers:
+                answer = self.answers.pop(0)
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+            return real(**kwargs)
+
+        return call
+
+
+def test_the_event_source_mapping_is_retried_while_the_new_role_propagates(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    """A first deploy on a real account: Lambda cannot yet assume the role it was just given, and
+    refuses the mapping with 'Cannot access stream'; a second deploy used to succeed where the first failed."""
+    from botocore.exceptions import ClientError
+
+    not_yet = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidParameterValueException",
+                "Message": "Cannot access stream arn:aws:kinesis:us-west-2:123456789012:stream/toll-live-records. Please ensure "
+                "the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions "
+                "on your stream in IAM.",
+            }
+        },
+        "CreateEventSourceMapping",
+    )
+    lam = Flaky(aws("lambda"), "create_event_source_mapping", [not_yet, not_yet])
+    report = deploy(lambda name: lam if name == "lambda" else aws(name), target, ledger, home, lambda_build_cache)
+    assert lam.calls == ["create_event_source_mapping"] * 3
+    assert len(aws("lambda").list_event_source_mappings()["EventSourceMappings"]) == 1
+    assert [r.kind for r in report.created if r.kind == KIND_MAPPING] == [KIND_MAPPING]
+
+
+def test_teardown_waits_out_a_delivery_stream_still_creating(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    """Firehose refuses DeleteDeliveryStream while the stream is CREATING (a deploy stopped while
+    waiting for it): teardown waits for it, then deletes, and reports it removed."""
+    deploy(aws, target, ledger, home, lambda_build_cache)
+    firehose = aws("firehose")
+    creating = {"DeliveryStreamDescription": {"DeliveryStreamStatus": "CREATING"}}
+    watched = Flaky(firehose, "describe_delivery_stream", [creating, creating])
+    order: list[str] = []
+    real_delete = firehose.delete_delivery_stream
+
+    def delete(**kwargs: Any) -> Any:
+        order.append("delete")
+        assert watched.answers == [], "deleted while still CREATING"
+        return real_delete(**kwargs)
+
+    firehose.delete_delivery_stream = delete
+    clients = lambda name: watched if name == "firehose" else aws(name)  # noqa: E731
+    removed, failed = AnomalyDeployer(clients, target, Ledger.load(ledger.path), sleep=lambda _s: None).teardown()
+    assert failed == []
+    assert order == ["delete"] and f"{KIND_DELIVERY_STREAM} toll-live-to-s3" in removed
+    assert aws("firehose").list_delivery_streams()["DeliveryStreamNames"] == []
+
+
+def test_the_boto3_floor_takes_every_parameter_we_send() -> None:
+    """boto3 1.34 (allowed by the old floor) refuses `Tags` on CreateEventSourceMapping client-side:
+    the floor in pyproject.toml is the release that added it, and older ones are refused up front."""
+    import re
+
+    from tollcli.backends.aws.client import MIN_BOTOCORE, check_botocore_version
+
+    [floor] = re.findall(r'^\s*"boto3>=([\d.]+)', (Path(__file__).parents[1] / "pyproject.toml").read_text(), re.MULTILINE)
+    assert tuple(int(p) for p in floor.split(".")) >= MIN_BOTOCORE
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    assert "Tags" in model.operation_model("CreateEventSourceMapping").input_shape.members
+    with pytest.raises(UsageError, match=r"botocore 1\.34\.162 is too old .* 1\.35\.23 or later"):
+        check_botocore_version("1.34.162")
+    check_botocore_version("1.35.23")

@@ -509,16 +509,21 @@ class AnomalyDeployer:
                 lam.update_event_source_mapping(UUID=mapping["UUID"], TumblingWindowInSeconds=window_seconds)
                 created = True
         else:
-            mapping = lam.create_event_source_mapping(
-                EventSourceArn=stream_arn,
-                FunctionName=name,
-                StartingPosition="TRIM_HORIZON",  # the stream is new: everything in it is for us
-                BatchSize=500,
-                ParallelizationFactor=1,  # one model, windows in order
-                TumblingWindowInSeconds=window_seconds,
-                FunctionResponseTypes=["ReportBatchItemFailures"],
-                MaximumRetryAttempts=5,
-                Tags=self.target.tags,
+            # The function's new role may not reach the stream yet: Lambda then refuses with
+            # InvalidParameterValueException "Cannot access stream ... ensure the role can perform ...".
+            mapping = self._retry_while_role_propagates(
+                "the event source mapping",
+                lambda: lam.create_event_source_mapping(
+                    EventSourceArn=stream_arn,
+                    FunctionName=name,
+                    StartingPosition="TRIM_HORIZON",  # the stream is new: everything in it is for us
+                    BatchSize=500,
+                    ParallelizationFactor=1,  # one model, windows in order
+                    TumblingWindowInSeconds=window_seconds,
+                    FunctionResponseTypes=["ReportBatchItemFailures"],
+                    MaximumRetryAttempts=5,
+                    Tags=self.target.tags,  # needs botocore >= 1.35.23 (see client.MIN_BOTOCORE)
+                ),
             )
             created = True
         uuid = mapping["UUID"]
@@ -604,6 +609,16 @@ class AnomalyDeployer:
             self.client("lambda").delete_function(FunctionName=name)
         elif kind == KIND_DELIVERY_STREAM:
             firehose = self.client("firehose")
+            # Firehose refuses to delete a stream still CREATING (a deploy stopped while waiting).
+            self._wait(
+                f"delivery stream {name} to finish CREATING before it can be deleted",
+                lambda: (
+                    firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+                        "DeliveryStreamStatus"
+                    ]
+                    != "CREATING"
+                ),
+            )
             firehose.delete_delivery_stream(DeliveryStreamName=name)
             self._wait_gone(lambda: firehose.describe_delivery_stream(DeliveryStreamName=name))
         elif kind == KIND_DATA_STREAM:

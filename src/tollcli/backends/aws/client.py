@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore
 import botocore.loaders
 from botocore.config import Config
 from botocore.exceptions import (
@@ -40,6 +41,19 @@ from botocore.exceptions import (
 from tollcli.errors import TollError, UsageError
 
 TAG_KEY = "toll:stack"
+# The oldest botocore whose service models take every parameter we send (pyproject.toml's boto3
+# floor is the boto3 of the same release): 1.35.23 (2024-09-19) added `Tags` to Lambda's
+# CreateEventSourceMapping, which `toll deploy` sends; older ones refuse it client-side.
+MIN_BOTOCORE = (1, 35, 23)
+
+
+def check_botocore_version(version: str) -> None:
+    """A UsageError naming the upgrade when the installed botocore is older than MIN_BOTOCORE."""
+    parts = tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+    if parts < MIN_BOTOCORE:
+        floor = ".".join(map(str, MIN_BOTOCORE))
+        raise UsageError(f"botocore {version} is too old for toll's AWS backend: upgrade boto3 and botocore to {floor} or later")
+
 
 MISSING_CODES = frozenset(
     {
@@ -166,6 +180,7 @@ class AwsClient:
         max_pool_connections: int = 16,
     ) -> None:
         env = os.environ if environ is None else environ
+        check_botocore_version(botocore.__version__)
         self.sleep = sleep
         self.profile = profile or env.get("AWS_PROFILE") or None
         self.endpoint_url = env.get("AWS_ENDPOINT_URL") or None
