@@ -148,12 +148,14 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultLayer]:
 
 @pytest.fixture
 def sink_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The CLI's Firehose sink, its backoff recorded instead of slept."""
+    """The CLI's Firehose sink, its backoff recorded instead of slept, and each line its own record
+    (`record_bytes=1`) so that these storms hit many calls; packing is tested in test_aws_firehose.py
+    and runs the same resend code."""
     sleeps: list[float] = []
 
     class RecordedSleepSink(FirehoseSink):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **{**kwargs, "sleep": sleeps.append})
+            super().__init__(*args, **{**kwargs, "sleep": sleeps.append, "record_bytes": 1})
 
     monkeypatch.setattr(tollcli.backends.aws.firehose, "FirehoseSink", RecordedSleepSink)
     return sleeps
@@ -284,7 +286,13 @@ def test_50_whole_call_throttles_in_a_row_then_success_deliver_every_record_once
     records = toll_records(3000)
     sleeps: list[float] = []
     sink = FirehoseSink(
-        AwsClient(region=REGION), STREAM, realtime=False, max_attempts=60, sleep=sleeps.append, jitter=lambda: 1.0
+        AwsClient(region=REGION),
+        STREAM,
+        realtime=False,
+        max_attempts=60,
+        sleep=sleeps.append,
+        jitter=lambda: 1.0,
+        record_bytes=1,
     )
     for start in range(0, len(records), 450):  # chunks that do not line up with batches
         sink.write(chunk_of(records[start : start + 450]))
@@ -333,7 +341,14 @@ def test_50_partial_failures_in_a_row_resend_exactly_the_failed_entries(
     records = toll_records(1500)
     sleeps: list[float] = []
     sink = FirehoseSink(
-        AwsClient(region=REGION), STREAM, realtime=False, workers=2, max_attempts=60, sleep=sleeps.append, jitter=lambda: 1.0
+        AwsClient(region=REGION),
+        STREAM,
+        realtime=False,
+        workers=2,
+        max_attempts=60,
+        sleep=sleeps.append,
+        jitter=lambda: 1.0,
+        record_bytes=1,
     )
     sink.write(chunk_of(records))
     sink.close()
@@ -355,7 +370,7 @@ def test_the_default_budget_rides_out_7_throttles_in_a_row_and_stops_at_8(
     naming the throttling and exactly what was delivered."""
     faults.fail(PUT, "ThrottlingException", 400, times=7)
     sleeps: list[float] = []
-    sink = FirehoseSink(AwsClient(region=REGION), STREAM, workers=1, sleep=sleeps.append, jitter=lambda: 1.0)
+    sink = FirehoseSink(AwsClient(region=REGION), STREAM, workers=1, sleep=sleeps.append, jitter=lambda: 1.0, record_bytes=1)
     first, second = toll_records(10, "a"), toll_records(10, "b")
     sink.write(chunk_of(first))
     sink.flush()
