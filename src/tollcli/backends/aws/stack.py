@@ -428,7 +428,7 @@ class AwsBackend(Backend):
 
         ledger = self.require_ledger()
         aws = self.client_for(ledger)
-        live = open_live_sink(self, ledger, aws)  # after `toll deploy`: the app's Kinesis stream
+        live = open_live_sink(self, ledger, aws, realtime=realtime)  # after `toll deploy`: the app's Kinesis stream
         if live is not None:
             return live
         stream = aws.describe_delivery_stream(STREAM_NAME) if ledger.find(KIND_STREAM, STREAM_NAME) else None
