@@ -8,6 +8,7 @@ that fails chosen entries; the records that reach the bucket are then counted on
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -274,3 +275,19 @@ def test_live_traffic_is_sent_packed_at_least_every_second() -> None:
     # each as one packed record; the last 0.3 s at close
     assert [[r.count(b"\n") for r in call] for call in putter.calls] == [[220], [220], [60]]
     assert sink.stats.accepted == 500 and sink.stats.stream_records == 3
+
+
+def test_generate_json_reports_api_calls_and_firehose_records(
+    stack: tuple[AwsBackend, str], toll: Callable[..., Any], read_bucket_lines: Callable[[str, str], list[bytes]]
+) -> None:
+    """`--format json`: the calls made and the Firehose records sent (the billing units), beside the lines."""
+    _backend, bucket = stack
+    result = toll("generate", "--count", "30000", "--backfill", "--seed", "5", "--format", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    lines = read_bucket_lines(bucket, REGION)
+    size = sum(map(len, lines))
+    assert summary["records"] == len(lines) == 30_000
+    # ~1.2 MB of lines: two records of at most 1,000 KiB (moto writes one object per call)
+    assert summary["firehose_records"] == -(-size // RECORD_MAX_BYTES) == 2
+    assert summary["api_calls"] == 1

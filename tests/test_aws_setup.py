@@ -26,6 +26,7 @@ from tollcli.backends.aws.stack import (
     ROLE_PATH,
     AwsBackend,
     athena_cost_usd,
+    firehose_hourly_cost_usd,
 )
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
@@ -244,6 +245,12 @@ def test_status_shows_live_state_leftovers_and_cost(aws: Callable[[str], Any], s
     assert bucket.details["objects"] == 1 and bucket.details["bytes"] == 6000
     assert [(u.kind, u.name) for u in report.unknown] == [("bucket", "toll-leftover-bucket")]
     assert report.monthly_cost_usd is not None and report.monthly_cost_usd >= 0
+    # Firehose at the workshop's 100 lines/s of ~40 bytes: packed, one 5 KB unit a second (4,000 bytes);
+    # a line per record, 100 units a second. $0.029/GB.
+    packed, unpacked = 5120 * 3600 / 1024**3 * 0.029, 100 * 5120 * 3600 / 1024**3 * 0.029
+    [note] = [n for n in report.notes if n.startswith("Firehose bills each record rounded up to 5 KB")]
+    assert f"${packed:.4f}/hour to ingest" in note and f"(${unpacked:.4f}/hour sent a line per record)" in note
+    assert firehose_hourly_cost_usd(130) == 2 * packed  # 5,200 bytes a second: two units
 
 
 def test_status_marks_a_resource_deleted_behind_our_back(aws: Callable[[str], Any], set_up: Ledger, settings: Settings) -> None:

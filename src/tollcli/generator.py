@@ -548,6 +548,8 @@ class GenerateSummary:
     last_event: str | None = None
     skew: dict[str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    api_calls: int = 0  # AWS: PutRecordBatch / PutRecords calls, resends included
+    firehose_records: int = 0  # AWS: records the stream accepted, many lines each: Firehose's billing units
 
 
 @dataclass
@@ -783,6 +785,8 @@ def run_generation(
         last_event=_iso(last_event) if last_event is not None else None,
         skew=skew_state.to_json() if skew_state is not None else None,
         notes=notes,
+        api_calls=stats.api_calls,
+        firehose_records=stats.stream_records,
     )
 
 

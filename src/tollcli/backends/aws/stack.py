@@ -15,6 +15,7 @@ so `toll teardown` can undo a setup that stopped anywhere. Every resource carrie
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import time
@@ -25,6 +26,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from tollcli.backends.aws.client import TAG_KEY, AwsClient
+from tollcli.backends.aws.packing import billed_bytes
 from tollcli.backends.base import (
     Backend,
     DeployReport,
@@ -67,6 +69,17 @@ ATHENA_USD_PER_TB = 5.0
 ATHENA_MIN_BYTES = 10 * 1024**2
 S3_USD_PER_GB_MONTH = 0.023
 FIREHOSE_USD_PER_GB = 0.029
+
+
+WORKSHOP_LINES_PER_SECOND = 100  # the workshop's rate (generator.DEFAULT_RATE)
+WORKSHOP_LINE_BYTES = 40  # a toll line, `2026-11-28T10:00:00.123Z,35South,ABC123\n`, is about this long
+
+
+def firehose_hourly_cost_usd(lines_per_second: float, *, line_bytes: int = WORKSHOP_LINE_BYTES, packed: bool = True) -> float:
+    """Firehose ingestion for an hour of traffic: each record is billed rounded up to 5 KB. Packed,
+    a second's lines are one record (`packing`: at least one send a second); unpacked, each line is."""
+    per_second = billed_bytes(math.ceil(lines_per_second * line_bytes)) if packed else lines_per_second * billed_bytes(line_bytes)
+    return per_second * 3600 / 1024**3 * FIREHOSE_USD_PER_GB
 
 
 def athena_cost_usd(bytes_scanned: int) -> float:
@@ -213,6 +226,12 @@ class AwsBackend(Backend):
 
             report.monthly_cost_usd = round(report.monthly_cost_usd + anomaly_cost(ledger), 4)
             report.notes.append("the anomaly app's Kinesis stream costs its shard-hours while it exists ($0.015/hour)")
+        report.notes.append(
+            f"Firehose bills each record rounded up to 5 KB: `toll generate` packs a second's lines into one record, so "
+            f"the workshop's {WORKSHOP_LINES_PER_SECOND} records/s cost "
+            f"${firehose_hourly_cost_usd(WORKSHOP_LINES_PER_SECOND):.4f}/hour to ingest "
+            f"(${firehose_hourly_cost_usd(WORKSHOP_LINES_PER_SECOND, packed=False):.4f}/hour sent a line per record)"
+        )
         report.notes.append(
             f"region {aws.region}, account {aws.account_id()}; the cost shown is S3 storage "
             f"(${S3_USD_PER_GB_MONTH}/GB-month). Firehose (${FIREHOSE_USD_PER_GB}/GB sent) and Athena "
