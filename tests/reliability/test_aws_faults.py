@@ -35,6 +35,7 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 
+import iam_lint
 import tollcli.backends.aws.firehose
 from tollcli.backends.aws.client import AwsClient
 from tollcli.backends.aws.firehose import FirehoseSink
@@ -728,11 +729,13 @@ def test_the_stored_role_policies_after_setup_and_deploy_name_only_our_resources
         assert role["Path"] == "/toll/"
         assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []  # no managed policy
         trust = role["AssumeRolePolicyDocument"]
+        assert iam_lint.findings(trust, trust=True) == [], name  # parliament, as stored
         for statement in trust["Statement"]:
             assert set(statement["Principal"]) == {"Service"} and len(as_list(statement["Principal"]["Service"])) == 1
         policies = iam.list_role_policies(RoleName=name)["PolicyNames"]
         assert len(policies) == 1
         document = iam.get_role_policy(RoleName=name, PolicyName=policies[0])["PolicyDocument"]
+        assert iam_lint.findings(document) == [], name
         for statement in as_list(document["Statement"]):
             assert statement["Effect"] == "Allow"
             actions = as_list(statement["Action"])
@@ -748,4 +751,5 @@ def test_the_stored_role_policies_after_setup_and_deploy_name_only_our_resources
     assert checked >= 10
     bucket_policy = json.loads(client(faults, "s3").get_bucket_policy(Bucket=stack)["Policy"])
     assert all(s["Effect"] == "Deny" for s in bucket_policy["Statement"])  # the bucket grants nothing
+    assert iam_lint.findings(bucket_policy) == []
     assert SECRET_KEY not in deployed.output and ACCESS_KEY not in deployed.output
