@@ -585,3 +585,25 @@ def test_the_boto3_floor_takes_every_parameter_we_send() -> None:
     with pytest.raises(UsageError, match=r"botocore 1\.34\.162 is too old .* 1\.35\.23 or later"):
         check_botocore_version("1.34.162")
     check_botocore_version("1.35.23")
+
+
+def test_a_wait_that_runs_out_says_what_it_waited_for(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    """Every wait is bounded and named: a delivery stream stuck in CREATING ends teardown's wait with
+    one line naming it, and teardown goes on with the rest (the stream stays in the ledger for next time)."""
+    deploy(aws, target, ledger, home, lambda_build_cache)
+    creating = {"DeliveryStreamDescription": {"DeliveryStreamStatus": "CREATING"}}
+    stuck = Flaky(aws("firehose"), "describe_delivery_stream", [creating] * 1_000_000)
+    events: list[str] = []
+    deployer = AnomalyDeployer(
+        lambda name: stuck if name == "firehose" else aws(name), target, Ledger.load(ledger.path),
+        sleep=lambda _s: None, on_event=events.append, wait_seconds=0.01,
+    )  # fmt: skip
+    removed, failed = deployer.teardown()
+    [(label, reason)] = failed
+    assert label == f"{KIND_DELIVERY_STREAM} toll-live-to-s3"
+    assert reason.startswith("waited 0 s for the delivery stream toll-live-to-s3 to finish CREATING, so it can be deleted")
+    assert "waiting for the delivery stream toll-live-to-s3 to finish CREATING, so it can be deleted (at most 0 s)" in events
+    assert f"{KIND_MAPPING}" in " ".join(removed) and aws("lambda").list_functions()["Functions"] == []
+    assert Ledger.load(ledger.path).find(KIND_DELIVERY_STREAM) is not None

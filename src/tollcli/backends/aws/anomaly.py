@@ -33,7 +33,7 @@ from typing import Any
 
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
-from tollcli.backends.aws.client import translate_error
+from tollcli.backends.aws.client import TAG_KEY, error_code, is_missing, translate_error
 from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
 from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.backends.aws.packing import FLUSH_SECONDS, LineBuffer, PackedRecord, billed_bytes, cut_records
@@ -50,7 +50,6 @@ ANOMALY_PREFIX = "anomaly/"
 PACKAGE_PREFIX = "anomaly/package/"
 DIRECT_UPLOAD_MAX_BYTES = 45 * 1024 * 1024  # Lambda takes 50 MB inline; leave room for the request
 SCORES_TABLE = "anomaly_scores"
-TAG_KEY = "toll:stack"
 ROLE_PATH = "/toll/"  # where the AWS backend looks for roles left over from other runs
 # Ledger kinds, in the order deploy creates them; teardown walks TEARDOWN_ORDER.
 KIND_DATA_STREAM = "anomaly-data-stream"
@@ -61,7 +60,7 @@ KIND_SUBSCRIPTION = "anomaly-subscription"
 KIND_FUNCTION_ROLE = "anomaly-function-role"
 KIND_FUNCTION = "anomaly-function"
 KIND_MAPPING = "anomaly-event-source-mapping"
-KIND_TABLE = "anomaly-table"
+KIND_SCORES_TABLE = "anomaly-table"
 KIND_PACKAGE = "anomaly-package"
 KIND_LOG_GROUP = "anomaly-log-group"
 LOG_RETENTION_DAYS = 7
@@ -73,7 +72,7 @@ TEARDOWN_ORDER = (
     KIND_DATA_STREAM,
     KIND_SUBSCRIPTION,
     KIND_TOPIC,
-    KIND_TABLE,
+    KIND_SCORES_TABLE,
     KIND_FUNCTION_ROLE,
     KIND_FIREHOSE_ROLE,
     KIND_PACKAGE,
@@ -194,22 +193,6 @@ def policy_document(name: str, **values: str) -> str:
     return json.dumps(json.loads(text))
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _is_missing(exc: Exception) -> bool:
-    return _error_code(exc) in {
-        "ResourceNotFoundException",
-        "NoSuchEntity",
-        "NotFound",
-        "EntityNotFoundException",
-        "NoSuchKey",
-        "404",
-    }
-
-
 class AnomalyDeployer:
     """Creates, records and removes the app's resources; `clients(name)` gives a boto3 client."""
 
@@ -239,10 +222,16 @@ class AnomalyDeployer:
         return resource
 
     def _wait(self, what: str, ready: Callable[[], bool], interval: float = 2.0) -> None:
+        """Poll `ready` until it holds, for at most `wait_seconds`; `what` names what is awaited
+        ("the function toll-anomaly to be Active"), in the progress line and in the error."""
         deadline = time.monotonic() + self.wait_seconds
+        announced = False
         while not ready():
+            if not announced:
+                self.on_event(f"waiting for {what} (at most {self.wait_seconds:.0f} s)")
+                announced = True
             if time.monotonic() > deadline:
-                raise TollError(f"{what} did not become ready within {self.wait_seconds:.0f} s")
+                raise TollError(f"waited {self.wait_seconds:.0f} s for {what}, in vain: run the command again to resume")
             self.sleep(interval)
 
     def _retry_while_role_propagates(self, what: str, call: Callable[[], Any]) -> Any:
@@ -253,7 +242,7 @@ class AnomalyDeployer:
                 return call()
             except Exception as exc:
                 message = str(exc).lower()
-                role_not_ready = _error_code(exc) in {"InvalidParameterValueException", "InvalidArgumentException"} and (
+                role_not_ready = error_code(exc) in {"InvalidParameterValueException", "InvalidArgumentException"} and (
                     "role" in message or "assume" in message
                 )
                 if not role_not_ready or attempt == attempts - 1:
@@ -315,14 +304,13 @@ class AnomalyDeployer:
             summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the Kinesis stream {name}") from None
             # One shard: Lambda's tumbling windows are per shard, and one model must see every window.
             kinesis.create_stream(StreamName=name, ShardCount=1, StreamModeDetails={"StreamMode": "PROVISIONED"})
             created = True
-            self.on_event(f"waiting for the Kinesis stream {name} to become active")
         self._wait(
-            f"Kinesis stream {name}",
+            f"the Kinesis stream {name} to be ACTIVE",
             lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE",
         )
         summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
@@ -343,7 +331,7 @@ class AnomalyDeployer:
             arn = iam.get_role(RoleName=name)["Role"]["Arn"]
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the IAM role {name}") from None
             arn = iam.create_role(
                 RoleName=name,
@@ -364,7 +352,7 @@ class AnomalyDeployer:
             firehose.describe_delivery_stream(DeliveryStreamName=name)
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the delivery stream {name}") from None
             self._retry_while_role_propagates(
                 f"the delivery stream {name}",
@@ -383,9 +371,8 @@ class AnomalyDeployer:
                 ),
             )
             created = True
-            self.on_event(f"waiting for the delivery stream {name} to become active")
         self._wait(
-            f"delivery stream {name}",
+            f"the delivery stream {name} to be ACTIVE",
             lambda: (
                 firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["DeliveryStreamStatus"]
                 == "ACTIVE"
@@ -462,7 +449,7 @@ class AnomalyDeployer:
         try:
             current = lam.get_function(FunctionName=name)["Configuration"]
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the function {name}") from None
             current = None
         if current is None:
@@ -498,7 +485,7 @@ class AnomalyDeployer:
                 )
             return config.get("State", "Active") == "Active" and config.get("LastUpdateStatus", "Successful") == "Successful"
 
-        self._wait(f"function {name}", ready)
+        self._wait(f"the function {name} to be Active with its update done", ready)
 
     def ensure_mapping(self, report: DeployReport, stream_arn: str, window_seconds: int = TUMBLING_WINDOW_SECONDS) -> None:
         lam = self.client("lambda")
@@ -533,7 +520,7 @@ class AnomalyDeployer:
             state = lam.get_event_source_mapping(UUID=uuid)["State"]
             return state in {"Enabled", "Disabled"}
 
-        self._wait("event source mapping", enabled)
+        self._wait(f"the event source mapping {uuid} to be Enabled", enabled)
         self._record(
             report, KIND_MAPPING, uuid, created,
             arn=mapping.get("EventSourceMappingArn", ""), function=name, tumbling_window_seconds=window_seconds,
@@ -562,13 +549,13 @@ class AnomalyDeployer:
             glue.update_table(DatabaseName=self.target.database, TableInput=table)
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the table {SCORES_TABLE}") from None
             glue.create_table(DatabaseName=self.target.database, TableInput=table)
             created = True
         self._record(
             report,
-            KIND_TABLE,
+            KIND_SCORES_TABLE,
             SCORES_TABLE,
             created,
             database=self.target.database,
@@ -586,7 +573,7 @@ class AnomalyDeployer:
                 try:
                     self.remove(resource)
                 except Exception as exc:
-                    if not _is_missing(exc):
+                    if not is_missing(exc):
                         reason = exc.message if isinstance(exc, TollError) else translate_error(exc, f"remove {label}").message
                         failed.append((label, reason))
                         continue
@@ -603,7 +590,7 @@ class AnomalyDeployer:
         if kind == KIND_MAPPING:
             lam = self.client("lambda")
             lam.delete_event_source_mapping(UUID=name)
-            self._wait_gone(lambda: lam.get_event_source_mapping(UUID=name))
+            self._wait_gone(f"the event source mapping {name}", lambda: lam.get_event_source_mapping(UUID=name))
         elif kind == KIND_LOG_GROUP:
             self.client("logs").delete_log_group(logGroupName=name)
         elif kind == KIND_FUNCTION:
@@ -612,7 +599,7 @@ class AnomalyDeployer:
             firehose = self.client("firehose")
             # Firehose refuses to delete a stream still CREATING (a deploy stopped while waiting).
             self._wait(
-                f"delivery stream {name} to finish CREATING before it can be deleted",
+                f"the delivery stream {name} to finish CREATING, so it can be deleted",
                 lambda: (
                     firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
                         "DeliveryStreamStatus"
@@ -621,18 +608,18 @@ class AnomalyDeployer:
                 ),
             )
             firehose.delete_delivery_stream(DeliveryStreamName=name)
-            self._wait_gone(lambda: firehose.describe_delivery_stream(DeliveryStreamName=name))
+            self._wait_gone(f"the delivery stream {name}", lambda: firehose.describe_delivery_stream(DeliveryStreamName=name))
         elif kind == KIND_DATA_STREAM:
             kinesis = self.client("kinesis")
             kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
-            self._wait_gone(lambda: kinesis.describe_stream_summary(StreamName=name))
+            self._wait_gone(f"the Kinesis stream {name}", lambda: kinesis.describe_stream_summary(StreamName=name))
         elif kind == KIND_SUBSCRIPTION:
             arn = str(settings.get("arn", ""))
             if arn.startswith("arn:"):  # "PendingConfirmation" subscriptions go with their topic
                 self.client("sns").unsubscribe(SubscriptionArn=arn)
         elif kind == KIND_TOPIC:
             self.client("sns").delete_topic(TopicArn=settings["arn"])
-        elif kind == KIND_TABLE:
+        elif kind == KIND_SCORES_TABLE:
             self.client("glue").delete_table(DatabaseName=settings.get("database", self.target.database), Name=name)
         elif kind in {KIND_FUNCTION_ROLE, KIND_FIREHOSE_ROLE}:
             iam = self.client("iam")
@@ -642,17 +629,17 @@ class AnomalyDeployer:
         elif kind == KIND_PACKAGE:  # the build folder under the home (wheels and zips)
             shutil.rmtree(name, ignore_errors=True)
 
-    def _wait_gone(self, describe: Callable[[], Any]) -> None:
+    def _wait_gone(self, what: str, describe: Callable[[], Any]) -> None:
         def gone() -> bool:
             try:
                 describe()
             except Exception as exc:
-                if _is_missing(exc):
+                if is_missing(exc):
                     return True
                 raise
             return False
 
-        self._wait("deletion", gone)
+        self._wait(f"{what} to be deleted", gone)
 
 
 # --- deploy, as the AWS backend calls it ---------------------------------------------------------
@@ -809,10 +796,10 @@ class KinesisSink(RecordSink):
             try:
                 response = self.kinesis.put_records(StreamName=self.stream, Records=[entry for entry, _ in entries])
             except Exception as exc:
-                if _error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
+                if error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
                     self._stats.failed += sum(lines for _, lines in entries)
                     raise self._stop(translate_error(exc, f"write to the Kinesis stream {self.stream}")) from None
-                failed, reason = entries, _error_code(exc) or type(exc).__name__
+                failed, reason = entries, error_code(exc) or type(exc).__name__
             else:
                 results = response.get("Records", [])
                 failed = [item for item, result in zip(entries, results) if result.get("ErrorCode")]
@@ -964,7 +951,7 @@ def open_live_sink(backend: Any, ledger: Ledger, aws: Any, *, realtime: bool = T
         try:
             status = aws.client("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
         except Exception as exc:
-            if _is_missing(exc):
+            if is_missing(exc):
                 raise UsageError(f"the Kinesis stream {stream} is missing: run `toll --backend aws deploy` again") from None
             raise
     if status not in {"ACTIVE", "UPDATING"}:
@@ -1027,7 +1014,7 @@ def live_state(aws: Any, resource: Resource, details: dict[str, Any]) -> tuple[s
             return "missing", details
         pending = found.get("Attributes", {}).get("PendingConfirmation") == "true"
         return ("pending confirmation" if pending else "confirmed"), details
-    if kind == KIND_TABLE:
+    if kind == KIND_SCORES_TABLE:
         found = ask("glue", "get_table", DatabaseName=settings.get("database", "toll"), Name=name)
         return ("present" if found else "missing"), details
     if kind in {KIND_FUNCTION_ROLE, KIND_FIREHOSE_ROLE}:
