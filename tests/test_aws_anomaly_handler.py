@@ -311,9 +311,43 @@ def test_the_function_role_may_list_the_bucket_so_a_missing_model_is_a_404() -> 
             stream_arn="arn:aws:kinesis:us-west-2:123456789012:stream/s",
             topic_arn="arn:aws:sns:us-west-2:123456789012:t",
             function="f",
-        )  # fmt: skip
+        )
     )
     listing = [
         s for s in document["Statement"] if "s3:ListBucket" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     ]
     assert [(s["Effect"], s["Resource"], s.get("Condition")) for s in listing] == [("Allow", f"arn:aws:s3:::{BUCKET}", None)]
+
+
+def test_the_handler_counts_every_line_of_records_packed_by_the_kinesis_sink(aws: Aws) -> None:
+    """`toll generate` packs many lines into each Kinesis record; Lambda hands the function those
+    records as they are in the stream: every line is counted once, in its station."""
+    import numpy as np
+
+    from tollcli.backends.aws.anomaly import KinesisSink
+    from tollcli.records import RecordChunk
+
+    kinesis = boto3.client("kinesis", region_name=REGION)
+    kinesis.create_stream(StreamName="toll-live-records", ShardCount=1)
+    rng = random.Random(3)
+    stations = rng.choices(STATIONS, weights=STEADY_WEIGHTS, k=2000)
+    lines = [toll_line(START + timedelta(milliseconds=5 * i), s, f"P{i:05d}").encode() for i, s in enumerate(stations)]
+    with KinesisSink(kinesis, "toll-live-records", sleep=lambda _s: None, record_bytes=8192) as sink:
+        for start in range(0, len(lines), 250):
+            part = lines[start : start + 250]
+            sink.write(RecordChunk(lines=b"".join(part), count=len(part), event_times=np.zeros(len(part))))
+    shard = kinesis.list_shards(StreamName="toll-live-records")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="toll-live-records", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    stream_records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=10_000)["Records"]
+    assert 2000 / 250 <= len(stream_records) < 2000 / 50  # packed, not a record per line
+    state: dict[str, Any] | None = None
+    for first in range(0, len(stream_records), 7):  # batches, as Lambda forms them
+        batch = [r["Data"] for r in stream_records[first : first + 7]]
+        result = process(
+            window_event(batch, start=START, state=state, first_seq=first), config=aws.config(), s3=aws.s3, sns=aws.sns
+        )
+        assert result["batchItemFailures"] == []
+        state = result["state"]
+    assert state is not None
+    assert state["counts"] == {s: stations.count(s) for s in set(stations)}
+    assert (state["records"], state["rejected"]) == (2000, 0)
