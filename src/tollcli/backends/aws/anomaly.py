@@ -33,11 +33,15 @@ from typing import Any
 
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
-from tollcli.backends.aws.client import TAG_KEY, error_code, is_missing, translate_error
+from tollcli.backends.aws.client import error_code, is_missing, translate_error
+from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
 from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
+from tollcli.backends.aws.names import TAG_KEY
 from tollcli.backends.aws.packing import FLUSH_SECONDS, LineBuffer, PackedRecord, billed_bytes, cut_records
+from tollcli.backends.base import DeployReport as BackendDeployReport
 from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
+from tollcli.config import DATABASE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.records import RecordChunk
@@ -868,28 +872,22 @@ def read_scores(s3: Any, bucket: str) -> list[dict[str, Any]]:
 
 
 # --- what AwsBackend delegates here (deploy, alerts, the live sink) --------------------------------
-def _backend_target(backend: Any, ledger: Ledger, aws: Any) -> AnomalyTarget:
+def _backend_target(ctx: AwsContext) -> AnomalyTarget:
     """Section 1's bucket and database, as `toll --backend aws setup` recorded them."""
-    from tollcli.backends.aws.stack import KIND_BUCKET, KIND_DATABASE
-    from tollcli.config import DATABASE_NAME
-
-    bucket = ledger.find(KIND_BUCKET)
-    if bucket is None or ledger.find(KIND_DATABASE) is None or bucket.settings.get("state") == "creating":
+    if ctx.bucket is None or not ctx.has_database:
         raise UsageError("Section 1 is not set up here: run `toll --backend aws setup` before `toll deploy`")
     return AnomalyTarget(
-        bucket=bucket.name,
+        bucket=ctx.bucket,
         database=DATABASE_NAME,
-        region=aws.region,
-        account=aws.account_id(),
-        stack=backend.settings.stack,
-        partition=aws.partition,
+        region=ctx.aws.region,
+        account=ctx.aws.account_id(),
+        stack=ctx.stack,
+        partition=ctx.aws.partition,
     )
 
 
-def deploy_on_backend(backend: Any, *, config: AnomalyConfig, replay: bool, on_event: EventCallback) -> Any:
-    """`AwsBackend.deploy`: the app on Kinesis, Lambda, S3 and SNS; a `backends.base.DeployReport`."""
-    from tollcli.backends.base import DeployReport as BackendDeployReport
-
+def check_deploy_request(config: AnomalyConfig, *, replay: bool) -> None:
+    """What `toll deploy` on AWS refuses before anything is looked up."""
     if replay:
         raise UsageError(
             "--replay is not available on the aws backend: the function scores records as they arrive; "
@@ -897,15 +895,16 @@ def deploy_on_backend(backend: Any, *, config: AnomalyConfig, replay: bool, on_e
         )
     if not 1 <= config.window_seconds <= 900:
         raise UsageError(f"--window on AWS is Lambda's tumbling window: 1-900 seconds, not {config.window_seconds}")
-    ledger = backend.require_ledger()
-    aws = backend.client_for(ledger)
-    backend._check_account(aws, ledger)
-    target = _backend_target(backend, ledger, aws)
+
+
+def deploy_on_backend(ctx: AwsContext, *, config: AnomalyConfig, on_event: EventCallback) -> BackendDeployReport:
+    """`AwsBackend.deploy` (after `check_deploy_request`): the app on Kinesis, Lambda, S3 and SNS."""
+    target = _backend_target(ctx)
     shared_cache = os.environ.get("TOLL_LAMBDA_CACHE")  # a build folder shared by several homes (not removed)
-    with aws.translate("deploy the anomaly app"):
-        report = deploy_anomaly_app(aws.client, target, ledger, home=backend.settings.home, config=config,
+    with ctx.aws.translate("deploy the anomaly app"):
+        report = deploy_anomaly_app(ctx.aws.client, target, ctx.ledger, home=ctx.home, config=config,
                                     cache=Path(shared_cache) if shared_cache else None,
-                                    sleep=backend.sleep, on_event=on_event)  # fmt: skip
+                                    sleep=ctx.sleep, on_event=on_event)  # fmt: skip
     notes = list(report.notes)
     notes.append(
         f"On AWS the windows are Lambda's {config.window_seconds} s tumbling windows by arrival time "
@@ -920,43 +919,43 @@ def _since(rows: list[dict[str, Any]], since: str | None) -> list[dict[str, Any]
     return rows if since is None else [r for r in rows if str(r.get("window_start", "")) > since]
 
 
-def read_alerts_on_backend(backend: Any, *, since: str | None = None) -> list[dict[str, Any]]:
-    ledger = backend.require_ledger()
-    app = ledger.meta.get("anomaly_app")
+def _deployed_app(ctx: AwsContext) -> dict[str, Any]:
+    app = ctx.ledger.meta.get("anomaly_app")
     if not app:
         raise UsageError("no anomaly app is deployed here: run `toll --backend aws deploy` first")
-    aws = backend.client_for(ledger)
-    with aws.translate("read the alerts from the bucket"):
-        return _since(read_alerts(aws.client("s3"), app["bucket"]), since)
+    return dict(app)
 
 
-def read_scores_on_backend(backend: Any, *, since: str | None = None) -> list[dict[str, Any]]:
-    ledger = backend.require_ledger()
-    app = ledger.meta.get("anomaly_app")
-    if not app:
-        raise UsageError("no anomaly app is deployed here: run `toll --backend aws deploy` first")
-    aws = backend.client_for(ledger)
-    with aws.translate("read the scored windows from the bucket"):
-        return _since(read_scores(aws.client("s3"), app["bucket"]), since)
+def read_alerts_on_backend(ctx: AwsContext, *, since: str | None = None) -> list[dict[str, Any]]:
+    app = _deployed_app(ctx)
+    with ctx.aws.translate("read the alerts from the bucket"):
+        return _since(read_alerts(ctx.aws.client("s3"), app["bucket"]), since)
 
 
-def open_live_sink(backend: Any, ledger: Ledger, aws: Any, *, realtime: bool = True) -> KinesisSink | None:
+def read_scores_on_backend(ctx: AwsContext, *, since: str | None = None) -> list[dict[str, Any]]:
+    app = _deployed_app(ctx)
+    with ctx.aws.translate("read the scored windows from the bucket"):
+        return _since(read_scores(ctx.aws.client("s3"), app["bucket"]), since)
+
+
+def open_live_sink(ctx: AwsContext, *, realtime: bool = True) -> KinesisSink | None:
     """After `toll deploy`, generated records go to the live Kinesis stream (which also copies
     them into the bucket through its own delivery stream); None before it."""
-    app = ledger.meta.get("anomaly_app")
-    if not app or ledger.find(KIND_DATA_STREAM, app.get("data_stream")) is None:
+    app = ctx.ledger.meta.get("anomaly_app")
+    if not app or ctx.ledger.find(KIND_DATA_STREAM, app.get("data_stream")) is None:
         return None
     stream = str(app["data_stream"])
-    with aws.translate(f"look up the Kinesis stream {stream}"):
+    kinesis = ctx.aws.client("kinesis")
+    with ctx.aws.translate(f"look up the Kinesis stream {stream}"):
         try:
-            status = aws.client("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
+            status = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
         except Exception as exc:
             if is_missing(exc):
                 raise UsageError(f"the Kinesis stream {stream} is missing: run `toll --backend aws deploy` again") from None
             raise
     if status not in {"ACTIVE", "UPDATING"}:
         raise UsageError(f"the Kinesis stream {stream} is {status}: wait a minute or run `toll --backend aws deploy` again")
-    return KinesisSink(aws.client("kinesis"), stream, realtime=realtime, sleep=backend.sleep)
+    return KinesisSink(kinesis, stream, realtime=realtime, sleep=ctx.sleep)
 
 
 # --- `toll status` on AWS: the app's resources, live -------------------------------------------------

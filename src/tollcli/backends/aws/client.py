@@ -38,9 +38,9 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from tollcli.backends.aws.names import TAG_KEY as TAG_KEY  # re-exported: tests and older callers
 from tollcli.errors import TollError, UsageError
 
-TAG_KEY = "toll:stack"
 # The oldest botocore whose service models take every parameter we send (pyproject.toml's boto3
 # floor is the boto3 of the same release): 1.35.23 (2024-09-19) added `Tags` to Lambda's
 # CreateEventSourceMapping, which `toll deploy` sends; older ones refuse it client-side.

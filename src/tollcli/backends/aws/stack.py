@@ -25,7 +25,22 @@ from datetime import datetime, timedelta, timezone
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from tollcli.backends.aws.client import TAG_KEY, AwsClient
+from tollcli.backends.aws.client import AwsClient
+from tollcli.backends.aws.context import AwsContext
+from tollcli.backends.aws.names import (
+    ERRORS_PREFIX,
+    KIND_BUCKET,
+    KIND_DATABASE,
+    KIND_ROLE,
+    KIND_STREAM,
+    KIND_TABLE,
+    KIND_WORKGROUP,
+    RESULTS_PREFIX,
+    ROLE_PATH,
+    ROLE_POLICY_NAME,
+    TAG_KEY,
+    TEARDOWN_ORDER,
+)
 from tollcli.backends.aws.packing import billed_bytes
 from tollcli.backends.base import (
     Backend,
@@ -48,19 +63,6 @@ from tollcli.state import Ledger, Resource
 if TYPE_CHECKING:
     from tollcli.anomaly.app import AnomalyConfig
 
-KIND_BUCKET = "bucket"
-KIND_ROLE = "role"
-KIND_STREAM = "delivery_stream"
-KIND_DATABASE = "database"
-KIND_TABLE = "table"
-KIND_WORKGROUP = "workgroup"
-# The bucket goes last, emptied just before: the stream must be gone first or it could still deliver.
-TEARDOWN_ORDER = (KIND_TABLE, KIND_DATABASE, KIND_WORKGROUP, KIND_STREAM, KIND_ROLE, KIND_BUCKET)
-
-ROLE_PATH = "/toll/"
-ROLE_POLICY_NAME = "deliver-to-toll-bucket"
-RESULTS_PREFIX = "athena-results/"
-ERRORS_PREFIX = "delivery-errors/"
 BYTES_SCANNED_CUTOFF = 1024**3  # 1 GiB per query: at most half a cent
 STACK_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
@@ -143,6 +145,14 @@ class AwsBackend(Backend):
     @property
     def tags(self) -> dict[str, str]:
         return {TAG_KEY: self.settings.stack}
+
+    def context(self, ledger: Ledger, *, check_account: bool = True) -> AwsContext:
+        """What a component (the anomaly app, QuickSight) needs, with the account checked against
+        the ledger's (a change of credentials never reaches another account's stack)."""
+        aws = self.client_for(ledger)
+        if check_account:
+            self._check_account(aws, ledger)
+        return AwsContext(aws=aws, ledger=ledger, stack=self.settings.stack, home=self.settings.home, sleep=self.sleep)
 
     def _check_account(self, aws: AwsClient, ledger: Ledger | None) -> str:
         account = aws.account_id()
@@ -263,7 +273,7 @@ class AwsBackend(Backend):
         if kind.startswith("quicksight-"):  # `toll dashboard --quicksight` (backends/aws/quicksight.py)
             from tollcli.backends.aws.quicksight import live_state_on_backend
 
-            return live_state_on_backend(self, aws, ledger, resource)
+            return live_state_on_backend(self.context(ledger, check_account=False), resource)
         if kind.startswith("anomaly-"):  # `toll deploy` (backends/aws/anomaly.py)
             from tollcli.backends.aws.anomaly import live_state
 
@@ -342,7 +352,7 @@ class AwsBackend(Backend):
         """The QuickSight analysis, dataset, data source and grant read this stack: they go first."""
         from tollcli.backends.aws.quicksight import teardown_on_backend
 
-        teardown_on_backend(self, aws, ledger, report, on_event)
+        teardown_on_backend(self.context(ledger, check_account=False), report, on_event)
 
     def _teardown_anomaly_app(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The Section 2 app (`toll deploy`) sits on this stack: it goes first."""
@@ -447,7 +457,7 @@ class AwsBackend(Backend):
 
         ledger = self.require_ledger()
         aws = self.client_for(ledger)
-        live = open_live_sink(self, ledger, aws, realtime=realtime)  # after `toll deploy`: the app's Kinesis stream
+        live = open_live_sink(self.context(ledger, check_account=False), realtime=realtime)  # after `toll deploy`
         if live is not None:
             return live
         stream = aws.describe_delivery_stream(STREAM_NAME) if ledger.find(KIND_STREAM, STREAM_NAME) else None
@@ -458,25 +468,28 @@ class AwsBackend(Backend):
 
     # the anomaly app (Section 2 on AWS, in backends/aws/anomaly.py) -------------------------------
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
-        from tollcli.backends.aws.anomaly import deploy_on_backend
+        from tollcli.backends.aws.anomaly import check_deploy_request, deploy_on_backend
 
-        return deploy_on_backend(self, config=config, replay=replay, on_event=on_event)
+        check_deploy_request(config, replay=replay)
+        return deploy_on_backend(self.context(self.require_ledger()), config=config, on_event=on_event)
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         from tollcli.backends.aws.anomaly import read_alerts_on_backend
 
-        return read_alerts_on_backend(self, since=since)
+        return read_alerts_on_backend(self.context(self.require_ledger(), check_account=False), since=since)
 
     def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
         from tollcli.backends.aws.anomaly import read_scores_on_backend
 
-        return read_scores_on_backend(self, since=since)
+        return read_scores_on_backend(self.context(self.require_ledger(), check_account=False), since=since)
 
     # QuickSight (`toll dashboard --quicksight`, in backends/aws/quicksight.py) -------------------------
     def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
-        from tollcli.backends.aws.quicksight import publish_on_backend
+        from tollcli.backends.aws.quicksight import check_user_arn, publish_on_backend
 
-        return publish_on_backend(self, user_arn=user_arn, on_event=on_event)
+        if user_arn is not None:
+            user_arn = check_user_arn(user_arn)
+        return publish_on_backend(self.context(self.require_ledger()), user_arn=user_arn, on_event=on_event)
 
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:
         """Run the Athena SQL unchanged through PyAthena in the stack's workgroup."""
