@@ -62,3 +62,26 @@ def test_the_aws_modules_import_one_another_without_cycles() -> None:
 
     for name in sorted(graph):
         visit(name)
+
+
+def test_the_lambda_zip_holds_exactly_the_modules_the_handler_loads() -> None:
+    """The package builder's module list (read from the sources) against what a fresh interpreter
+    really loads when Lambda imports the handler: nothing missing, and no CLI or local backend."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tollcli.backends.aws.lambda_package import HANDLER, package_sources
+
+    script = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module({HANDLER.rsplit('.', 1)[0]!r})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'tollcli')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60, check=True)
+    loaded = set(json.loads(done.stdout))
+    zipped = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name, _path in package_sources()}
+    assert zipped == loaded
+    assert not any(m.startswith(("tollcli.cli", "tollcli.backends.local")) for m in zipped)

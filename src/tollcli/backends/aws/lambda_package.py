@@ -21,6 +21,7 @@ everything in it, so a changed source file builds a new one and an unchanged one
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import os
@@ -53,10 +54,6 @@ def platform_tags(architecture: str) -> tuple[str, ...]:
 
 
 PLATFORMS = {architecture: platform_tags(architecture) for architecture in MACHINES}
-# Parts of our package the function never imports (the CLI pulls in Typer and Rich; the local
-# backend pulls in DuckDB).
-EXCLUDED_PARTS = {"cli", "__pycache__", "templates"}
-EXCLUDED_MODULES = {"backends/local.py"}
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same bytes
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -130,16 +127,56 @@ def fetch_wheels(
     return [p for r in requirements if (p := cached_wheel(cache, r)) is not None]
 
 
-def package_sources() -> list[tuple[str, Path]]:
-    """(archive name, file) for every module of our package the function may import."""
-    root = Path(__file__).resolve().parents[2]  # tollcli/ (this file is tollcli/backends/aws/)
-    sources = []
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root)
-        if EXCLUDED_PARTS.intersection(relative.parts[:-1]) or relative.as_posix() in EXCLUDED_MODULES:
+def _module_path(root: Path, module: str) -> Path | None:
+    """The source file of `tollcli.x.y` under `root` (tollcli/), or None when it is not ours."""
+    parts = module.split(".")[1:]
+    for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+        if parts and candidate.is_file():
+            return candidate
+    return (root / "__init__.py") if not parts else None
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The `tollcli...` modules a source file imports when it is loaded: module-level imports (in
+    `if`/`try` blocks too), not those inside functions (in the modules the function loads, those
+    only pick a backend for the CLI) nor `if TYPE_CHECKING:` ones."""
+    found: set[str] = set()
+    nodes: list[ast.AST] = list(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             continue
-        sources.append((f"tollcli/{relative.as_posix()}", path))
-    return sources
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            nodes.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "tollcli")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "tollcli":
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from pkg import module`
+        else:
+            nodes.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def package_sources() -> list[tuple[str, Path]]:
+    """(archive name, file) for exactly the modules of our package the function imports: the
+    handler's import closure read from the sources, with each module's parent packages. The CLI,
+    the local backend and their dependencies stay out; the test that runs the packaged handler in
+    a clean environment proves nothing it needs is missing."""
+    root = Path(__file__).resolve().parents[2]  # tollcli/ (this file is tollcli/backends/aws/)
+    wanted: set[Path] = set()
+    pending = [HANDLER.rsplit(".", 1)[0]]
+    while pending:
+        module = pending.pop()
+        path = _module_path(root, module)
+        if path is None or path in wanted:
+            continue
+        wanted.add(path)
+        parts = module.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run first
+        pending.extend(_imported_modules(path))
+    return sorted((f"tollcli/{path.relative_to(root).as_posix()}", path) for path in wanted)
 
 
 def _write(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
