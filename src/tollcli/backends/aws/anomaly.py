@@ -33,7 +33,7 @@ from typing import Any
 
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
-from tollcli.backends.aws.client import error_code, is_missing, translate_error
+from tollcli.backends.aws.client import error_code, is_missing, retry_while_role_propagates, translate_error, wait_until
 from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
 from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
@@ -226,34 +226,22 @@ class AnomalyDeployer:
         return resource
 
     def _wait(self, what: str, ready: Callable[[], bool], interval: float = 2.0) -> None:
-        """Poll `ready` until it holds, for at most `wait_seconds`; `what` names what is awaited
-        ("the function toll-anomaly to be Active"), in the progress line and in the error."""
-        deadline = time.monotonic() + self.wait_seconds
-        announced = False
-        while not ready():
-            if not announced:
+        """The client's `wait_until`, bounded by `wait_seconds`, announcing what it waits for once."""
+
+        def announce(waited: float) -> None:
+            if waited == 0:
                 self.on_event(f"waiting for {what} (at most {self.wait_seconds:.0f} s)")
-                announced = True
-            if time.monotonic() > deadline:
-                raise TollError(f"waited {self.wait_seconds:.0f} s for {what}, in vain: run the command again to resume")
-            self.sleep(interval)
+
+        wait_until(what, ready, sleep=self.sleep, timeout=self.wait_seconds, interval=interval, on_wait=announce)
 
     def _retry_while_role_propagates(self, what: str, call: Callable[[], Any]) -> Any:
-        """New IAM roles take seconds to be usable by Lambda and Firehose; retry only that error."""
-        attempts = 12
-        for attempt in range(attempts):
-            try:
-                return call()
-            except Exception as exc:
-                message = str(exc).lower()
-                role_not_ready = error_code(exc) in {"InvalidParameterValueException", "InvalidArgumentException"} and (
-                    "role" in message or "assume" in message
-                )
-                if not role_not_ready or attempt == attempts - 1:
-                    raise translate_error(exc, f"create {what}") from None
-                self.on_event(f"waiting for the new role to reach {what}")
-                self.sleep(min(2.0 * (attempt + 1), 10.0))
-        raise AssertionError("unreachable")
+        """New IAM roles take seconds to be usable by Lambda and Firehose: the client's retry."""
+        try:
+            return retry_while_role_propagates(
+                call, sleep=self.sleep, on_retry=lambda _n: self.on_event(f"waiting for the new role to reach {what}")
+            )
+        except Exception as exc:
+            raise translate_error(exc, f"create {what}") from None
 
     # deploy ---------------------------------------------------------------------------------
     def deploy(self, package: LambdaPackage, config: AnomalyConfig) -> DeployReport:
