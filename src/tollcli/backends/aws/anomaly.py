@@ -39,15 +39,12 @@ from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, 
 from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.backends.aws.names import TAG_KEY
 from tollcli.backends.aws.packing import FLUSH_SECONDS, LineBuffer, PackedRecord, billed_bytes, cut_records
-from tollcli.backends.base import DeployReport as BackendDeployReport
-from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
+from tollcli.backends.base import DeployReport, EventCallback, RecordSink, SinkStats, refused_for_good, stopped_with_count
 from tollcli.config import DATABASE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger, Resource
-
-EventCallback = Callable[[str], None]
 
 TUMBLING_WINDOW_SECONDS = 10
 ANOMALY_PREFIX = "anomaly/"
@@ -177,7 +174,10 @@ class AnomalyTarget:
 
 
 @dataclass
-class DeployReport:
+class AnomalyDeployment:
+    """What `AnomalyDeployer.deploy` made or kept and the names it used; `deploy_on_backend` turns it
+    into the backend interface's `DeployReport`."""
+
     created: list[Resource] = field(default_factory=list)
     existing: list[Resource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -219,7 +219,7 @@ class AnomalyDeployer:
         self.wait_seconds = wait_seconds
 
     # helpers --------------------------------------------------------------------------------
-    def _record(self, report: DeployReport, kind: str, name: str, created: bool, **settings: Any) -> Resource:
+    def _record(self, report: AnomalyDeployment, kind: str, name: str, created: bool, **settings: Any) -> Resource:
         resource = self.ledger.record(Resource(kind=kind, name=name, settings=settings))
         (report.created if created else report.existing).append(resource)
         self.on_event(f"{'created' if created else 'exists '} {kind} {name}")
@@ -244,10 +244,10 @@ class AnomalyDeployer:
             raise translate_error(exc, f"create {what}") from None
 
     # deploy ---------------------------------------------------------------------------------
-    def deploy(self, package: LambdaPackage, config: AnomalyConfig) -> DeployReport:
+    def deploy(self, package: LambdaPackage, config: AnomalyConfig) -> AnomalyDeployment:
         """Create what is missing, update the function's code and settings; idempotent."""
         threshold, email, phone = config.threshold, config.email, config.phone
-        report = DeployReport(threshold=threshold)
+        report = AnomalyDeployment(threshold=threshold)
         stream_arn = self.ensure_data_stream(report)
         firehose_role_arn = self.ensure_role(
             report, KIND_FIREHOSE_ROLE, self.names.firehose_role, "firehose-trust", "firehose-policy", stream_arn=stream_arn
@@ -289,7 +289,7 @@ class AnomalyDeployer:
         self.ledger.save()
         return report
 
-    def ensure_data_stream(self, report: DeployReport) -> str:
+    def ensure_data_stream(self, report: AnomalyDeployment) -> str:
         kinesis = self.client("kinesis")
         name = self.names.data_stream
         try:
@@ -310,7 +310,7 @@ class AnomalyDeployer:
         self._record(report, KIND_DATA_STREAM, name, created, arn=summary["StreamARN"], shards=1)
         return str(summary["StreamARN"])
 
-    def ensure_role(self, report: DeployReport, kind: str, name: str, trust: str, policy: str, **values: str) -> str:
+    def ensure_role(self, report: AnomalyDeployment, kind: str, name: str, trust: str, policy: str, **values: str) -> str:
         iam = self.client("iam")
         fill = {
             "account": self.target.account,
@@ -337,7 +337,7 @@ class AnomalyDeployer:
         self._record(report, kind, name, created, arn=arn, policy=policy)
         return str(arn)
 
-    def ensure_delivery_stream(self, report: DeployReport, stream_arn: str, role_arn: str) -> None:
+    def ensure_delivery_stream(self, report: AnomalyDeployment, stream_arn: str, role_arn: str) -> None:
         firehose = self.client("firehose")
         name = self.names.delivery_stream
         try:
@@ -372,7 +372,7 @@ class AnomalyDeployer:
         )
         self._record(report, KIND_DELIVERY_STREAM, name, created, source=self.names.data_stream, bucket=self.target.bucket)
 
-    def ensure_topic(self, report: DeployReport) -> str:
+    def ensure_topic(self, report: AnomalyDeployment) -> str:
         sns = self.client("sns")
         name = self.names.topic
         existing = self.ledger.find(KIND_TOPIC, name) is not None
@@ -380,7 +380,7 @@ class AnomalyDeployer:
         self._record(report, KIND_TOPIC, name, not existing, arn=arn)
         return str(arn)
 
-    def ensure_subscription(self, report: DeployReport, topic_arn: str, protocol: str, endpoint: str) -> None:
+    def ensure_subscription(self, report: AnomalyDeployment, topic_arn: str, protocol: str, endpoint: str) -> None:
         sns = self.client("sns")
         label = f"{protocol}:{endpoint}"
         for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
@@ -407,7 +407,7 @@ class AnomalyDeployer:
             return [f"SMS: this account is in the SNS sandbox and {phone} is not verified there: it will not receive alerts yet."]
         return []
 
-    def ensure_log_group(self, report: DeployReport) -> None:
+    def ensure_log_group(self, report: AnomalyDeployment) -> None:
         """Made here (not by Lambda on first run) so it is tagged, kept 7 days, and removed at teardown."""
         logs = self.client("logs")
         name = f"/aws/lambda/{self.names.function}"
@@ -426,7 +426,9 @@ class AnomalyDeployer:
         self.client("s3").put_object(Bucket=self.target.bucket, Key=key, Body=package.read())
         return {"S3Bucket": self.target.bucket, "S3Key": key}
 
-    def ensure_function(self, report: DeployReport, package: LambdaPackage, role_arn: str, environment: dict[str, str]) -> None:
+    def ensure_function(
+        self, report: AnomalyDeployment, package: LambdaPackage, role_arn: str, environment: dict[str, str]
+    ) -> None:
         lam = self.client("lambda")
         name = self.names.function
         config = {
@@ -479,7 +481,7 @@ class AnomalyDeployer:
 
         self._wait(f"the function {name} to be Active with its update done", ready)
 
-    def ensure_mapping(self, report: DeployReport, stream_arn: str, window_seconds: int = TUMBLING_WINDOW_SECONDS) -> None:
+    def ensure_mapping(self, report: AnomalyDeployment, stream_arn: str, window_seconds: int = TUMBLING_WINDOW_SECONDS) -> None:
         lam = self.client("lambda")
         name = self.names.function
         mappings = lam.list_event_source_mappings(FunctionName=name, EventSourceArn=stream_arn).get("EventSourceMappings", [])
@@ -518,7 +520,7 @@ class AnomalyDeployer:
             arn=mapping.get("EventSourceMappingArn", ""), function=name, tumbling_window_seconds=window_seconds,
         )  # fmt: skip
 
-    def ensure_scores_table(self, report: DeployReport) -> None:
+    def ensure_scores_table(self, report: AnomalyDeployment) -> None:
         glue = self.client("glue")
         table = {
             "Name": SCORES_TABLE,
@@ -645,7 +647,7 @@ def deploy_anomaly_app(
     cache: Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_event: EventCallback = lambda _m: None,
-) -> DeployReport:
+) -> AnomalyDeployment:
     """Check the input, build the function's package, then create or update the app."""
     from dataclasses import replace
 
@@ -885,7 +887,7 @@ def check_deploy_request(config: AnomalyConfig, *, replay: bool) -> None:
         raise UsageError(f"--window on AWS is Lambda's tumbling window: 1-900 seconds, not {config.window_seconds}")
 
 
-def deploy_on_backend(ctx: AwsContext, *, config: AnomalyConfig, on_event: EventCallback) -> BackendDeployReport:
+def deploy_on_backend(ctx: AwsContext, *, config: AnomalyConfig, on_event: EventCallback) -> DeployReport:
     """`AwsBackend.deploy` (after `check_deploy_request`): the app on Kinesis, Lambda, S3 and SNS."""
     target = _backend_target(ctx)
     shared_cache = os.environ.get("TOLL_LAMBDA_CACHE")  # a build folder shared by several homes (not removed)
@@ -899,7 +901,7 @@ def deploy_on_backend(ctx: AwsContext, *, config: AnomalyConfig, on_event: Event
         "(as the workshop's ROWTIME); --lateness applies to the local backend only."
     )
     notes.append(f"toll generate now writes to the Kinesis stream {report.data_stream}; alerts go to {report.topic_arn}.")
-    return BackendDeployReport(created=report.created, existing=report.existing, notes=notes,
+    return DeployReport(created=report.created, existing=report.existing, notes=notes,
                                config={k: v for k, v in config.to_json().items()})  # fmt: skip
 
 

@@ -31,13 +31,11 @@ from botocore.exceptions import ClientError
 from tollcli.backends.aws.client import AwsClient, error_code, error_message, tags_dict, tags_list
 from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.names import RESULTS_PREFIX, TAG_KEY
-from tollcli.backends.base import ResourceStatus
+from tollcli.backends.base import EventCallback, ResourceStatus
 from tollcli.config import DATABASE_NAME, TABLE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import Ledger, Resource
-
-EventCallback = Callable[[str], None]
 
 SERVICE_ROLE = "aws-quicksight-service-role-v0"
 POLICY_PATH = "/toll/"
