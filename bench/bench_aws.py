@@ -3,10 +3,12 @@
     /work/venv/bin/python bench/bench_aws.py [--records 10000] [--baseline-records 2000]
 
 Starts `moto_server` on a free port, runs `toll setup`'s code against it, then in one run:
-- `FirehoseSink` (PutRecordBatch, 500 records a call) sending --records records as the generator
-  hands them over (chunks of 128), with 1 and 4 concurrent calls: API calls and records/s;
+- `FirehoseSink` sending --records lines as the generator hands them over (chunks of 128), with 1 and
+  4 concurrent calls, packed (many lines per Firehose record, the default) and a line per record
+  (`record_bytes=1`, 500 records a call): API calls, Firehose records (billing units), billed bytes
+  (each record rounded up to 5 KB) and lines/s;
 - the KDG-style baseline: one `PutRecord` call per record, --baseline-records of them.
-Prints API calls per 10,000 records (the floor is 20) and the ratios. moto writes one S3 object
+Prints API calls per 10,000 lines and the ratios (calls, billed bytes, lines/s). moto writes one S3 object
 per call and never throttles, so records/s here measures our overhead plus moto's, not AWS's.
 """
 
@@ -58,11 +60,11 @@ def records(count: int, offset: int = 0) -> list[bytes]:
     return [b"2026-11-28T10:%02d:%02dZ,%s,P%07d\n" % (i // 60 % 60, i % 60, stations[i % 5], offset + i) for i in range(count)]
 
 
-def run_sink(backend: object, lines: list[bytes], workers: int) -> tuple[float, int, int]:
-    from tollcli.firehose import FirehoseSink
+def run_sink(backend: object, lines: list[bytes], workers: int, record_bytes: int) -> tuple[float, int, int, int, int]:
+    from tollcli.backends.aws.firehose import FirehoseSink
 
     aws = backend.client_for(None)  # type: ignore[attr-defined]
-    sink = FirehoseSink(aws, "toll-data-stream", realtime=False, workers=workers)
+    sink = FirehoseSink(aws, "toll-data-stream", realtime=False, workers=workers, record_bytes=record_bytes)
     began = time.perf_counter()
     for start in range(0, len(lines), CHUNK):
         part = lines[start : start + CHUNK]
@@ -71,7 +73,7 @@ def run_sink(backend: object, lines: list[bytes], workers: int) -> tuple[float, 
     elapsed = time.perf_counter() - began
     stats = sink.stats
     assert stats.accepted == len(lines) and stats.failed == 0, stats
-    return elapsed, stats.api_calls, stats.accepted
+    return elapsed, stats.api_calls, stats.accepted, stats.stream_records, stats.billed_bytes
 
 
 def run_put_record_loop(backend: object, lines: list[bytes]) -> float:
@@ -99,13 +101,15 @@ def main() -> None:
         backend.setup(buffer_mb=1, buffer_seconds=60)
 
         results = {}
-        for workers in (1, 4):
-            elapsed, calls, sent = run_sink(backend, records(args.records, offset=workers * 10_000_000), workers)
-            results[workers] = (elapsed, calls, sent)
-            print(
-                f"FirehoseSink, {workers} in flight: {sent:,} records in {calls} PutRecordBatch calls "
-                f"({calls * 10_000 / sent:.0f} per 10,000; floor 20), {elapsed:.2f} s, {sent / elapsed:,.0f} records/s"
-            )
+        for label, record_bytes in (("packed", 1000 * 1024), ("a line per record", 1)):
+            for workers in (1, 4):
+                lines = records(args.records, offset=(workers + 10 * record_bytes % 7) * 10_000_000)
+                elapsed, calls, sent, units, billed = run_sink(backend, lines, workers, record_bytes)
+                results[(label, workers)] = (elapsed, calls, sent, units, billed)
+                print(
+                    f"FirehoseSink, {label}, {workers} in flight: {sent:,} lines in {calls} calls, {units:,} Firehose "
+                    f"records billed as {billed / 1024**2:,.2f} MiB, {elapsed:.2f} s, {sent / elapsed:,.0f} lines/s"
+                )
         base_lines = records(args.baseline_records, offset=90_000_000)
         base_elapsed = run_put_record_loop(backend, base_lines)
         base_rate = len(base_lines) / base_elapsed
@@ -113,11 +117,16 @@ def main() -> None:
             f"put_record loop (baseline): {len(base_lines):,} records in {len(base_lines):,} calls "
             f"(10,000 per 10,000), {base_elapsed:.2f} s, {base_rate:,.0f} records/s"
         )
-        for workers, (elapsed, calls, sent) in results.items():
+        for (label, workers), (elapsed, calls, sent, _units, _billed) in results.items():
             print(
-                f"ratio, {workers} in flight vs baseline: {10_000 / (calls * 10_000 / sent):.0f}x fewer API calls, "
-                f"{sent / elapsed / base_rate:.1f}x records/s"
+                f"ratio, {label}, {workers} in flight vs baseline: {sent / calls:,.0f}x "
+                f"fewer API calls, {sent / elapsed / base_rate:.1f}x lines/s"
             )
+        packed, single = results[("packed", 4)], results[("a line per record", 4)]
+        print(
+            f"ratio, packed vs a line per record: {single[4] / packed[4]:.0f}x fewer bytes billed, "
+            f"{single[1] / packed[1]:.0f}x fewer calls, {packed[2] / packed[0] / (single[2] / single[0]):.1f}x lines/s"
+        )
         report = backend.teardown()
         if report.failed:
             print(f"teardown left: {report.failed}")

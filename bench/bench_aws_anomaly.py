@@ -27,7 +27,7 @@ from moto import mock_aws
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.rcf import WORKSHOP_STATIONS
 from tollcli.anomaly.windows import ClosedWindow
-from tollcli.lambda_handler import CONFIG_VARIABLE, HandlerConfig, process
+from tollcli.backends.aws.lambda_handler import CONFIG_VARIABLE, HandlerConfig, process
 
 REGION = "us-west-2"
 BUCKET = "toll-bench-anomaly"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from botocore_strict import StrictValidator, install
 from tollcli.cli import app
 
 
@@ -25,6 +26,19 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def strict_aws_requests() -> Iterator[StrictValidator]:
+    """Every AWS request made in the test, checked against botocore's service model with what its
+    client-side validator skips (max lengths, ranges, enums, patterns): any violation fails the
+    test, even one moto accepted or our code caught. A test that sends a bad request on purpose
+    clears `errors` after checking them."""
+    with install(StrictValidator()) as validator:
+        yield validator
+    if validator.errors:
+        shown = "\n  ".join(dict.fromkeys(validator.errors))
+        pytest.fail(f"AWS would refuse {len(validator.errors)} request parameter(s) sent in this test:\n  {shown}", pytrace=False)
 
 
 @pytest.fixture
@@ -70,8 +84,8 @@ def toll_process(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 @pytest.fixture(scope="session")
 def lambda_build_cache(request: pytest.FixtureRequest) -> Path:
     """The Lambda package's build folder, kept between runs so the wheels are downloaded once."""
+    from tollcli.backends.aws.lambda_package import build_lambda_package
     from tollcli.errors import TollError
-    from tollcli.lambda_package import build_lambda_package
 
     cache = Path(request.config.cache.mkdir("toll-lambda-build"))
     try:

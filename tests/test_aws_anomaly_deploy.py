@@ -21,16 +21,18 @@ from moto import mock_aws
 
 from tollcli.anomaly.app import AnomalyConfig
 from tollcli.anomaly.rcf import ForestSettings
-from tollcli.aws_anomaly import (
+from tollcli.backends.aws.anomaly import (
     ANOMALY_KINDS,
+    KIND_DELIVERY_STREAM,
+    KIND_MAPPING,
     KIND_PACKAGE,
     SMS_US_CAVEAT,
     AnomalyDeployer,
     AnomalyTarget,
     deploy_anomaly_app,
 )
+from tollcli.backends.aws.lambda_package import NUMPY_REQUIREMENT, PLATFORMS, build_lambda_package
 from tollcli.errors import TollError, UsageError
-from tollcli.lambda_package import build_lambda_package
 from tollcli.state import Ledger
 
 REGION = "us-west-2"
@@ -42,7 +44,7 @@ BUCKET = "toll-anomaly-deploy-test"
 RUN_HANDLER_SCRIPT = """
 import base64, os
 import krcf
-from tollcli.lambda_handler import handler
+from tollcli.backends.aws.lambda_handler import handler
 
 assert krcf.__file__.startswith(os.environ["TASK_ROOT"]), krcf.__file__
 
@@ -59,7 +61,8 @@ for minute in range(3):
     out = handler(event(["2026-11-28T09:00:01Z,35South,ABC\\n"] * 5, start, {}, False), None)
     out = handler(event([], start, out["state"], True), None)
     assert out == {"state": {}, "batchItemFailures": []}, out
-print("ok")
+import sys, numpy
+print("ok", f"{sys.version_info.major}.{sys.version_info.minor}", "numpy", numpy.__version__)
 """
 
 
@@ -132,7 +135,7 @@ def test_deploy_creates_the_app_and_teardown_removes_all_of_it(
     config = function["Configuration"]
     assert (config["Runtime"], config["Handler"], config["Architectures"]) == (
         "python3.12",
-        "tollcli.lambda_handler.handler",
+        "tollcli.backends.aws.lambda_handler.handler",
         ["x86_64"],
     )
     app_config = json.loads(config["Environment"]["Variables"]["TOLL_ANOMALY_CONFIG"])
@@ -226,7 +229,9 @@ def test_no_wheel_for_lambda_means_no_deploy(
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "2")
-    with pytest.raises(TollError, match=r"could not fetch a manylinux_2_28_x86_64 wheel for Python 3.12 of krcf==0.4.0"):
+    with pytest.raises(
+        TollError, match=r"could not fetch a manylinux_2_34-compatible x86_64 wheel for Python 3.12 of krcf==0.4.0"
+    ):
         deploy(aws, target, ledger, home, home / "empty-cache")
     assert Ledger.load(ledger.path).resources == []
     assert aws("kinesis").list_streams()["StreamNames"] == []
@@ -251,14 +256,16 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
     """Unzip the package into a fresh venv's path with only boto3 beside it (as Lambda's runtime
     provides it), and score windows against a moto server on 127.0.0.1.
 
-    The machine has no Python 3.12, so the package is built by the same code for this
-    interpreter's version (krcf's wheel is abi3, the same file Lambda gets; numpy's is built per
-    Python version); on a 3.12 interpreter it is byte for byte the package deploy uploads."""
+    The function's runtime is Python 3.12: with a 3.12 interpreter on the machine (pyenv's) the
+    package is byte for byte the one deploy uploads; without one, the same code builds it for this
+    interpreter's version (krcf's wheel is abi3; numpy's is the pinned version for this Python)."""
     import zipfile
 
     from moto.server import ThreadedMotoServer
 
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    python312 = sorted(Path.home().glob(".pyenv/versions/3.12.*/bin/python"))
+    interpreter = str(python312[-1]) if python312 else sys.executable
+    version = "3.12" if python312 else f"{sys.version_info.major}.{sys.version_info.minor}"
     package = build_lambda_package(lambda_build_cache, python_version=version)
     assert package.path.name.startswith(f"toll-anomaly-cp{version.replace('.', '')}-x86_64-")
     task_root = tmp_path / "task"
@@ -279,7 +286,7 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
         (runtime / module.__name__).symlink_to(Path(module.__file__).parent)
     (runtime / "six.py").symlink_to(Path(six.__file__))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([interpreter, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -306,7 +313,7 @@ def test_the_built_package_runs_the_handler_in_a_clean_virtual_environment(tmp_p
         }
         done = subprocess.run([str(venv / "bin" / "python"), str(script)], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "ok"
+        assert done.stdout.strip() == f"ok {version} numpy {NUMPY_REQUIREMENT.split('==')[1]}"
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="anomaly/")["Contents"]]
         assert len([k for k in keys if k.startswith("anomaly/scores/")]) == 3
         assert "anomaly/state/model.bin" in keys
@@ -319,7 +326,7 @@ def test_the_app_through_the_cli_deploy_generate_alerts_teardown(
 ) -> None:
     """`toll --backend aws` in process against moto: generate writes to the live stream, the function
     (played by calling the handler with what the stream holds) scores it, `toll alerts` reads it."""
-    from tollcli.lambda_handler import HandlerConfig, process
+    from tollcli.backends.aws.lambda_handler import HandlerConfig, process
 
     monkeypatch.setenv("TOLL_LAMBDA_CACHE", str(lambda_build_cache))
     with mock_aws():
@@ -425,3 +432,178 @@ def test_deploy_and_teardown_with_the_real_cli_against_a_moto_server(
         assert not (home / "ledger.json").exists()
     finally:
         server.stop()
+
+
+def test_the_function_pins_its_own_numpy_and_asks_pip_for_every_compatible_platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local numpy 2.2.6 (any Python 3.10 install) must not leak into the function's pins, and pip
+    must be offered the older manylinux tags it will not infer from `manylinux_2_28` (numpy <= 2.2's
+    cp312 wheels carry `manylinux_2_17`/`manylinux2014` only)."""
+    import numpy
+
+    monkeypatch.setattr(numpy, "__version__", "2.2.6")
+    commands: list[list[str]] = []
+
+    def record(command: list[str], **_kw: Any) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: offline")
+
+    with pytest.raises(TollError, match=r"manylinux_2_34-compatible x86_64 wheel for Python 3.12 of krcf==0.4.0, numpy==2.4.6"):
+        build_lambda_package(tmp_path, run=record)
+    (command,) = commands
+    platforms = [command[i + 1] for i, part in enumerate(command) if part == "--platform"]
+    assert platforms == list(PLATFORMS["x86_64"])
+    assert {"manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"} <= set(platforms)
+    assert command[-2:] == ["krcf==0.4.0", NUMPY_REQUIREMENT]
+    assert "numpy==2.2.6" not in command
+
+
+FETCH_FROM_PYTHON_310 = """
+import importlib.util, json, sys
+from pathlib import Path
+# Only this module and tollcli.errors: a 3.10 install's numpy (<= 2.2) must play no part.
+spec = importlib.util.spec_from_file_location("lambda_package", sys.argv[1])
+module = sys.modules["lambda_package"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+wheels = module.fetch_wheels(module.runtime_requirements(), cache=Path(sys.argv[2]))
+print(json.dumps([w.name for w in wheels]))
+"""
+
+
+def test_the_function_wheels_are_fetched_from_a_python_310_install(tmp_path: Path) -> None:
+    """`toll deploy` run by Python 3.10 (pyenv's 3.10.13 and its own pip): the cp312 wheels of the
+    pinned versions are found. The old single `manylinux_2_28` tag plus the local numpy pin failed
+    here with "No matching distribution found for numpy==2.2.6"."""
+    python310 = Path.home() / ".pyenv/versions/3.10.13/bin/python"
+    if not python310.exists():
+        pytest.skip("no Python 3.10 interpreter at ~/.pyenv/versions/3.10.13")
+    import tollcli.backends.aws.lambda_package as lambda_package
+
+    script = tmp_path / "fetch.py"
+    script.write_text(FETCH_FROM_PYTHON_310)
+    env = {**os.environ, "PYTHONPATH": str(Path(lambda_package.__file__).parents[3])}
+    done = subprocess.run(
+        [str(python310), str(script), lambda_package.__file__, str(tmp_path / "wheels")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    if done.returncode != 0 and ("connection" in done.stderr.lower() or "network" in done.stderr.lower()):
+        pytest.skip(f"PyPI unreachable: {done.stderr.strip().splitlines()[-1]}")
+    assert done.returncode == 0, done.stderr
+    names = json.loads(done.stdout)
+    assert len(names) == 2
+    assert names[0].startswith("krcf-0.4.0-cp310-abi3-manylinux")
+    assert names[1].startswith(f"numpy-{NUMPY_REQUIREMENT.split('==')[1]}-cp312-cp312-manylinux")
+
+
+class Flaky:
+    """A moto client whose named operation first fails (or answers) as AWS does, then is itself."""
+
+    def __init__(self, client: Any, operation: str, answers: list[Any]) -> None:
+        self.client, self.operation, self.answers, self.calls = client, operation, answers, []
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.client, name)
+        if name != self.operation:
+            return real
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(name)
+            if self.answers:
+                answer = self.answers.pop(0)
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+            return real(**kwargs)
+
+        return call
+
+
+def test_the_event_source_mapping_is_retried_while_the_new_role_propagates(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    """A first deploy on a real account: Lambda cannot yet assume the role it was just given, and
+    refuses the mapping with 'Cannot access stream'; a second deploy used to succeed where the first failed."""
+    from botocore.exceptions import ClientError
+
+    not_yet = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidParameterValueException",
+                "Message": "Cannot access stream arn:aws:kinesis:us-west-2:123456789012:stream/toll-live-records. Please ensure "
+                "the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions "
+                "on your stream in IAM.",
+            }
+        },
+        "CreateEventSourceMapping",
+    )
+    lam = Flaky(aws("lambda"), "create_event_source_mapping", [not_yet, not_yet])
+    report = deploy(lambda name: lam if name == "lambda" else aws(name), target, ledger, home, lambda_build_cache)
+    assert lam.calls == ["create_event_source_mapping"] * 3
+    assert len(aws("lambda").list_event_source_mappings()["EventSourceMappings"]) == 1
+    assert [r.kind for r in report.created if r.kind == KIND_MAPPING] == [KIND_MAPPING]
+
+
+def test_teardown_waits_out_a_delivery_stream_still_creating(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    """Firehose refuses DeleteDeliveryStream while the stream is CREATING (a deploy stopped while
+    waiting for it): teardown waits for it, then deletes, and reports it removed."""
+    deploy(aws, target, ledger, home, lambda_build_cache)
+    firehose = aws("firehose")
+    creating = {"DeliveryStreamDescription": {"DeliveryStreamStatus": "CREATING"}}
+    watched = Flaky(firehose, "describe_delivery_stream", [creating, creating])
+    order: list[str] = []
+    real_delete = firehose.delete_delivery_stream
+
+    def delete(**kwargs: Any) -> Any:
+        order.append("delete")
+        assert watched.answers == [], "deleted while still CREATING"
+        return real_delete(**kwargs)
+
+    firehose.delete_delivery_stream = delete
+    clients = lambda name: watched if name == "firehose" else aws(name)  # noqa: E731
+    removed, failed = AnomalyDeployer(clients, target, Ledger.load(ledger.path), sleep=lambda _s: None).teardown()
+    assert failed == []
+    assert order == ["delete"] and f"{KIND_DELIVERY_STREAM} toll-live-to-s3" in removed
+    assert aws("firehose").list_delivery_streams()["DeliveryStreamNames"] == []
+
+
+def test_the_boto3_floor_takes_every_parameter_we_send() -> None:
+    """boto3 1.34 (allowed by the old floor) refuses `Tags` on CreateEventSourceMapping client-side:
+    the floor in pyproject.toml is the release that added it, and older ones are refused up front."""
+    import re
+
+    from tollcli.backends.aws.client import MIN_BOTOCORE, check_botocore_version
+
+    [floor] = re.findall(r'^\s*"boto3>=([\d.]+)', (Path(__file__).parents[1] / "pyproject.toml").read_text(), re.MULTILINE)
+    assert tuple(int(p) for p in floor.split(".")) >= MIN_BOTOCORE
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    assert "Tags" in model.operation_model("CreateEventSourceMapping").input_shape.members
+    with pytest.raises(UsageError, match=r"botocore 1\.34\.162 is too old .* 1\.35\.23 or later"):
+        check_botocore_version("1.34.162")
+    check_botocore_version("1.35.23")
+
+
+def test_a_wait_that_runs_out_says_what_it_waited_for(
+    aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
+) -> None:
+    """Every wait is bounded and named: a delivery stream stuck in CREATING ends teardown's wait with
+    one line naming it, and teardown goes on with the rest (the stream stays in the ledger for next time)."""
+    deploy(aws, target, ledger, home, lambda_build_cache)
+    creating = {"DeliveryStreamDescription": {"DeliveryStreamStatus": "CREATING"}}
+    stuck = Flaky(aws("firehose"), "describe_delivery_stream", [creating] * 1_000_000)
+    events: list[str] = []
+    deployer = AnomalyDeployer(
+        lambda name: stuck if name == "firehose" else aws(name), target, Ledger.load(ledger.path),
+        sleep=lambda _s: None, on_event=events.append, wait_seconds=0.01,
+    )  # fmt: skip
+    removed, failed = deployer.teardown()
+    [(label, reason)] = failed
+    assert label == f"{KIND_DELIVERY_STREAM} toll-live-to-s3"
+    assert reason.startswith("waited 0 s for the delivery stream toll-live-to-s3 to finish CREATING, so it can be deleted")
+    assert "waiting for the delivery stream toll-live-to-s3 to finish CREATING, so it can be deleted (at most 0 s)" in events
+    assert f"{KIND_MAPPING}" in " ".join(removed) and aws("lambda").list_functions()["Functions"] == []
+    assert Ledger.load(ledger.path).find(KIND_DELIVERY_STREAM) is not None

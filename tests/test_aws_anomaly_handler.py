@@ -24,7 +24,7 @@ from tollcli.anomaly.app import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.rcf import WORKSHOP_STATIONS as STATIONS
 from tollcli.anomaly.rcf import ForestSettings
 from tollcli.anomaly.windows import ClosedWindow
-from tollcli.lambda_handler import CONFIG_VARIABLE, MODEL_KEY, HandlerConfig, process
+from tollcli.backends.aws.lambda_handler import CONFIG_VARIABLE, MODEL_KEY, HandlerConfig, process
 
 REGION = "us-west-2"
 BUCKET = "toll-anomaly-test-bucket"
@@ -272,3 +272,95 @@ def test_workshop_mode_scores_each_station_row_as_the_workshop_did(aws: Aws) -> 
         assert alert["anomaly_score"] > 2.5 and alert["message"].startswith(
             f"Anomalous data detected at station {alert['station']}."
         )
+
+
+class DeniedModelS3:
+    """S3 as it answers a role without s3:ListBucket: the missing model key is a 403, not a 404."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+        self.model_reads = 0
+
+    def get_object(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        if kwargs["Key"] == MODEL_KEY:
+            self.model_reads += 1
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+        return self.s3.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+
+def test_a_denied_model_read_is_one_clear_error_not_a_retry(aws: Aws, caplog: pytest.LogCaptureFixture) -> None:
+    """A raise on the final invoke makes Lambda retry the same denied read; the handler ends the
+    window with one line naming the missing grant instead, and writes nothing half-way."""
+    s3 = DeniedModelS3(aws.s3)
+    state = process(
+        window_event([toll_line(START, "35South").encode()], start=START, state=None), config=aws.config(), s3=s3, sns=aws.sns
+    )
+    with caplog.at_level("ERROR", logger="tollcli.anomaly"):
+        final = process(window_event([], start=START, state=state["state"], final=True), config=aws.config(), s3=s3, sns=aws.sns)
+    assert final == {"state": {}, "batchItemFailures": []}
+    assert s3.model_reads == 1
+    [message] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "s3:ListBucket on the bucket" in message and MODEL_KEY in message
+    assert aws.keys("anomaly/") == []
+
+
+def test_the_function_role_may_list_the_bucket_so_a_missing_model_is_a_404() -> None:
+    """S3 answers 404 for a missing key only to a caller allowed s3:ListBucket on the bucket, and a
+    grant conditioned on `s3:prefix` does not apply to GetObject (it is what made the model unsavable)."""
+    from tollcli.backends.aws.anomaly import policy_document
+
+    document = json.loads(
+        policy_document(
+            "lambda-policy",
+            account="123456789012",
+            region=REGION,
+            partition="aws",
+            bucket=BUCKET,
+            stream_arn="arn:aws:kinesis:us-west-2:123456789012:stream/s",
+            topic_arn="arn:aws:sns:us-west-2:123456789012:t",
+            function="f",
+        )
+    )
+    listing = [
+        s for s in document["Statement"] if "s3:ListBucket" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert [(s["Effect"], s["Resource"], s.get("Condition")) for s in listing] == [("Allow", f"arn:aws:s3:::{BUCKET}", None)]
+
+
+def test_the_handler_counts_every_line_of_records_packed_by_the_kinesis_sink(aws: Aws) -> None:
+    """`toll generate` packs many lines into each Kinesis record; Lambda hands the function those
+    records as they are in the stream: every line is counted once, in its station."""
+    import numpy as np
+
+    from tollcli.backends.aws.anomaly import KinesisSink
+    from tollcli.records import RecordChunk
+
+    kinesis = boto3.client("kinesis", region_name=REGION)
+    kinesis.create_stream(StreamName="toll-live-records", ShardCount=1)
+    rng = random.Random(3)
+    stations = rng.choices(STATIONS, weights=STEADY_WEIGHTS, k=2000)
+    lines = [toll_line(START + timedelta(milliseconds=5 * i), s, f"P{i:05d}").encode() for i, s in enumerate(stations)]
+    with KinesisSink(kinesis, "toll-live-records", sleep=lambda _s: None, record_bytes=8192) as sink:
+        for start in range(0, len(lines), 250):
+            part = lines[start : start + 250]
+            sink.write(RecordChunk(lines=b"".join(part), count=len(part), event_times=np.zeros(len(part))))
+    shard = kinesis.list_shards(StreamName="toll-live-records")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="toll-live-records", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    stream_records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=10_000)["Records"]
+    assert 2000 / 250 <= len(stream_records) < 2000 / 50  # packed, not a record per line
+    state: dict[str, Any] | None = None
+    for first in range(0, len(stream_records), 7):  # batches, as Lambda forms them
+        batch = [r["Data"] for r in stream_records[first : first + 7]]
+        result = process(
+            window_event(batch, start=START, state=state, first_seq=first), config=aws.config(), s3=aws.s3, sns=aws.sns
+        )
+        assert result["batchItemFailures"] == []
+        state = result["state"]
+    assert state is not None
+    assert state["counts"] == {s: stations.count(s) for s in set(stations)}
+    assert (state["records"], state["rejected"]) == (2000, 0)

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tollcli.aws_anomaly import PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_COUNT, KinesisSink, read_alerts, read_scores
+from tollcli.backends.aws.anomaly import PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_COUNT, KinesisSink, read_alerts, read_scores
 from tollcli.errors import TollError
 from tollcli.records import RecordChunk
 
@@ -74,7 +74,7 @@ def test_every_record_lands_exactly_once_through_partial_failures_and_throttling
     lines = [f"2026-11-28T09:00:00Z,35South,P{i:05d}\n".encode() for i in range(1234)]
     flaky = FlakyKinesis(kinesis)
     delays: list[float] = []
-    sink = KinesisSink(flaky, STREAM, sleep=delays.append, jitter=lambda: 1.0)
+    sink = KinesisSink(flaky, STREAM, sleep=delays.append, jitter=lambda: 1.0, record_bytes=1)
     with sink:
         sink.write(chunk_of(lines))
     assert sorted(stream_contents(kinesis)) == sorted(lines)
@@ -94,7 +94,7 @@ def test_batches_respect_the_count_and_size_limits(kinesis: Any) -> None:
             calls.append(kwargs["Records"])
             return kinesis.put_records(**kwargs)
 
-    with KinesisSink(Recording(), STREAM, sleep=lambda _s: None) as sink:
+    with KinesisSink(Recording(), STREAM, sleep=lambda _s: None, record_bytes=1, flush_seconds=0) as sink:
         sink.write(chunk_of(big[:600]))
         sink.write(chunk_of(big[600:]))
     assert all(len(c) <= PUT_RECORDS_MAX_COUNT for c in calls)
@@ -116,7 +116,7 @@ def test_records_that_keep_failing_stop_the_sink_with_the_delivered_count(kinesi
                 "Records": [{"ErrorCode": "ProvisionedThroughputExceededException"}] * len(kwargs["Records"]),
             }
 
-    sink = KinesisSink(ThrottledAfterFirstCall(), STREAM, max_attempts=3, sleep=lambda _s: None)
+    sink = KinesisSink(ThrottledAfterFirstCall(), STREAM, max_attempts=3, sleep=lambda _s: None, record_bytes=1, flush_seconds=0)
     sink.write(chunk_of([b"a,b,c\n"] * 5))
     with pytest.raises(TollError, match=r"refused 7 records 3 times in a row \(ProvisionedThroughputExceededException\).*"
                        r"\(5 of 12 records were delivered to the Kinesis stream"):  # fmt: skip
@@ -139,7 +139,7 @@ def test_expired_credentials_mid_run_stop_the_sink_with_exit_1_not_2(kinesis: An
                 raise ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "expired"}}, "PutRecords")
             return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"}] * len(kwargs["Records"])}
 
-    sink = KinesisSink(ExpiresAfterFirstCall(), STREAM, sleep=lambda _s: None)
+    sink = KinesisSink(ExpiresAfterFirstCall(), STREAM, sleep=lambda _s: None, flush_seconds=0)
     sink.write(chunk_of([b"a,b,c\n"] * 3))
     with pytest.raises(TollError) as raised:
         sink.write(chunk_of([b"a,b,c\n"] * 2))
@@ -149,7 +149,27 @@ def test_expired_credentials_mid_run_stop_the_sink_with_exit_1_not_2(kinesis: An
 
 def test_a_missing_stream_is_an_error_not_a_retry_loop(kinesis: Any) -> None:
     with pytest.raises(TollError, match="could not write to the Kinesis stream gone"):
-        KinesisSink(kinesis, "gone", sleep=lambda _s: None).write(chunk_of([b"a,b,c\n"]))
+        KinesisSink(kinesis, "gone", sleep=lambda _s: None, flush_seconds=0).write(chunk_of([b"a,b,c\n"]))
+
+
+def test_lines_are_packed_many_to_a_kinesis_record_and_read_back_as_lines(kinesis: Any) -> None:
+    """Kinesis bills 25 KB PUT units and the stream's delivery stream 5 KB per record: a live run
+    packs what waited a second into one record; a consumer splitting records on newlines (the Lambda
+    handler, Firehose into S3) sees exactly the lines sent, once each, even through partial failures."""
+    now = [0.0]
+    flaky = FlakyKinesis(kinesis)
+    lines = [f"2026-11-28T09:00:{i % 60:02d}Z,35South,P{i:05d}\n".encode() for i in range(3000)]
+    sink = KinesisSink(flaky, STREAM, sleep=lambda _s: None, record_bytes=4096, clock=lambda: now[0])
+    for tick in range(30):  # 100 lines every 0.1 s for 3 s
+        now[0] = tick / 10
+        sink.write(chunk_of(lines[tick * 100 : (tick + 1) * 100]))
+    sink.close()
+    records = stream_contents(kinesis)
+    assert sorted(line for record in records for line in record.splitlines(keepends=True)) == sorted(lines)
+    assert all(len(r) <= 4096 and r.endswith(b"\n") for r in records)
+    assert (sink.stats.accepted, sink.stats.failed) == (3000, 0) and sink.stats.retried > 0
+    assert sink.stats.stream_records == len(records) < 3000 / 50
+    assert len(flaky.calls) < 10  # about one call a second, not one per write
 
 
 def test_alerts_and_scores_are_read_back_oldest_first() -> None:

@@ -19,13 +19,14 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 
-from tollcli.awsclient import TAG_KEY, AwsClient, translate_error
-from tollcli.backends.aws import (
+from tollcli.backends.aws.client import TAG_KEY, AwsClient, translate_error
+from tollcli.backends.aws.stack import (
     BYTES_SCANNED_CUTOFF,
     KIND_BUCKET,
     ROLE_PATH,
     AwsBackend,
     athena_cost_usd,
+    firehose_hourly_cost_usd,
 )
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
@@ -116,7 +117,7 @@ def test_role_only_firehose_of_this_account_and_only_this_bucket(aws: Callable[[
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "firehose.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": ACCOUNT}}  # Firehose's documented form
     assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == ["deliver-to-toll-bucket"]
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="deliver-to-toll-bucket")["PolicyDocument"]
@@ -244,6 +245,12 @@ def test_status_shows_live_state_leftovers_and_cost(aws: Callable[[str], Any], s
     assert bucket.details["objects"] == 1 and bucket.details["bytes"] == 6000
     assert [(u.kind, u.name) for u in report.unknown] == [("bucket", "toll-leftover-bucket")]
     assert report.monthly_cost_usd is not None and report.monthly_cost_usd >= 0
+    # Firehose at the workshop's 100 lines/s of ~40 bytes: packed, one 5 KB unit a second (4,000 bytes);
+    # a line per record, 100 units a second. $0.029/GB.
+    packed, unpacked = 5120 * 3600 / 1024**3 * 0.029, 100 * 5120 * 3600 / 1024**3 * 0.029
+    [note] = [n for n in report.notes if n.startswith("Firehose bills each record rounded up to 5 KB")]
+    assert f"${packed:.4f}/hour to ingest" in note and f"(${unpacked:.4f}/hour sent a line per record)" in note
+    assert firehose_hourly_cost_usd(130) == 2 * packed  # 5,200 bytes a second: two units
 
 
 def test_status_marks_a_resource_deleted_behind_our_back(aws: Callable[[str], Any], set_up: Ledger, settings: Settings) -> None:
@@ -489,6 +496,6 @@ def test_setup_restores_a_widened_trust_policy(aws: Callable[[str], Any], set_up
     ],
 )
 def test_leftovers_are_named_as_the_ledger_names_them(arn: str, label: tuple[str, str]) -> None:
-    from tollcli.backends.aws import _arn_kind_and_name
+    from tollcli.backends.aws.stack import _arn_kind_and_name
 
     assert _arn_kind_and_name(arn) == label

@@ -8,6 +8,7 @@ with a wrong field fails here as it would on AWS. No test reaches AWS.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from tollcli.awsclient import TAG_KEY, AwsClient
-from tollcli.errors import TollError, UsageError
-from tollcli.paths import read_template
-from tollcli.quicksight import (
+from tollcli.backends.aws.client import TAG_KEY, AwsClient
+from tollcli.backends.aws.quicksight import (
     KIND_ANALYSIS,
     KIND_DATA_SOURCE,
     KIND_DATASET,
@@ -31,6 +30,8 @@ from tollcli.quicksight import (
     check_user_arn,
     quicksight_user_name,
 )
+from tollcli.errors import TollError, UsageError
+from tollcli.paths import read_template
 from tollcli.records import COLUMNS
 from tollcli.state import Ledger
 
@@ -491,7 +492,7 @@ def test_cli_checks_the_user_and_the_stack_before_calling_aws(toll_process: Call
 def cli_aws(monkeypatch: pytest.MonkeyPatch, moto_account: None, stub: Stubber) -> Stubber:
     """`toll --backend aws ...` in process: moto, with QuickSight's missing calls answered by `stub`."""
     client = routed(stub)
-    monkeypatch.setattr("tollcli.backends.aws.AwsClient", lambda **_kw: TestAws(client))
+    monkeypatch.setattr("tollcli.backends.aws.stack.AwsClient", lambda **_kw: TestAws(client))
     return stub
 
 
@@ -536,3 +537,42 @@ def test_cli_without_a_subscription_exits_2_and_says_how_to_get_one(
     assert "never subscribes" in result.stderr and "$20" in result.stderr
     ledger = Ledger.load(home / "ledger.json")
     assert ledger is not None and not any(r.kind.startswith("quicksight") for r in ledger.resources)
+
+
+JODA_FIELDS = {"yyyy": r"\d{4}", "MM": r"\d{2}", "dd": r"\d{2}", "HH": r"\d{2}", "mm": r"\d{2}", "ss": r"\d{2}", "SSS": r"\d{3}"}
+JODA_OFFSETS = {"ZZ": r"(?:Z|[+-]\d{2}:\d{2})", "Z": r"(?:Z|[+-]\d{4})"}
+
+
+def joda_pattern(pattern: str) -> re.Pattern[str]:
+    """QuickSight's date formats are Joda-Time patterns: the letters our dataset uses, as a strict
+    full-match regex (a row whose value does not match is skipped by CastColumnTypeOperation)."""
+    parts, rest = [], pattern
+    while rest:
+        if rest.startswith("'"):
+            literal, _, rest = rest[1:].partition("'")
+            parts.append(re.escape(literal))
+            continue
+        for token, regex in {**JODA_FIELDS, **JODA_OFFSETS}.items():
+            if rest.startswith(token):
+                parts.append(regex)
+                rest = rest[len(token) :]
+                break
+        else:
+            assert not rest[0].isalpha(), f"unsupported pattern letter {rest[0]!r} in {pattern!r}"
+            parts.append(re.escape(rest[0]))
+            rest = rest[1:]
+    return re.compile("".join(parts))
+
+
+def test_the_dataset_date_format_parses_the_records_we_generate(toll: Callable[..., Any]) -> None:
+    """`toll generate` writes milliseconds (`...:15.009Z`); a format without them made QuickSight skip
+    every row, leaving the time chart empty."""
+    dataset = json.loads(read_template("quicksight", "dataset.json"))
+    cast = dataset["LogicalTableMap"]["toll-records-typed"]["DataTransforms"][0]["CastColumnTypeOperation"]
+    date_format = joda_pattern(cast["Format"])
+    result = toll("generate", "--count", "200", "--seed", "3", "--output", "-", "--quiet")
+    assert result.exit_code == 0, result.output
+    dates = [line.split(",")[0] for line in result.stdout.splitlines() if line]
+    assert len(dates) == 200
+    assert [d for d in dates if not date_format.fullmatch(d)] == []
+    assert not joda_pattern("yyyy-MM-dd'T'HH:mm:ssZZ").fullmatch(dates[0])  # the old format, which skipped them

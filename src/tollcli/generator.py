@@ -665,6 +665,8 @@ class GenerateSummary:
     notes: list[str] = field(default_factory=list)
     continued_after: str | None = None  # a backfill that continued after the home's last event time
     late_records: int = 0  # records the anomaly app counted late (their window had closed): not scored
+    api_calls: int = 0  # AWS: PutRecordBatch / PutRecords calls, resends included
+    firehose_records: int = 0  # AWS: records the stream accepted, many lines each: Firehose's billing units
 
 
 @dataclass
@@ -940,6 +942,8 @@ def run_generation(
         notes=notes,
         continued_after=_iso(run.continued_after) if run.continued_after is not None else None,
         late_records=late,
+        api_calls=stats.api_calls,
+        firehose_records=stats.stream_records,
     )
 
 

@@ -35,10 +35,11 @@ from moto.athena.models import QueryResults, athena_backends
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 
-import tollcli.firehose
-from tollcli.awsclient import AwsClient
+import iam_lint
+import tollcli.backends.aws.firehose
+from tollcli.backends.aws.client import AwsClient
+from tollcli.backends.aws.firehose import FirehoseSink
 from tollcli.errors import TollError
-from tollcli.firehose import FirehoseSink
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger
 
@@ -148,14 +149,16 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultLayer]:
 
 @pytest.fixture
 def sink_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The CLI's Firehose sink, its backoff recorded instead of slept."""
+    """The CLI's Firehose sink, its backoff recorded instead of slept, and each line its own record
+    (`record_bytes=1`) so that these storms hit many calls; packing is tested in test_aws_firehose.py
+    and runs the same resend code."""
     sleeps: list[float] = []
 
     class RecordedSleepSink(FirehoseSink):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **{**kwargs, "sleep": sleeps.append})
+            super().__init__(*args, **{**kwargs, "sleep": sleeps.append, "record_bytes": 1})
 
-    monkeypatch.setattr(tollcli.firehose, "FirehoseSink", RecordedSleepSink)
+    monkeypatch.setattr(tollcli.backends.aws.firehose, "FirehoseSink", RecordedSleepSink)
     return sleeps
 
 
@@ -284,7 +287,13 @@ def test_50_whole_call_throttles_in_a_row_then_success_deliver_every_record_once
     records = toll_records(3000)
     sleeps: list[float] = []
     sink = FirehoseSink(
-        AwsClient(region=REGION), STREAM, realtime=False, max_attempts=60, sleep=sleeps.append, jitter=lambda: 1.0
+        AwsClient(region=REGION),
+        STREAM,
+        realtime=False,
+        max_attempts=60,
+        sleep=sleeps.append,
+        jitter=lambda: 1.0,
+        record_bytes=1,
     )
     for start in range(0, len(records), 450):  # chunks that do not line up with batches
         sink.write(chunk_of(records[start : start + 450]))
@@ -333,7 +342,14 @@ def test_50_partial_failures_in_a_row_resend_exactly_the_failed_entries(
     records = toll_records(1500)
     sleeps: list[float] = []
     sink = FirehoseSink(
-        AwsClient(region=REGION), STREAM, realtime=False, workers=2, max_attempts=60, sleep=sleeps.append, jitter=lambda: 1.0
+        AwsClient(region=REGION),
+        STREAM,
+        realtime=False,
+        workers=2,
+        max_attempts=60,
+        sleep=sleeps.append,
+        jitter=lambda: 1.0,
+        record_bytes=1,
     )
     sink.write(chunk_of(records))
     sink.close()
@@ -355,7 +371,7 @@ def test_the_default_budget_rides_out_7_throttles_in_a_row_and_stops_at_8(
     naming the throttling and exactly what was delivered."""
     faults.fail(PUT, "ThrottlingException", 400, times=7)
     sleeps: list[float] = []
-    sink = FirehoseSink(AwsClient(region=REGION), STREAM, workers=1, sleep=sleeps.append, jitter=lambda: 1.0)
+    sink = FirehoseSink(AwsClient(region=REGION), STREAM, workers=1, sleep=sleeps.append, jitter=lambda: 1.0, record_bytes=1)
     first, second = toll_records(10, "a"), toll_records(10, "b")
     sink.write(chunk_of(first))
     sink.flush()
@@ -713,11 +729,13 @@ def test_the_stored_role_policies_after_setup_and_deploy_name_only_our_resources
         assert role["Path"] == "/toll/"
         assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []  # no managed policy
         trust = role["AssumeRolePolicyDocument"]
+        assert iam_lint.findings(trust, trust=True) == [], name  # parliament, as stored
         for statement in trust["Statement"]:
             assert set(statement["Principal"]) == {"Service"} and len(as_list(statement["Principal"]["Service"])) == 1
         policies = iam.list_role_policies(RoleName=name)["PolicyNames"]
         assert len(policies) == 1
         document = iam.get_role_policy(RoleName=name, PolicyName=policies[0])["PolicyDocument"]
+        assert iam_lint.findings(document) == [], name
         for statement in as_list(document["Statement"]):
             assert statement["Effect"] == "Allow"
             actions = as_list(statement["Action"])
@@ -733,4 +751,5 @@ def test_the_stored_role_policies_after_setup_and_deploy_name_only_our_resources
     assert checked >= 10
     bucket_policy = json.loads(client(faults, "s3").get_bucket_policy(Bucket=stack)["Policy"])
     assert all(s["Effect"] == "Deny" for s in bucket_policy["Statement"])  # the bucket grants nothing
+    assert iam_lint.findings(bucket_policy) == []
     assert SECRET_KEY not in deployed.output and ACCESS_KEY not in deployed.output

@@ -70,6 +70,8 @@ class SinkStats:
     failed: int = 0
     objects: int = 0
     api_calls: int = 0
+    stream_records: int = 0  # AWS: records the stream accepted (many lines each): what Firehose bills per
+    billed_bytes: int = 0  # AWS: their size as billed (each record rounded up to the service's unit)
 
 
 def refused_for_good(service: str, records: int, attempts: int, reason: str) -> TollError:

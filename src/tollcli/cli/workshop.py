@@ -155,7 +155,7 @@ def dashboard(
 
 def publish_quicksight(app: AppContext, *, quicksight: bool, user_arn: str | None, output_format: SummaryFormat,
                        open_it: bool) -> None:  # fmt: skip
-    """`toll dashboard --quicksight`: the analysis in QuickSight (tollcli.quicksight), its URL on stdout."""
+    """`toll dashboard --quicksight`: the analysis in QuickSight (backends/aws/quicksight.py), its URL on stdout."""
     if not quicksight:
         raise UsageError("--user goes with --quicksight (the offline dashboard is not shared with anyone)")
     quiet = output_format is SummaryFormat.json

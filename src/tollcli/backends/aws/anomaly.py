@@ -33,23 +33,24 @@ from typing import Any
 
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
-from tollcli.awsclient import translate_error
-from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
+from tollcli.backends.aws.client import error_code, is_missing, retry_while_role_propagates, translate_error, wait_until
+from tollcli.backends.aws.context import AwsContext
+from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
+from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
+from tollcli.backends.aws.names import TAG_KEY
+from tollcli.backends.aws.packing import FLUSH_SECONDS, LineBuffer, PackedRecord, billed_bytes, cut_records
+from tollcli.backends.base import DeployReport, EventCallback, RecordSink, SinkStats, refused_for_good, stopped_with_count
+from tollcli.config import DATABASE_NAME
 from tollcli.errors import TollError, UsageError
-from tollcli.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
-from tollcli.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.paths import read_template
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger, Resource
-
-EventCallback = Callable[[str], None]
 
 TUMBLING_WINDOW_SECONDS = 10
 ANOMALY_PREFIX = "anomaly/"
 PACKAGE_PREFIX = "anomaly/package/"
 DIRECT_UPLOAD_MAX_BYTES = 45 * 1024 * 1024  # Lambda takes 50 MB inline; leave room for the request
 SCORES_TABLE = "anomaly_scores"
-TAG_KEY = "toll:stack"
 ROLE_PATH = "/toll/"  # where the AWS backend looks for roles left over from other runs
 # Ledger kinds, in the order deploy creates them; teardown walks TEARDOWN_ORDER.
 KIND_DATA_STREAM = "anomaly-data-stream"
@@ -60,7 +61,7 @@ KIND_SUBSCRIPTION = "anomaly-subscription"
 KIND_FUNCTION_ROLE = "anomaly-function-role"
 KIND_FUNCTION = "anomaly-function"
 KIND_MAPPING = "anomaly-event-source-mapping"
-KIND_TABLE = "anomaly-table"
+KIND_SCORES_TABLE = "anomaly-table"
 KIND_PACKAGE = "anomaly-package"
 KIND_LOG_GROUP = "anomaly-log-group"
 LOG_RETENTION_DAYS = 7
@@ -72,7 +73,7 @@ TEARDOWN_ORDER = (
     KIND_DATA_STREAM,
     KIND_SUBSCRIPTION,
     KIND_TOPIC,
-    KIND_TABLE,
+    KIND_SCORES_TABLE,
     KIND_FUNCTION_ROLE,
     KIND_FIREHOSE_ROLE,
     KIND_PACKAGE,
@@ -173,7 +174,10 @@ class AnomalyTarget:
 
 
 @dataclass
-class DeployReport:
+class AnomalyDeployment:
+    """What `AnomalyDeployer.deploy` made or kept and the names it used; `deploy_on_backend` turns it
+    into the backend interface's `DeployReport`."""
+
     created: list[Resource] = field(default_factory=list)
     existing: list[Resource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -191,22 +195,6 @@ def policy_document(name: str, **values: str) -> str:
     """A shipped IAM policy (templates/aws/anomaly/<name>.json) with its placeholders filled."""
     text = Template(read_template("aws", "anomaly", f"{name}.json")).substitute(values)
     return json.dumps(json.loads(text))
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _is_missing(exc: Exception) -> bool:
-    return _error_code(exc) in {
-        "ResourceNotFoundException",
-        "NoSuchEntity",
-        "NotFound",
-        "EntityNotFoundException",
-        "NoSuchKey",
-        "404",
-    }
 
 
 class AnomalyDeployer:
@@ -231,41 +219,35 @@ class AnomalyDeployer:
         self.wait_seconds = wait_seconds
 
     # helpers --------------------------------------------------------------------------------
-    def _record(self, report: DeployReport, kind: str, name: str, created: bool, **settings: Any) -> Resource:
+    def _record(self, report: AnomalyDeployment, kind: str, name: str, created: bool, **settings: Any) -> Resource:
         resource = self.ledger.record(Resource(kind=kind, name=name, settings=settings))
         (report.created if created else report.existing).append(resource)
         self.on_event(f"{'created' if created else 'exists '} {kind} {name}")
         return resource
 
     def _wait(self, what: str, ready: Callable[[], bool], interval: float = 2.0) -> None:
-        deadline = time.monotonic() + self.wait_seconds
-        while not ready():
-            if time.monotonic() > deadline:
-                raise TollError(f"{what} did not become ready within {self.wait_seconds:.0f} s")
-            self.sleep(interval)
+        """The client's `wait_until`, bounded by `wait_seconds`, announcing what it waits for once."""
+
+        def announce(waited: float) -> None:
+            if waited == 0:
+                self.on_event(f"waiting for {what} (at most {self.wait_seconds:.0f} s)")
+
+        wait_until(what, ready, sleep=self.sleep, timeout=self.wait_seconds, interval=interval, on_wait=announce)
 
     def _retry_while_role_propagates(self, what: str, call: Callable[[], Any]) -> Any:
-        """New IAM roles take seconds to be usable by Lambda and Firehose; retry only that error."""
-        attempts = 12
-        for attempt in range(attempts):
-            try:
-                return call()
-            except Exception as exc:
-                message = str(exc).lower()
-                role_not_ready = _error_code(exc) in {"InvalidParameterValueException", "InvalidArgumentException"} and (
-                    "role" in message or "assume" in message
-                )
-                if not role_not_ready or attempt == attempts - 1:
-                    raise translate_error(exc, f"create {what}") from None
-                self.on_event(f"waiting for the new role to reach {what}")
-                self.sleep(min(2.0 * (attempt + 1), 10.0))
-        raise AssertionError("unreachable")
+        """New IAM roles take seconds to be usable by Lambda and Firehose: the client's retry."""
+        try:
+            return retry_while_role_propagates(
+                call, sleep=self.sleep, on_retry=lambda _n: self.on_event(f"waiting for the new role to reach {what}")
+            )
+        except Exception as exc:
+            raise translate_error(exc, f"create {what}") from None
 
     # deploy ---------------------------------------------------------------------------------
-    def deploy(self, package: LambdaPackage, config: AnomalyConfig) -> DeployReport:
+    def deploy(self, package: LambdaPackage, config: AnomalyConfig) -> AnomalyDeployment:
         """Create what is missing, update the function's code and settings; idempotent."""
         threshold, email, phone = config.threshold, config.email, config.phone
-        report = DeployReport(threshold=threshold)
+        report = AnomalyDeployment(threshold=threshold)
         stream_arn = self.ensure_data_stream(report)
         firehose_role_arn = self.ensure_role(
             report, KIND_FIREHOSE_ROLE, self.names.firehose_role, "firehose-trust", "firehose-policy", stream_arn=stream_arn
@@ -307,21 +289,20 @@ class AnomalyDeployer:
         self.ledger.save()
         return report
 
-    def ensure_data_stream(self, report: DeployReport) -> str:
+    def ensure_data_stream(self, report: AnomalyDeployment) -> str:
         kinesis = self.client("kinesis")
         name = self.names.data_stream
         try:
             summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the Kinesis stream {name}") from None
             # One shard: Lambda's tumbling windows are per shard, and one model must see every window.
             kinesis.create_stream(StreamName=name, ShardCount=1, StreamModeDetails={"StreamMode": "PROVISIONED"})
             created = True
-            self.on_event(f"waiting for the Kinesis stream {name} to become active")
         self._wait(
-            f"Kinesis stream {name}",
+            f"the Kinesis stream {name} to be ACTIVE",
             lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE",
         )
         summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
@@ -329,7 +310,7 @@ class AnomalyDeployer:
         self._record(report, KIND_DATA_STREAM, name, created, arn=summary["StreamARN"], shards=1)
         return str(summary["StreamARN"])
 
-    def ensure_role(self, report: DeployReport, kind: str, name: str, trust: str, policy: str, **values: str) -> str:
+    def ensure_role(self, report: AnomalyDeployment, kind: str, name: str, trust: str, policy: str, **values: str) -> str:
         iam = self.client("iam")
         fill = {
             "account": self.target.account,
@@ -342,7 +323,7 @@ class AnomalyDeployer:
             arn = iam.get_role(RoleName=name)["Role"]["Arn"]
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the IAM role {name}") from None
             arn = iam.create_role(
                 RoleName=name,
@@ -356,14 +337,14 @@ class AnomalyDeployer:
         self._record(report, kind, name, created, arn=arn, policy=policy)
         return str(arn)
 
-    def ensure_delivery_stream(self, report: DeployReport, stream_arn: str, role_arn: str) -> None:
+    def ensure_delivery_stream(self, report: AnomalyDeployment, stream_arn: str, role_arn: str) -> None:
         firehose = self.client("firehose")
         name = self.names.delivery_stream
         try:
             firehose.describe_delivery_stream(DeliveryStreamName=name)
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the delivery stream {name}") from None
             self._retry_while_role_propagates(
                 f"the delivery stream {name}",
@@ -382,9 +363,8 @@ class AnomalyDeployer:
                 ),
             )
             created = True
-            self.on_event(f"waiting for the delivery stream {name} to become active")
         self._wait(
-            f"delivery stream {name}",
+            f"the delivery stream {name} to be ACTIVE",
             lambda: (
                 firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["DeliveryStreamStatus"]
                 == "ACTIVE"
@@ -392,7 +372,7 @@ class AnomalyDeployer:
         )
         self._record(report, KIND_DELIVERY_STREAM, name, created, source=self.names.data_stream, bucket=self.target.bucket)
 
-    def ensure_topic(self, report: DeployReport) -> str:
+    def ensure_topic(self, report: AnomalyDeployment) -> str:
         sns = self.client("sns")
         name = self.names.topic
         existing = self.ledger.find(KIND_TOPIC, name) is not None
@@ -400,7 +380,7 @@ class AnomalyDeployer:
         self._record(report, KIND_TOPIC, name, not existing, arn=arn)
         return str(arn)
 
-    def ensure_subscription(self, report: DeployReport, topic_arn: str, protocol: str, endpoint: str) -> None:
+    def ensure_subscription(self, report: AnomalyDeployment, topic_arn: str, protocol: str, endpoint: str) -> None:
         sns = self.client("sns")
         label = f"{protocol}:{endpoint}"
         for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
@@ -427,7 +407,7 @@ class AnomalyDeployer:
             return [f"SMS: this account is in the SNS sandbox and {phone} is not verified there: it will not receive alerts yet."]
         return []
 
-    def ensure_log_group(self, report: DeployReport) -> None:
+    def ensure_log_group(self, report: AnomalyDeployment) -> None:
         """Made here (not by Lambda on first run) so it is tagged, kept 7 days, and removed at teardown."""
         logs = self.client("logs")
         name = f"/aws/lambda/{self.names.function}"
@@ -446,7 +426,9 @@ class AnomalyDeployer:
         self.client("s3").put_object(Bucket=self.target.bucket, Key=key, Body=package.read())
         return {"S3Bucket": self.target.bucket, "S3Key": key}
 
-    def ensure_function(self, report: DeployReport, package: LambdaPackage, role_arn: str, environment: dict[str, str]) -> None:
+    def ensure_function(
+        self, report: AnomalyDeployment, package: LambdaPackage, role_arn: str, environment: dict[str, str]
+    ) -> None:
         lam = self.client("lambda")
         name = self.names.function
         config = {
@@ -461,7 +443,7 @@ class AnomalyDeployer:
         try:
             current = lam.get_function(FunctionName=name)["Configuration"]
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the function {name}") from None
             current = None
         if current is None:
@@ -497,9 +479,9 @@ class AnomalyDeployer:
                 )
             return config.get("State", "Active") == "Active" and config.get("LastUpdateStatus", "Successful") == "Successful"
 
-        self._wait(f"function {name}", ready)
+        self._wait(f"the function {name} to be Active with its update done", ready)
 
-    def ensure_mapping(self, report: DeployReport, stream_arn: str, window_seconds: int = TUMBLING_WINDOW_SECONDS) -> None:
+    def ensure_mapping(self, report: AnomalyDeployment, stream_arn: str, window_seconds: int = TUMBLING_WINDOW_SECONDS) -> None:
         lam = self.client("lambda")
         name = self.names.function
         mappings = lam.list_event_source_mappings(FunctionName=name, EventSourceArn=stream_arn).get("EventSourceMappings", [])
@@ -509,16 +491,21 @@ class AnomalyDeployer:
                 lam.update_event_source_mapping(UUID=mapping["UUID"], TumblingWindowInSeconds=window_seconds)
                 created = True
         else:
-            mapping = lam.create_event_source_mapping(
-                EventSourceArn=stream_arn,
-                FunctionName=name,
-                StartingPosition="TRIM_HORIZON",  # the stream is new: everything in it is for us
-                BatchSize=500,
-                ParallelizationFactor=1,  # one model, windows in order
-                TumblingWindowInSeconds=window_seconds,
-                FunctionResponseTypes=["ReportBatchItemFailures"],
-                MaximumRetryAttempts=5,
-                Tags=self.target.tags,
+            # The function's new role may not reach the stream yet: Lambda then refuses with
+            # InvalidParameterValueException "Cannot access stream ... ensure the role can perform ...".
+            mapping = self._retry_while_role_propagates(
+                "the event source mapping",
+                lambda: lam.create_event_source_mapping(
+                    EventSourceArn=stream_arn,
+                    FunctionName=name,
+                    StartingPosition="TRIM_HORIZON",  # the stream is new: everything in it is for us
+                    BatchSize=500,
+                    ParallelizationFactor=1,  # one model, windows in order
+                    TumblingWindowInSeconds=window_seconds,
+                    FunctionResponseTypes=["ReportBatchItemFailures"],
+                    MaximumRetryAttempts=5,
+                    Tags=self.target.tags,  # needs botocore >= 1.35.23 (see client.MIN_BOTOCORE)
+                ),
             )
             created = True
         uuid = mapping["UUID"]
@@ -527,13 +514,13 @@ class AnomalyDeployer:
             state = lam.get_event_source_mapping(UUID=uuid)["State"]
             return state in {"Enabled", "Disabled"}
 
-        self._wait("event source mapping", enabled)
+        self._wait(f"the event source mapping {uuid} to be Enabled", enabled)
         self._record(
             report, KIND_MAPPING, uuid, created,
             arn=mapping.get("EventSourceMappingArn", ""), function=name, tumbling_window_seconds=window_seconds,
         )  # fmt: skip
 
-    def ensure_scores_table(self, report: DeployReport) -> None:
+    def ensure_scores_table(self, report: AnomalyDeployment) -> None:
         glue = self.client("glue")
         table = {
             "Name": SCORES_TABLE,
@@ -556,13 +543,13 @@ class AnomalyDeployer:
             glue.update_table(DatabaseName=self.target.database, TableInput=table)
             created = False
         except Exception as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise translate_error(exc, f"look up the table {SCORES_TABLE}") from None
             glue.create_table(DatabaseName=self.target.database, TableInput=table)
             created = True
         self._record(
             report,
-            KIND_TABLE,
+            KIND_SCORES_TABLE,
             SCORES_TABLE,
             created,
             database=self.target.database,
@@ -580,7 +567,7 @@ class AnomalyDeployer:
                 try:
                     self.remove(resource)
                 except Exception as exc:
-                    if not _is_missing(exc):
+                    if not is_missing(exc):
                         reason = exc.message if isinstance(exc, TollError) else translate_error(exc, f"remove {label}").message
                         failed.append((label, reason))
                         continue
@@ -597,26 +584,36 @@ class AnomalyDeployer:
         if kind == KIND_MAPPING:
             lam = self.client("lambda")
             lam.delete_event_source_mapping(UUID=name)
-            self._wait_gone(lambda: lam.get_event_source_mapping(UUID=name))
+            self._wait_gone(f"the event source mapping {name}", lambda: lam.get_event_source_mapping(UUID=name))
         elif kind == KIND_LOG_GROUP:
             self.client("logs").delete_log_group(logGroupName=name)
         elif kind == KIND_FUNCTION:
             self.client("lambda").delete_function(FunctionName=name)
         elif kind == KIND_DELIVERY_STREAM:
             firehose = self.client("firehose")
+            # Firehose refuses to delete a stream still CREATING (a deploy stopped while waiting).
+            self._wait(
+                f"the delivery stream {name} to finish CREATING, so it can be deleted",
+                lambda: (
+                    firehose.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"][
+                        "DeliveryStreamStatus"
+                    ]
+                    != "CREATING"
+                ),
+            )
             firehose.delete_delivery_stream(DeliveryStreamName=name)
-            self._wait_gone(lambda: firehose.describe_delivery_stream(DeliveryStreamName=name))
+            self._wait_gone(f"the delivery stream {name}", lambda: firehose.describe_delivery_stream(DeliveryStreamName=name))
         elif kind == KIND_DATA_STREAM:
             kinesis = self.client("kinesis")
             kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
-            self._wait_gone(lambda: kinesis.describe_stream_summary(StreamName=name))
+            self._wait_gone(f"the Kinesis stream {name}", lambda: kinesis.describe_stream_summary(StreamName=name))
         elif kind == KIND_SUBSCRIPTION:
             arn = str(settings.get("arn", ""))
             if arn.startswith("arn:"):  # "PendingConfirmation" subscriptions go with their topic
                 self.client("sns").unsubscribe(SubscriptionArn=arn)
         elif kind == KIND_TOPIC:
             self.client("sns").delete_topic(TopicArn=settings["arn"])
-        elif kind == KIND_TABLE:
+        elif kind == KIND_SCORES_TABLE:
             self.client("glue").delete_table(DatabaseName=settings.get("database", self.target.database), Name=name)
         elif kind in {KIND_FUNCTION_ROLE, KIND_FIREHOSE_ROLE}:
             iam = self.client("iam")
@@ -626,17 +623,17 @@ class AnomalyDeployer:
         elif kind == KIND_PACKAGE:  # the build folder under the home (wheels and zips)
             shutil.rmtree(name, ignore_errors=True)
 
-    def _wait_gone(self, describe: Callable[[], Any]) -> None:
+    def _wait_gone(self, what: str, describe: Callable[[], Any]) -> None:
         def gone() -> bool:
             try:
                 describe()
             except Exception as exc:
-                if _is_missing(exc):
+                if is_missing(exc):
                     return True
                 raise
             return False
 
-        self._wait("deletion", gone)
+        self._wait(f"{what} to be deleted", gone)
 
 
 # --- deploy, as the AWS backend calls it ---------------------------------------------------------
@@ -650,11 +647,11 @@ def deploy_anomaly_app(
     cache: Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_event: EventCallback = lambda _m: None,
-) -> DeployReport:
+) -> AnomalyDeployment:
     """Check the input, build the function's package, then create or update the app."""
     from dataclasses import replace
 
-    from tollcli.lambda_package import build_lambda_package
+    from tollcli.backends.aws.lambda_package import build_lambda_package
 
     config = replace(
         config.check(),
@@ -675,6 +672,7 @@ def deploy_anomaly_app(
 PUT_RECORDS_MAX_COUNT = 500
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # data and partition keys, per call
 RECORD_MAX_BYTES = 1024 * 1024
+PACKED_RECORD_BYTES = 1000 * 1024  # also within Firehose's record limit, for the stream's delivery stream
 RETRYABLE_CALL_ERRORS = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -689,6 +687,11 @@ class KinesisSink(RecordSink):
     """`PutRecords` to the live stream: at most 500 records and 5 MiB a call; resends exactly
     the entries that failed (and whole calls that were throttled) with backoff and jitter.
 
+    Lines are packed many to a Kinesis record (up to `record_bytes`, 1,000 KiB: see `packing`),
+    since Kinesis bills 25 KB PUT units and the stream's delivery stream bills each record rounded
+    up to 5 KB; the Lambda handler and Firehose both read a record's lines as sent. Live runs
+    (`realtime`) send what waited `flush_seconds`; backfills send full calls.
+
     Entries still refused after `max_attempts`, or a call that resending cannot fix (expired
     credentials, a missing stream), stop the sink, as `FirehoseSink` does: nothing more is sent and
     one `TollError` (exit 1: records were already sent) names the problem and how many records
@@ -699,23 +702,32 @@ class KinesisSink(RecordSink):
         kinesis: Any,
         stream: str,
         *,
+        realtime: bool = True,
         max_attempts: int = 8,
         base_delay: float = 0.1,
         max_delay: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,
+        record_bytes: int = PACKED_RECORD_BYTES,
+        flush_seconds: float = FLUSH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         import random
 
+        if not 1 <= record_bytes <= RECORD_MAX_BYTES:
+            raise UsageError(f"a Kinesis record holds 1 to {RECORD_MAX_BYTES:,} bytes, not {record_bytes:,}")
         self.kinesis = kinesis
         self.stream = stream
+        self.realtime = realtime
+        self.record_bytes = record_bytes
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.sleep = sleep
         self.jitter = jitter or random.random
         self._stats = SinkStats()
-        self._pending: list[bytes] = []
+        ready = min(PUT_RECORDS_MAX_BYTES // 2, PUT_RECORDS_MAX_COUNT * record_bytes)
+        self._pending = LineBuffer(ready_bytes=ready, flush_seconds=flush_seconds, clock=clock)
         self._sequence = 0
         self._received = 0
         self._closed = False
@@ -727,17 +739,19 @@ class KinesisSink(RecordSink):
     def write(self, chunk: RecordChunk) -> None:
         if self._closed:
             raise TollError(f"the sink to the Kinesis stream {self.stream} is closed")
-        records = chunk.split_records()
-        for record in records:
-            if len(record) > RECORD_MAX_BYTES:
-                raise UsageError(f"a record of {len(record)} bytes is over Kinesis's 1 MiB limit")
-        self._pending.extend(records)
-        self._received += len(records)
-        self.flush()
+        if len(chunk.lines) > RECORD_MAX_BYTES:  # only then can one line be over the limit
+            for line in chunk.split_records():
+                if len(line) > RECORD_MAX_BYTES:
+                    raise UsageError(f"a record of {len(line)} bytes is over Kinesis's 1 MiB limit")
+        self._pending.add(chunk.lines, chunk.count)
+        self._received += chunk.count
+        if self._pending.full() or (self.realtime and self._pending.aged()):
+            self.flush()
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        for batch in self._batches(pending):
+        if not len(self._pending):
+            return
+        for batch in self._batches(cut_records(self._pending.take(), self.record_bytes)):
             self._send(batch)
 
     def close(self) -> None:
@@ -749,17 +763,18 @@ class KinesisSink(RecordSink):
         self._sequence += 1
         return {"Data": data, "PartitionKey": str(self._sequence % 1024)}
 
-    def _batches(self, records: list[bytes]) -> list[list[dict[str, Any]]]:
-        batches: list[list[dict[str, Any]]] = []
-        current: list[dict[str, Any]] = []
+    def _batches(self, records: list[PackedRecord]) -> list[list[tuple[dict[str, Any], int]]]:
+        """(entry, lines in it) per PutRecords call: <= 500 entries and <= 5 MiB, order kept."""
+        batches: list[list[tuple[dict[str, Any], int]]] = []
+        current: list[tuple[dict[str, Any], int]] = []
         size = 0
-        for data in records:
-            entry = self._entry(data)
-            entry_size = len(data) + len(entry["PartitionKey"])
+        for record in records:
+            entry = self._entry(record.data)
+            entry_size = len(record.data) + len(entry["PartitionKey"])
             if current and (len(current) == PUT_RECORDS_MAX_COUNT or size + entry_size > PUT_RECORDS_MAX_BYTES):
                 batches.append(current)
                 current, size = [], 0
-            current.append(entry)
+            current.append((entry, record.lines))
             size += entry_size
         if current:
             batches.append(current)
@@ -768,36 +783,41 @@ class KinesisSink(RecordSink):
     def _backoff(self, attempt: int) -> None:
         self.sleep(min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + self.jitter() / 2))
 
-    def _send(self, entries: list[dict[str, Any]]) -> None:
+    def _send(self, entries: list[tuple[dict[str, Any], int]]) -> None:
         reason = ""
         for attempt in range(self.max_attempts):
             self._stats.api_calls += 1
             try:
-                response = self.kinesis.put_records(StreamName=self.stream, Records=entries)
+                response = self.kinesis.put_records(StreamName=self.stream, Records=[entry for entry, _ in entries])
             except Exception as exc:
-                if _error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
-                    self._stats.failed += len(entries)
+                if error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
+                    self._stats.failed += sum(lines for _, lines in entries)
                     raise self._stop(translate_error(exc, f"write to the Kinesis stream {self.stream}")) from None
-                failed, reason = entries, _error_code(exc) or type(exc).__name__
+                failed, reason = entries, error_code(exc) or type(exc).__name__
             else:
                 results = response.get("Records", [])
-                failed = [entry for entry, result in zip(entries, results) if result.get("ErrorCode")]
+                failed = [item for item, result in zip(entries, results) if result.get("ErrorCode")]
                 reason = next((str(result["ErrorCode"]) for result in results if result.get("ErrorCode")), "")
-                self._stats.accepted += len(entries) - len(failed)
+                delivered = [item for item, result in zip(entries, results) if not result.get("ErrorCode")]
+                self._stats.accepted += sum(lines for _, lines in delivered)
+                self._stats.stream_records += len(delivered)
+                # the stream's delivery stream bills the same records, each rounded up to 5 KB
+                self._stats.billed_bytes += sum(billed_bytes(len(entry["Data"])) for entry, _ in delivered)
             if not failed:
                 return
             if attempt == self.max_attempts - 1:
                 break
-            self._stats.retried += len(failed)
+            self._stats.retried += sum(lines for _, lines in failed)
             entries = failed
             self._backoff(attempt)
-        self._stats.failed += len(entries)
-        raise self._stop(refused_for_good("Kinesis", len(entries), self.max_attempts, reason))
+        lines = sum(lines for _, lines in entries)
+        self._stats.failed += lines
+        raise self._stop(refused_for_good("Kinesis", lines, self.max_attempts, reason))
 
     def _stop(self, error: TollError) -> TollError:
         """Send nothing more; the error, with what was delivered (exit 1: records were sent)."""
         self._closed = True
-        self._pending = []
+        self._pending.clear()
         return stopped_with_count(
             error, accepted=self._stats.accepted, received=self._received, destination=f"the Kinesis stream {self.stream}"
         )
@@ -842,28 +862,22 @@ def read_scores(s3: Any, bucket: str) -> list[dict[str, Any]]:
 
 
 # --- what AwsBackend delegates here (deploy, alerts, the live sink) --------------------------------
-def _backend_target(backend: Any, ledger: Ledger, aws: Any) -> AnomalyTarget:
+def _backend_target(ctx: AwsContext) -> AnomalyTarget:
     """Section 1's bucket and database, as `toll --backend aws setup` recorded them."""
-    from tollcli.backends.aws import KIND_BUCKET, KIND_DATABASE
-    from tollcli.config import DATABASE_NAME
-
-    bucket = ledger.find(KIND_BUCKET)
-    if bucket is None or ledger.find(KIND_DATABASE) is None or bucket.settings.get("state") == "creating":
+    if ctx.bucket is None or not ctx.has_database:
         raise UsageError("Section 1 is not set up here: run `toll --backend aws setup` before `toll deploy`")
     return AnomalyTarget(
-        bucket=bucket.name,
+        bucket=ctx.bucket,
         database=DATABASE_NAME,
-        region=aws.region,
-        account=aws.account_id(),
-        stack=backend.settings.stack,
-        partition=aws.partition,
+        region=ctx.aws.region,
+        account=ctx.aws.account_id(),
+        stack=ctx.stack,
+        partition=ctx.aws.partition,
     )
 
 
-def deploy_on_backend(backend: Any, *, config: AnomalyConfig, replay: bool, on_event: EventCallback) -> Any:
-    """`AwsBackend.deploy`: the app on Kinesis, Lambda, S3 and SNS; a `backends.base.DeployReport`."""
-    from tollcli.backends.base import DeployReport as BackendDeployReport
-
+def check_deploy_request(config: AnomalyConfig, *, replay: bool) -> None:
+    """What `toll deploy` on AWS refuses before anything is looked up."""
     if replay:
         raise UsageError(
             "--replay is not available on the aws backend: the function scores records as they arrive; "
@@ -871,22 +885,23 @@ def deploy_on_backend(backend: Any, *, config: AnomalyConfig, replay: bool, on_e
         )
     if not 1 <= config.window_seconds <= 900:
         raise UsageError(f"--window on AWS is Lambda's tumbling window: 1-900 seconds, not {config.window_seconds}")
-    ledger = backend.require_ledger()
-    aws = backend.client_for(ledger)
-    backend._check_account(aws, ledger)
-    target = _backend_target(backend, ledger, aws)
+
+
+def deploy_on_backend(ctx: AwsContext, *, config: AnomalyConfig, on_event: EventCallback) -> DeployReport:
+    """`AwsBackend.deploy` (after `check_deploy_request`): the app on Kinesis, Lambda, S3 and SNS."""
+    target = _backend_target(ctx)
     shared_cache = os.environ.get("TOLL_LAMBDA_CACHE")  # a build folder shared by several homes (not removed)
-    with aws.translate("deploy the anomaly app"):
-        report = deploy_anomaly_app(aws.client, target, ledger, home=backend.settings.home, config=config,
+    with ctx.aws.translate("deploy the anomaly app"):
+        report = deploy_anomaly_app(ctx.aws.client, target, ctx.ledger, home=ctx.home, config=config,
                                     cache=Path(shared_cache) if shared_cache else None,
-                                    sleep=backend.sleep, on_event=on_event)  # fmt: skip
+                                    sleep=ctx.sleep, on_event=on_event)  # fmt: skip
     notes = list(report.notes)
     notes.append(
         f"On AWS the windows are Lambda's {config.window_seconds} s tumbling windows by arrival time "
         "(as the workshop's ROWTIME); --lateness applies to the local backend only."
     )
     notes.append(f"toll generate now writes to the Kinesis stream {report.data_stream}; alerts go to {report.topic_arn}.")
-    return BackendDeployReport(created=report.created, existing=report.existing, notes=notes,
+    return DeployReport(created=report.created, existing=report.existing, notes=notes,
                                config={k: v for k, v in config.to_json().items()})  # fmt: skip
 
 
@@ -894,43 +909,43 @@ def _since(rows: list[dict[str, Any]], since: str | None) -> list[dict[str, Any]
     return rows if since is None else [r for r in rows if str(r.get("window_start", "")) > since]
 
 
-def read_alerts_on_backend(backend: Any, *, since: str | None = None) -> list[dict[str, Any]]:
-    ledger = backend.require_ledger()
-    app = ledger.meta.get("anomaly_app")
+def _deployed_app(ctx: AwsContext) -> dict[str, Any]:
+    app = ctx.ledger.meta.get("anomaly_app")
     if not app:
         raise UsageError("no anomaly app is deployed here: run `toll --backend aws deploy` first")
-    aws = backend.client_for(ledger)
-    with aws.translate("read the alerts from the bucket"):
-        return _since(read_alerts(aws.client("s3"), app["bucket"]), since)
+    return dict(app)
 
 
-def read_scores_on_backend(backend: Any, *, since: str | None = None) -> list[dict[str, Any]]:
-    ledger = backend.require_ledger()
-    app = ledger.meta.get("anomaly_app")
-    if not app:
-        raise UsageError("no anomaly app is deployed here: run `toll --backend aws deploy` first")
-    aws = backend.client_for(ledger)
-    with aws.translate("read the scored windows from the bucket"):
-        return _since(read_scores(aws.client("s3"), app["bucket"]), since)
+def read_alerts_on_backend(ctx: AwsContext, *, since: str | None = None) -> list[dict[str, Any]]:
+    app = _deployed_app(ctx)
+    with ctx.aws.translate("read the alerts from the bucket"):
+        return _since(read_alerts(ctx.aws.client("s3"), app["bucket"]), since)
 
 
-def open_live_sink(backend: Any, ledger: Ledger, aws: Any) -> KinesisSink | None:
+def read_scores_on_backend(ctx: AwsContext, *, since: str | None = None) -> list[dict[str, Any]]:
+    app = _deployed_app(ctx)
+    with ctx.aws.translate("read the scored windows from the bucket"):
+        return _since(read_scores(ctx.aws.client("s3"), app["bucket"]), since)
+
+
+def open_live_sink(ctx: AwsContext, *, realtime: bool = True) -> KinesisSink | None:
     """After `toll deploy`, generated records go to the live Kinesis stream (which also copies
     them into the bucket through its own delivery stream); None before it."""
-    app = ledger.meta.get("anomaly_app")
-    if not app or ledger.find(KIND_DATA_STREAM, app.get("data_stream")) is None:
+    app = ctx.ledger.meta.get("anomaly_app")
+    if not app or ctx.ledger.find(KIND_DATA_STREAM, app.get("data_stream")) is None:
         return None
     stream = str(app["data_stream"])
-    with aws.translate(f"look up the Kinesis stream {stream}"):
+    kinesis = ctx.aws.client("kinesis")
+    with ctx.aws.translate(f"look up the Kinesis stream {stream}"):
         try:
-            status = aws.client("kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
+            status = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
         except Exception as exc:
-            if _is_missing(exc):
+            if is_missing(exc):
                 raise UsageError(f"the Kinesis stream {stream} is missing: run `toll --backend aws deploy` again") from None
             raise
     if status not in {"ACTIVE", "UPDATING"}:
         raise UsageError(f"the Kinesis stream {stream} is {status}: wait a minute or run `toll --backend aws deploy` again")
-    return KinesisSink(aws.client("kinesis"), stream, sleep=backend.sleep)
+    return KinesisSink(kinesis, stream, realtime=realtime, sleep=ctx.sleep)
 
 
 # --- `toll status` on AWS: the app's resources, live -------------------------------------------------
@@ -988,7 +1003,7 @@ def live_state(aws: Any, resource: Resource, details: dict[str, Any]) -> tuple[s
             return "missing", details
         pending = found.get("Attributes", {}).get("PendingConfirmation") == "true"
         return ("pending confirmation" if pending else "confirmed"), details
-    if kind == KIND_TABLE:
+    if kind == KIND_SCORES_TABLE:
         found = ask("glue", "get_table", DatabaseName=settings.get("database", "toll"), Name=name)
         return ("present" if found else "missing"), details
     if kind in {KIND_FUNCTION_ROLE, KIND_FIREHOSE_ROLE}:

@@ -1,5 +1,8 @@
 """`FirehoseSink`: what `toll generate` writes to on AWS, a Direct PUT delivery stream.
 
+Lines are packed many to a Firehose record (up to `record_bytes`, 1,000 KiB by default: see
+`packing`), since Firehose bills each record rounded up to 5 KB. Backfills send when 4 MiB wait;
+live runs (`realtime`) at least once a second, so the bucket keeps up with the traffic.
 Unlike the Kinesis Data Generator it replaces, it counts only what Firehose accepted:
 `PutRecordBatch` calls of at most 500 records and 4 MiB; a call can succeed with some entries
 failed, so exactly the entries carrying an `ErrorCode` are sent again, and whole calls refused
@@ -23,7 +26,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
-from tollcli.awsclient import RetryableError
+from tollcli.backends.aws.client import RetryableError
+from tollcli.backends.aws.packing import (
+    FIREHOSE_BILLING_BYTES,
+    FLUSH_SECONDS,
+    LineBuffer,
+    PackedRecord,
+    billed_bytes,
+    cut_records,
+)
 from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
 from tollcli.errors import TollError, UsageError
 from tollcli.records import RecordChunk
@@ -39,17 +50,17 @@ class BatchPutter(Protocol):
     def put_record_batch(self, stream: str, records: list[bytes]) -> list[str | None]: ...
 
 
-def plan_batches(records: list[bytes]) -> list[list[bytes]]:
+def plan_batches(records: list[PackedRecord]) -> list[list[PackedRecord]]:
     """Split records into PutRecordBatch calls: <= 500 records and <= 4 MiB each, order kept."""
-    batches: list[list[bytes]] = []
-    current: list[bytes] = []
+    batches: list[list[PackedRecord]] = []
+    current: list[PackedRecord] = []
     size = 0
     for record in records:
-        if current and (len(current) == BATCH_MAX_RECORDS or size + len(record) > BATCH_MAX_BYTES):
+        if current and (len(current) == BATCH_MAX_RECORDS or size + len(record.data) > BATCH_MAX_BYTES):
             batches.append(current)
             current, size = [], 0
         current.append(record)
-        size += len(record)
+        size += len(record.data)
     if current:
         batches.append(current)
     return batches
@@ -70,8 +81,15 @@ class FirehoseSink(RecordSink):
         max_delay: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        record_bytes: int = RECORD_MAX_BYTES,
+        flush_seconds: float = FLUSH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`record_bytes` caps a packed record (1 sends each line as its own record, as the KDG did)."""
+        if not 1 <= record_bytes <= RECORD_MAX_BYTES:
+            raise UsageError(f"a Firehose record holds 1 to {RECORD_MAX_BYTES:,} bytes, not {record_bytes:,}")
         self.putter = putter
+        self.record_bytes = record_bytes
         self.stream = stream
         self.realtime = realtime
         self.max_attempts = max_attempts
@@ -82,8 +100,8 @@ class FirehoseSink(RecordSink):
         self.workers = max(1, workers)
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="firehose")
         self._in_flight: deque[Future[None]] = deque()
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        ready = min(BATCH_MAX_BYTES, BATCH_MAX_RECORDS * record_bytes)  # enough lines to fill a call
+        self._pending = LineBuffer(ready_bytes=ready, flush_seconds=flush_seconds, clock=clock)
         self._stats = SinkStats()
         self._lock = threading.Lock()
         self._closed = False
@@ -97,28 +115,24 @@ class FirehoseSink(RecordSink):
 
     # RecordSink -----------------------------------------------------------------------------
     def write(self, chunk: RecordChunk) -> None:
-        """Queue the chunk's records; full batches go out now, and the rest too when `realtime`."""
+        """Queue the chunk's lines; they go out packed once a call's worth waits, or (`realtime`)
+        once the oldest has waited `flush_seconds`."""
         if self._closed:
             raise TollError("the Firehose sink is closed")
-        records = chunk.split_records()
-        for record in records:
-            if len(record) > RECORD_MAX_BYTES:
-                raise UsageError(f"a record of {len(record):,} bytes is over Firehose's 1,000 KiB limit")
-        self._pending.extend(records)
-        self._received += len(records)
-        self._pending_bytes += sum(len(r) for r in records)
-        while len(self._pending) >= BATCH_MAX_RECORDS or self._pending_bytes >= BATCH_MAX_BYTES:
-            batch = plan_batches(self._pending[:BATCH_MAX_RECORDS])[0]
-            self._take(len(batch))
-            self._submit(batch)
-        if self.realtime and self._pending:
-            self._submit(self._take(len(self._pending)))
+        if len(chunk.lines) > RECORD_MAX_BYTES:  # only then can one line be over the limit
+            for line in chunk.split_records():
+                if len(line) > RECORD_MAX_BYTES:
+                    raise UsageError(f"a record of {len(line):,} bytes is over Firehose's 1,000 KiB limit")
+        self._pending.add(chunk.lines, chunk.count)
+        self._received += chunk.count
+        if self._pending.full():
+            self._send_pending(everything=False)  # full calls only; the rest waits for more lines
+        if self.realtime and self._pending.aged():
+            self._send_pending(everything=True)
 
     def flush(self) -> None:
         """Send what is queued and wait for every call in flight; raises the first hard failure."""
-        if self._pending:
-            for batch in plan_batches(self._take(len(self._pending))):
-                self._submit(batch)
+        self._send_pending(everything=True)
         while self._in_flight:
             self._wait(self._in_flight.popleft())
 
@@ -132,12 +146,25 @@ class FirehoseSink(RecordSink):
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     # sending --------------------------------------------------------------------------------
-    def _take(self, count: int) -> list[bytes]:
-        taken, self._pending = self._pending[:count], self._pending[count:]
-        self._pending_bytes -= sum(len(r) for r in taken)
-        return taken
+    def _send_pending(self, *, everything: bool = True) -> None:
+        """Pack the waiting lines and send them; unless `everything`, a last call that is not full
+        goes back to wait (so a backfill's calls are full whatever its chunks' sizes)."""
+        if not len(self._pending):
+            return
+        since = self._pending.since
+        batches = plan_batches(cut_records(self._pending.take(), self.record_bytes))
+        last = batches[-1]
+        if (
+            not everything
+            and len(last) < BATCH_MAX_RECORDS
+            and sum(len(r.data) for r in last) + self.record_bytes <= BATCH_MAX_BYTES
+        ):
+            batches.pop()
+            self._pending.add(b"".join(r.data for r in last), sum(r.lines for r in last), since=since)
+        for batch in batches:
+            self._submit(batch)
 
-    def _submit(self, batch: list[bytes]) -> None:
+    def _submit(self, batch: list[PackedRecord]) -> None:
         # Bound the calls in flight: the oldest finishes (or raises) before another is queued.
         while len(self._in_flight) >= 2 * self.workers:
             self._wait(self._in_flight.popleft())
@@ -154,7 +181,7 @@ class FirehoseSink(RecordSink):
         """Send nothing more, let the calls in flight finish, and name what was delivered."""
         self._stopping.set()
         self._closed = True
-        self._pending, self._pending_bytes = [], 0
+        self._pending.clear()
         self._in_flight.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
         return stopped_with_count(exc, accepted=self.stats.accepted, received=self._received, destination=self.stream)
@@ -164,7 +191,7 @@ class FirehoseSink(RecordSink):
         delay = min(self.max_delay, self.base_delay * 2**attempt)
         self.sleep(delay * (0.5 + 0.5 * self.jitter()))
 
-    def _send(self, records: list[bytes]) -> None:
+    def _send(self, records: list[PackedRecord]) -> None:
         """Deliver one batch; resend exactly the failed entries until none is left or attempts run out."""
         reason = ""
         for attempt in range(self.max_attempts):
@@ -173,28 +200,32 @@ class FirehoseSink(RecordSink):
             with self._lock:
                 self._stats.api_calls += 1
             try:
-                codes = self.putter.put_record_batch(self.stream, records)
+                codes = self.putter.put_record_batch(self.stream, [r.data for r in records])
             except RetryableError as exc:
                 failed, reason = records, exc.message
             except TollError:
                 with self._lock:
-                    self._stats.failed += len(records)
+                    self._stats.failed += sum(r.lines for r in records)
                 self._stopping.set()
                 raise
             else:
                 failed = [record for record, code in zip(records, codes) if code]
                 reason = next((code for code in codes if code), "")
+                delivered = [record for record, code in zip(records, codes) if not code]
                 with self._lock:
-                    self._stats.accepted += len(records) - len(failed)
+                    self._stats.accepted += sum(r.lines for r in delivered)
+                    self._stats.stream_records += len(delivered)
+                    self._stats.billed_bytes += sum(billed_bytes(len(r.data), FIREHOSE_BILLING_BYTES) for r in delivered)
             if not failed:
                 return
             if attempt == self.max_attempts - 1:
                 break
             with self._lock:
-                self._stats.retried += len(failed)
+                self._stats.retried += sum(r.lines for r in failed)
             records = failed
             self._backoff(attempt)
+        lines = sum(r.lines for r in records)
         with self._lock:
-            self._stats.failed += len(records)
+            self._stats.failed += lines
         self._stopping.set()
-        raise refused_for_good("Firehose", len(records), self.max_attempts, reason)
+        raise refused_for_good("Firehose", lines, self.max_attempts, reason)

@@ -1,4 +1,4 @@
-"""The anomaly app's Lambda entry point (`tollcli.lambda_handler.handler`, python3.12).
+"""The anomaly app's Lambda entry point (`tollcli.backends.aws.lambda_handler.handler`, python3.12).
 
 Lambda reads the live record stream with 10-second tumbling windows. Within a window it calls
 us once per batch with the state we returned last time; we count vehicles per station into that
@@ -21,6 +21,9 @@ Failures, as Lambda defines them for streams with tumbling windows:
   before processing anything else. Scoring is idempotent per window (the model records the
   last window it learned), so a retry after a half-finished final invoke never teaches the
   model the same window twice.
+- A model key S3 refuses (AccessDenied: the role lacks s3:ListBucket, so a missing key is a 403,
+  or may not read it) is a policy problem no retry fixes: one clear log line, the window is
+  skipped, and the stream moves on instead of retrying the same denied read.
 """
 
 from __future__ import annotations
@@ -120,6 +123,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+class ModelAccessDenied(TollError):
+    """The model's key is refused (403): a policy problem, reported once per window, never retried."""
+
+
 class ModelStore:
     """The app's checkpoint (`AnomalyApp.state_bytes`: model and counters) in the bucket."""
 
@@ -136,6 +143,14 @@ class ModelStore:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
             if code in {"NoSuchKey", "404", "NotFound"}:
                 return AnomalyApp(config)
+            if code in {"AccessDenied", "403", "Forbidden"}:
+                # S3 answers a missing key with 403 to a caller without s3:ListBucket, so this is
+                # either a role without that grant or a model we may not read: no retry fixes either.
+                raise ModelAccessDenied(
+                    f"the function's role may not read s3://{self.bucket}/{MODEL_KEY} (AccessDenied): it needs "
+                    "s3:GetObject on anomaly/* and s3:ListBucket on the bucket (run `toll deploy` again to restore "
+                    "its policy); this window is not scored"
+                ) from None
             raise
         try:
             return AnomalyApp.from_state_bytes(blob, config=config)
@@ -154,7 +169,13 @@ def finish_window(
     """Score one closed window with the shared core, persist it, alert if needed; a log summary."""
     start, end = parse_time(window["start"]), parse_time(window["end"])
     store = ModelStore(s3, config.bucket)
-    app = store.load(config.app)
+    try:
+        app = store.load(config.app)
+    except ModelAccessDenied as exc:
+        # Raising would make Lambda retry the same denied read until the mapping gives up, holding
+        # the shard: say what is wrong in one log line and let the stream move on.
+        log.error(exc.message)
+        return {"window_start": iso(start), "skipped": True, "error": exc.message}
     last = app.stats.last_window_start
     if last is not None and parse_time(last) >= start:
         log.info("window %s was already scored (the model learned up to %s): nothing to do", iso(start), last)

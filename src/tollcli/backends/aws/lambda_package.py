@@ -2,10 +2,16 @@
 
 The function runs the same anomaly core as the local backend, so the zip holds our own package
 (`tollcli/`, without the CLI) plus the native wheels the core needs, fetched by pip for the
-function's platform (Lambda python3.12 on Amazon Linux 2023, glibc 2.34, so `manylinux_2_28`):
+function's platform (Lambda python3.12 on Amazon Linux 2023, glibc 2.34):
 
-    pip download --only-binary=:all: --platform manylinux_2_28_x86_64 --python-version 3.12 \
-        --implementation cp --no-deps krcf==0.4.0 numpy==<ours> -d <cache>
+    pip download --only-binary=:all: --platform manylinux_2_34_x86_64 ... --platform manylinux_2_17_x86_64 \
+        --platform manylinux2014_x86_64 --python-version 3.12 --implementation cp --no-deps \
+        krcf==0.4.0 numpy==2.4.6 -d <cache>
+
+Every manylinux tag the runtime's glibc can load is passed, because pip does not widen a tag to
+older ones (numpy <= 2.2 ships cp312 wheels tagged `manylinux_2_17`/`manylinux2014` only). The
+function's numpy is pinned here, to the version its tests run with, never read from the user's own
+install: `toll deploy` from Python 3.10 (numpy <= 2.2 locally) uploads the same package as from 3.12.
 
 The wheels are unzipped into the package root. If pip cannot fetch them we raise `TollError`
 before anything is created, rather than deploy a function that fails on its first import.
@@ -15,8 +21,10 @@ everything in it, so a changed source file builds a new one and an unchanged one
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
+import os
 import subprocess
 import sys
 import zipfile
@@ -28,12 +36,24 @@ from tollcli.errors import TollError, UsageError
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_PYTHON = "3.12"
-HANDLER = "tollcli.lambda_handler.handler"
-# Lambda architecture -> the manylinux tag its runtime's glibc (2.34) can load.
-PLATFORMS = {"x86_64": "manylinux_2_28_x86_64", "arm64": "manylinux_2_28_aarch64"}
+HANDLER = "tollcli.backends.aws.lambda_handler.handler"
+RUNTIME_GLIBC = (2, 34)  # Amazon Linux 2023, under Lambda's python3.12 runtime
+MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}  # Lambda architecture -> wheel machine name
 KRCF_REQUIREMENT = "krcf==0.4.0"
-# Parts of our package the function never imports (the CLI pulls in Typer and Rich).
-EXCLUDED_PARTS = {"cli", "__pycache__", "templates"}
+# The numpy the function runs with: the version the test suite runs the packaged handler with
+# (tests/test_aws_anomaly_deploy.py), with cp310-cp313 wheels for both architectures.
+NUMPY_REQUIREMENT = "numpy==2.4.6"
+FUNCTION_REQUIREMENTS = (KRCF_REQUIREMENT, NUMPY_REQUIREMENT)
+
+
+def platform_tags(architecture: str) -> tuple[str, ...]:
+    """Every manylinux tag the runtime's glibc can load, newest first (PEP 600, plus the PEP 599 alias)."""
+    machine = MACHINES[architecture]
+    major, newest = RUNTIME_GLIBC
+    return (*(f"manylinux_{major}_{minor}_{machine}" for minor in range(newest, 16, -1)), f"manylinux2014_{machine}")
+
+
+PLATFORMS = {architecture: platform_tags(architecture) for architecture in MACHINES}
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same bytes
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -53,10 +73,8 @@ class LambdaPackage:
 
 
 def runtime_requirements() -> tuple[str, ...]:
-    """krcf pinned by the design notes; numpy pinned to the version our core is tested with."""
-    import numpy
-
-    return (KRCF_REQUIREMENT, f"numpy=={numpy.__version__}")
+    """The function's own pins (never the local numpy: see the module docstring)."""
+    return FUNCTION_REQUIREMENTS
 
 
 def python_tag(python_version: str) -> str:
@@ -85,10 +103,11 @@ def fetch_wheels(
     cache.mkdir(parents=True, exist_ok=True)
     missing = [r for r in requirements if cached_wheel(cache, r) is None]
     if missing:
-        platform = PLATFORMS[architecture]
+        platforms = PLATFORMS[architecture]
+        platform = f"manylinux_{RUNTIME_GLIBC[0]}_{RUNTIME_GLIBC[1]}-compatible {MACHINES[architecture]}"
         command = [
             sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--only-binary=:all:", "--no-deps", "--platform", platform,
+            "--only-binary=:all:", "--no-deps", *(part for tag in platforms for part in ("--platform", tag)),
             "--python-version", python_version, "--implementation", "cp", "--dest", str(cache), *missing,
         ]  # fmt: skip
         try:
@@ -108,16 +127,56 @@ def fetch_wheels(
     return [p for r in requirements if (p := cached_wheel(cache, r)) is not None]
 
 
-def package_sources() -> list[tuple[str, Path]]:
-    """(archive name, file) for every module of our package the function may import."""
-    root = Path(__file__).resolve().parent
-    sources = []
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root)
-        if EXCLUDED_PARTS.intersection(relative.parts[:-1]):
+def _module_path(root: Path, module: str) -> Path | None:
+    """The source file of `tollcli.x.y` under `root` (tollcli/), or None when it is not ours."""
+    parts = module.split(".")[1:]
+    for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+        if parts and candidate.is_file():
+            return candidate
+    return (root / "__init__.py") if not parts else None
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The `tollcli...` modules a source file imports when it is loaded: module-level imports (in
+    `if`/`try` blocks too), not those inside functions (in the modules the function loads, those
+    only pick a backend for the CLI) nor `if TYPE_CHECKING:` ones."""
+    found: set[str] = set()
+    nodes: list[ast.AST] = list(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             continue
-        sources.append((f"tollcli/{relative.as_posix()}", path))
-    return sources
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            nodes.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "tollcli")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "tollcli":
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from pkg import module`
+        else:
+            nodes.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def package_sources() -> list[tuple[str, Path]]:
+    """(archive name, file) for exactly the modules of our package the function imports: the
+    handler's import closure read from the sources, with each module's parent packages. The CLI,
+    the local backend and their dependencies stay out; the test that runs the packaged handler in
+    a clean environment proves nothing it needs is missing."""
+    root = Path(__file__).resolve().parents[2]  # tollcli/ (this file is tollcli/backends/aws/)
+    wanted: set[Path] = set()
+    pending = [HANDLER.rsplit(".", 1)[0]]
+    while pending:
+        module = pending.pop()
+        path = _module_path(root, module)
+        if path is None or path in wanted:
+            continue
+        wanted.add(path)
+        parts = module.split(".")
+        pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages run first
+        pending.extend(_imported_modules(path))
+    return sorted((f"tollcli/{path.relative_to(root).as_posix()}", path) for path in wanted)
 
 
 def _write(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -150,7 +209,7 @@ def build_lambda_package(
     target = cache / "lambda" / f"toll-anomaly-{python_tag(python_version)}-{architecture}-{digest.hexdigest()[:16]}.zip"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".zip.partial")
+        partial = target.with_suffix(f".zip.{os.getpid()}.partial")  # two builders never share one
         with zipfile.ZipFile(partial, "w") as archive:
             for name, path in sources:
                 _write(archive, name, path.read_bytes())

@@ -28,13 +28,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tollcli.awsclient import TAG_KEY, AwsClient, error_code, error_message, tags_dict, tags_list
-from tollcli.backends.base import ResourceStatus
+from tollcli.backends.aws.client import AwsClient, error_code, error_message, tags_dict, tags_list
+from tollcli.backends.aws.context import AwsContext
+from tollcli.backends.aws.names import RESULTS_PREFIX, TAG_KEY
+from tollcli.backends.base import EventCallback, ResourceStatus
+from tollcli.config import DATABASE_NAME, TABLE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import Ledger, Resource
-
-EventCallback = Callable[[str], None]
 
 SERVICE_ROLE = "aws-quicksight-service-role-v0"
 POLICY_PATH = "/toll/"
@@ -536,44 +537,36 @@ def has_quicksight_resources(ledger: Ledger | None) -> bool:
 
 
 # --- as the AWS backend calls it ----------------------------------------------------------------------
-def _backend_quicksight(backend: Any, aws: AwsClient, ledger: Ledger, on_event: EventCallback) -> QuickSight:
+def _backend_quicksight(ctx: AwsContext, on_event: EventCallback) -> QuickSight:
     """The QuickSight step over what `toll setup` recorded: the bucket, workgroup and table."""
-    from tollcli.backends.aws import KIND_BUCKET, KIND_WORKGROUP, RESULTS_PREFIX
-    from tollcli.config import DATABASE_NAME, TABLE_NAME
-
-    bucket, workgroup = ledger.find(KIND_BUCKET), ledger.find(KIND_WORKGROUP)
     target = QuickSightTarget(
-        stack=backend.settings.stack,
-        bucket=bucket.name if bucket else "",
-        workgroup=workgroup.name if workgroup else "",
+        stack=ctx.stack,
+        bucket=ctx.bucket or "",
+        workgroup=ctx.workgroup or "",
         database=DATABASE_NAME,
         table=TABLE_NAME,
         results_prefix=RESULTS_PREFIX,
     )
-    return QuickSight(aws, target, ledger, on_event=on_event)
+    return QuickSight(ctx.aws, target, ctx.ledger, on_event=on_event)
 
 
-def publish_on_backend(backend: Any, *, user_arn: str | None, on_event: EventCallback) -> QuickSightReport:
-    """`AwsBackend.publish_quicksight`: check the input, then the subscription, then create."""
-    if user_arn is not None:
-        user_arn = check_user_arn(user_arn)
-    ledger = backend.require_ledger()
-    quicksight = _backend_quicksight(backend, backend.client_for(ledger), ledger, on_event)
+def publish_on_backend(ctx: AwsContext, *, user_arn: str | None, on_event: EventCallback) -> QuickSightReport:
+    """`AwsBackend.publish_quicksight` (the user ARN already checked): the subscription, then create."""
+    quicksight = _backend_quicksight(ctx, on_event)
     if not quicksight.target.bucket or not quicksight.target.workgroup:
         raise UsageError("the bucket or the Athena workgroup is missing: run `toll --backend aws setup` first")
-    backend._check_account(quicksight.aws, ledger)
     return quicksight.provision(user_arn)
 
 
-def live_state_on_backend(backend: Any, aws: AwsClient, ledger: Ledger, resource: Resource) -> tuple[str, dict[str, Any]]:
+def live_state_on_backend(ctx: AwsContext, resource: Resource) -> tuple[str, dict[str, Any]]:
     """`toll status` on AWS: one QuickSight resource's live state (the analysis with its URL)."""
-    return _backend_quicksight(backend, aws, ledger, lambda _m: None).live_state(resource)
+    return _backend_quicksight(ctx, lambda _m: None).live_state(resource)
 
 
-def teardown_on_backend(backend: Any, aws: AwsClient, ledger: Ledger, report: Any, on_event: EventCallback) -> None:
+def teardown_on_backend(ctx: AwsContext, report: Any, on_event: EventCallback) -> None:
     """`toll teardown` on AWS: analysis, dataset, data source, grant; before the stack they read."""
-    if not has_quicksight_resources(ledger):
+    if not has_quicksight_resources(ctx.ledger):
         return
-    removed, failed = _backend_quicksight(backend, aws, ledger, on_event).teardown()
+    removed, failed = _backend_quicksight(ctx, on_event).teardown()
     report.removed.extend(removed)
     report.failed.extend(failed)

@@ -15,6 +15,7 @@ so `toll teardown` can undo a setup that stopped anywhere. Every resource carrie
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import time
@@ -24,7 +25,23 @@ from datetime import datetime, timedelta, timezone
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from tollcli.awsclient import TAG_KEY, AwsClient
+from tollcli.backends.aws.client import AwsClient
+from tollcli.backends.aws.context import AwsContext
+from tollcli.backends.aws.names import (
+    ERRORS_PREFIX,
+    KIND_BUCKET,
+    KIND_DATABASE,
+    KIND_ROLE,
+    KIND_STREAM,
+    KIND_TABLE,
+    KIND_WORKGROUP,
+    RESULTS_PREFIX,
+    ROLE_PATH,
+    ROLE_POLICY_NAME,
+    TAG_KEY,
+    TEARDOWN_ORDER,
+)
+from tollcli.backends.aws.packing import billed_bytes
 from tollcli.backends.base import (
     Backend,
     DeployReport,
@@ -46,19 +63,6 @@ from tollcli.state import Ledger, Resource
 if TYPE_CHECKING:
     from tollcli.anomaly.app import AnomalyConfig
 
-KIND_BUCKET = "bucket"
-KIND_ROLE = "role"
-KIND_STREAM = "delivery_stream"
-KIND_DATABASE = "database"
-KIND_TABLE = "table"
-KIND_WORKGROUP = "workgroup"
-# The bucket goes last, emptied just before: the stream must be gone first or it could still deliver.
-TEARDOWN_ORDER = (KIND_TABLE, KIND_DATABASE, KIND_WORKGROUP, KIND_STREAM, KIND_ROLE, KIND_BUCKET)
-
-ROLE_PATH = "/toll/"
-ROLE_POLICY_NAME = "deliver-to-toll-bucket"
-RESULTS_PREFIX = "athena-results/"
-ERRORS_PREFIX = "delivery-errors/"
 BYTES_SCANNED_CUTOFF = 1024**3  # 1 GiB per query: at most half a cent
 STACK_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
@@ -67,6 +71,17 @@ ATHENA_USD_PER_TB = 5.0
 ATHENA_MIN_BYTES = 10 * 1024**2
 S3_USD_PER_GB_MONTH = 0.023
 FIREHOSE_USD_PER_GB = 0.029
+
+
+WORKSHOP_LINES_PER_SECOND = 100  # the workshop's rate (generator.DEFAULT_RATE)
+WORKSHOP_LINE_BYTES = 40  # a toll line, `2026-11-28T10:00:00.123Z,35South,ABC123\n`, is about this long
+
+
+def firehose_hourly_cost_usd(lines_per_second: float, *, line_bytes: int = WORKSHOP_LINE_BYTES, packed: bool = True) -> float:
+    """Firehose ingestion for an hour of traffic: each record is billed rounded up to 5 KB. Packed,
+    a second's lines are one record (`packing`: at least one send a second); unpacked, each line is."""
+    per_second = billed_bytes(math.ceil(lines_per_second * line_bytes)) if packed else lines_per_second * billed_bytes(line_bytes)
+    return per_second * 3600 / 1024**3 * FIREHOSE_USD_PER_GB
 
 
 def athena_cost_usd(bytes_scanned: int) -> float:
@@ -130,6 +145,14 @@ class AwsBackend(Backend):
     @property
     def tags(self) -> dict[str, str]:
         return {TAG_KEY: self.settings.stack}
+
+    def context(self, ledger: Ledger, *, check_account: bool = True) -> AwsContext:
+        """What a component (the anomaly app, QuickSight) needs, with the account checked against
+        the ledger's (a change of credentials never reaches another account's stack)."""
+        aws = self.client_for(ledger)
+        if check_account:
+            self._check_account(aws, ledger)
+        return AwsContext(aws=aws, ledger=ledger, stack=self.settings.stack, home=self.settings.home, sleep=self.sleep)
 
     def _check_account(self, aws: AwsClient, ledger: Ledger | None) -> str:
         account = aws.account_id()
@@ -208,11 +231,17 @@ class AwsBackend(Backend):
             report.resources.append(ResourceStatus(kind=resource.kind, name=resource.name, state=state, details=details))
         report.unknown = self._unknown_tagged(aws, ledger, report.notes)
         report.monthly_cost_usd = round(stored_bytes / 1024**3 * S3_USD_PER_GB_MONTH, 4)
-        if ledger.meta.get("anomaly_app"):  # the live stream's shard-hours (tollcli.aws_anomaly)
-            from tollcli.aws_anomaly import monthly_cost_usd as anomaly_cost
+        if ledger.meta.get("anomaly_app"):  # the live stream's shard-hours (backends/aws/anomaly.py)
+            from tollcli.backends.aws.anomaly import monthly_cost_usd as anomaly_cost
 
             report.monthly_cost_usd = round(report.monthly_cost_usd + anomaly_cost(ledger), 4)
             report.notes.append("the anomaly app's Kinesis stream costs its shard-hours while it exists ($0.015/hour)")
+        report.notes.append(
+            f"Firehose bills each record rounded up to 5 KB: `toll generate` packs a second's lines into one record, so "
+            f"the workshop's {WORKSHOP_LINES_PER_SECOND} records/s cost "
+            f"${firehose_hourly_cost_usd(WORKSHOP_LINES_PER_SECOND):.4f}/hour to ingest "
+            f"(${firehose_hourly_cost_usd(WORKSHOP_LINES_PER_SECOND, packed=False):.4f}/hour sent a line per record)"
+        )
         report.notes.append(
             f"region {aws.region}, account {aws.account_id()}; the cost shown is S3 storage "
             f"(${S3_USD_PER_GB_MONTH}/GB-month). Firehose (${FIREHOSE_USD_PER_GB}/GB sent) and Athena "
@@ -241,12 +270,12 @@ class AwsBackend(Backend):
         if kind == KIND_WORKGROUP:
             workgroup = aws.get_workgroup(name)
             return (workgroup["State"] if workgroup else "missing"), details
-        if kind.startswith("quicksight-"):  # `toll dashboard --quicksight` (tollcli.quicksight)
-            from tollcli.quicksight import live_state_on_backend
+        if kind.startswith("quicksight-"):  # `toll dashboard --quicksight` (backends/aws/quicksight.py)
+            from tollcli.backends.aws.quicksight import live_state_on_backend
 
-            return live_state_on_backend(self, aws, ledger, resource)
-        if kind.startswith("anomaly-"):  # `toll deploy` (tollcli.aws_anomaly)
-            from tollcli.aws_anomaly import live_state
+            return live_state_on_backend(self.context(ledger, check_account=False), resource)
+        if kind.startswith("anomaly-"):  # `toll deploy` (backends/aws/anomaly.py)
+            from tollcli.backends.aws.anomaly import live_state
 
             return live_state(aws, resource, details)
         return "recorded", details  # kinds other commands add report themselves
@@ -324,13 +353,13 @@ class AwsBackend(Backend):
 
     def _teardown_quicksight(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The QuickSight analysis, dataset, data source and grant read this stack: they go first."""
-        from tollcli.quicksight import teardown_on_backend
+        from tollcli.backends.aws.quicksight import teardown_on_backend
 
-        teardown_on_backend(self, aws, ledger, report, on_event)
+        teardown_on_backend(self.context(ledger, check_account=False), report, on_event)
 
     def _teardown_anomaly_app(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The Section 2 app (`toll deploy`) sits on this stack: it goes first."""
-        from tollcli.aws_anomaly import ANOMALY_KINDS, AnomalyDeployer, AnomalyTarget
+        from tollcli.backends.aws.anomaly import ANOMALY_KINDS, AnomalyDeployer, AnomalyTarget
 
         if not any(r.kind in ANOMALY_KINDS for r in ledger.resources):
             return
@@ -426,12 +455,12 @@ class AwsBackend(Backend):
 
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
-        from tollcli.aws_anomaly import open_live_sink
-        from tollcli.firehose import FirehoseSink
+        from tollcli.backends.aws.anomaly import open_live_sink
+        from tollcli.backends.aws.firehose import FirehoseSink
 
         ledger = self.require_ledger()
         aws = self.client_for(ledger)
-        live = open_live_sink(self, ledger, aws)  # after `toll deploy`: the app's Kinesis stream
+        live = open_live_sink(self.context(ledger, check_account=False), realtime=realtime)  # after `toll deploy`
         if live is not None:
             return live
         stream = aws.describe_delivery_stream(STREAM_NAME) if ledger.find(KIND_STREAM, STREAM_NAME) else None
@@ -440,27 +469,30 @@ class AwsBackend(Backend):
             raise UsageError(f"the delivery stream {STREAM_NAME} is {state}: run `toll --backend aws setup`")
         return FirehoseSink(aws, STREAM_NAME, realtime=realtime, sleep=self.sleep)
 
-    # the anomaly app (Section 2 on AWS, in tollcli.aws_anomaly) -------------------------------
+    # the anomaly app (Section 2 on AWS, in backends/aws/anomaly.py) -------------------------------
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
-        from tollcli.aws_anomaly import deploy_on_backend
+        from tollcli.backends.aws.anomaly import check_deploy_request, deploy_on_backend
 
-        return deploy_on_backend(self, config=config, replay=replay, on_event=on_event)
+        check_deploy_request(config, replay=replay)
+        return deploy_on_backend(self.context(self.require_ledger()), config=config, on_event=on_event)
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
-        from tollcli.aws_anomaly import read_alerts_on_backend
+        from tollcli.backends.aws.anomaly import read_alerts_on_backend
 
-        return read_alerts_on_backend(self, since=since)
+        return read_alerts_on_backend(self.context(self.require_ledger(), check_account=False), since=since)
 
     def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
-        from tollcli.aws_anomaly import read_scores_on_backend
+        from tollcli.backends.aws.anomaly import read_scores_on_backend
 
-        return read_scores_on_backend(self, since=since)
+        return read_scores_on_backend(self.context(self.require_ledger(), check_account=False), since=since)
 
-    # QuickSight (`toll dashboard --quicksight`, in tollcli.quicksight) -------------------------
+    # QuickSight (`toll dashboard --quicksight`, in backends/aws/quicksight.py) -------------------------
     def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
-        from tollcli.quicksight import publish_on_backend
+        from tollcli.backends.aws.quicksight import check_user_arn, publish_on_backend
 
-        return publish_on_backend(self, user_arn=user_arn, on_event=on_event)
+        if user_arn is not None:
+            user_arn = check_user_arn(user_arn)
+        return publish_on_backend(self.context(self.require_ledger()), user_arn=user_arn, on_event=on_event)
 
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:
         """Run the Athena SQL unchanged through PyAthena in the stack's workgroup."""

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore
 import botocore.loaders
 from botocore.config import Config
 from botocore.exceptions import (
@@ -37,9 +38,22 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from tollcli.backends.aws.names import TAG_KEY as TAG_KEY  # re-exported: tests and older callers
 from tollcli.errors import TollError, UsageError
 
-TAG_KEY = "toll:stack"
+# The oldest botocore whose service models take every parameter we send (pyproject.toml's boto3
+# floor is the boto3 of the same release): 1.35.23 (2024-09-19) added `Tags` to Lambda's
+# CreateEventSourceMapping, which `toll deploy` sends; older ones refuse it client-side.
+MIN_BOTOCORE = (1, 35, 23)
+
+
+def check_botocore_version(version: str) -> None:
+    """A UsageError naming the upgrade when the installed botocore is older than MIN_BOTOCORE."""
+    parts = tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+    if parts < MIN_BOTOCORE:
+        floor = ".".join(map(str, MIN_BOTOCORE))
+        raise UsageError(f"botocore {version} is too old for toll's AWS backend: upgrade boto3 and botocore to {floor} or later")
+
 
 MISSING_CODES = frozenset(
     {
@@ -109,6 +123,58 @@ def is_missing(exc: BaseException) -> bool:
     return error_code(exc) in MISSING_CODES
 
 
+# --- waits and retries, written once for every component ---------------------------------------
+def wait_until(
+    what: str,
+    ready: Callable[[], bool],
+    *,
+    sleep: Callable[[float], None],
+    timeout: float,
+    interval: float = 2.0,
+    on_wait: Callable[[float], None] | None = None,
+) -> None:
+    """Poll `ready`, sleeping `interval` between polls, until it says yes. The time counted is the
+    time slept (an injected `sleep` runs a wait instantly in tests); after `timeout` seconds a
+    TollError names what was awaited ("the delivery stream X to be ACTIVE")."""
+    waited = 0.0
+    while not ready():
+        if waited >= timeout:
+            raise TollError(f"waited {timeout:.0f} s for {what}, in vain: run the command again to resume")
+        if on_wait is not None:
+            on_wait(waited)
+        sleep(interval)
+        waited += interval
+
+
+def role_not_ready(exc: BaseException) -> bool:
+    """IAM is eventually consistent: a role made seconds ago that Firehose or Lambda cannot assume
+    yet ("Firehose is unable to assume role", "Cannot access stream ... ensure the role can ...")."""
+    message = error_message(exc).lower()
+    return error_code(exc) in {"InvalidArgumentException", "InvalidParameterValueException"} and (
+        "role" in message or "assume" in message
+    )
+
+
+def retry_while_role_propagates(
+    call: Callable[[], Any],
+    *,
+    sleep: Callable[[float], None],
+    on_retry: Callable[[int], None] | None = None,
+    attempts: int = 12,
+) -> Any:
+    """`call()`, retried (2, 4, ... 10 s apart, about 90 s in all) only while `role_not_ready`."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except ClientError as exc:
+            if not role_not_ready(exc) or attempt == attempts - 1:
+                raise
+        if on_retry is not None:
+            on_retry(attempt + 1)
+        sleep(min(2.0 * (attempt + 1), 10.0))
+    raise AssertionError("unreachable")
+
+
 def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, (BotoConnectionError, ReadTimeoutError)):
         return True
@@ -166,6 +232,7 @@ class AwsClient:
         max_pool_connections: int = 16,
     ) -> None:
         env = os.environ if environ is None else environ
+        check_botocore_version(botocore.__version__)
         self.sleep = sleep
         self.profile = profile or env.get("AWS_PROFILE") or None
         self.endpoint_url = env.get("AWS_ENDPOINT_URL") or None
@@ -237,15 +304,8 @@ class AwsClient:
 
     def wait_until(self, what: str, ready: Callable[[], bool], *, timeout: float = 600.0, interval: float = 2.0,
                    on_wait: Callable[[float], None] | None = None) -> None:  # fmt: skip
-        """Poll `ready` (sleeping between polls) until it says yes; TollError after `timeout` seconds."""
-        waited = 0.0
-        while not ready():
-            if waited >= timeout:
-                raise TollError(f"{what} was not ready after {timeout:.0f} s; run the command again to resume")
-            if on_wait is not None:
-                on_wait(waited)
-            self.sleep(interval)
-            waited += interval
+        """`wait_until` with this client's `sleep`."""
+        wait_until(what, ready, sleep=self.sleep, timeout=timeout, interval=interval, on_wait=on_wait)
 
     # identity -------------------------------------------------------------------------------
     def account_id(self) -> str:
@@ -431,25 +491,19 @@ class AwsClient:
     def create_delivery_stream(self, name: str, *, s3_destination: dict[str, Any], tags: dict[str, str],
                                on_retry: Callable[[int], None] | None = None, attempts: int = 12) -> str:  # fmt: skip
         """Create a Direct PUT stream; retry while the new role is not yet assumable by Firehose."""
-        for attempt in range(attempts):
-            with self.translate(f"create the delivery stream {name}"):
-                try:
-                    response = self.client("firehose").create_delivery_stream(
-                        DeliveryStreamName=name,
-                        DeliveryStreamType="DirectPut",
-                        ExtendedS3DestinationConfiguration=s3_destination,
-                        Tags=tags_list(tags),
-                    )
-                    return str(response["DeliveryStreamARN"])
-                except ClientError as exc:
-                    message = error_message(exc).lower()
-                    role_not_ready = error_code(exc) == "InvalidArgumentException" and ("role" in message or "assume" in message)
-                    if not role_not_ready or attempt == attempts - 1:
-                        raise
-            if on_retry is not None:
-                on_retry(attempt + 1)
-            self.sleep(min(2.0 * (attempt + 1), 10.0))
-        raise AssertionError("unreachable")
+        with self.translate(f"create the delivery stream {name}"):
+            response = retry_while_role_propagates(
+                lambda: self.client("firehose").create_delivery_stream(
+                    DeliveryStreamName=name,
+                    DeliveryStreamType="DirectPut",
+                    ExtendedS3DestinationConfiguration=s3_destination,
+                    Tags=tags_list(tags),
+                ),
+                sleep=self.sleep,
+                on_retry=on_retry,
+                attempts=attempts,
+            )
+        return str(response["DeliveryStreamARN"])
 
     def update_s3_destination(self, name: str, description: dict[str, Any], update: dict[str, Any]) -> None:
         destination = description["Destinations"][0]
