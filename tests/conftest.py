@@ -87,9 +87,12 @@ def lambda_build_cache(request: pytest.FixtureRequest) -> Path:
     from tollcli.backends.aws.lambda_package import build_lambda_package
     from tollcli.errors import TollError
 
+    from filelock import FileLock
+
     cache = Path(request.config.cache.mkdir("toll-lambda-build"))
     try:
-        build_lambda_package(cache)
+        with FileLock(str(cache) + ".lock"):  # pytest-xdist workers build one package, one at a time
+            build_lambda_package(cache)
     except TollError as exc:
         pytest.skip(f"the Lambda wheels cannot be fetched (PyPI unreachable?): {exc.message}")
     return cache
