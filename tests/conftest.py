@@ -84,10 +84,10 @@ def toll_process(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 @pytest.fixture(scope="session")
 def lambda_build_cache(request: pytest.FixtureRequest) -> Path:
     """The Lambda package's build folder, kept between runs so the wheels are downloaded once."""
+    from filelock import FileLock
+
     from tollcli.backends.aws.lambda_package import build_lambda_package
     from tollcli.errors import TollError
-
-    from filelock import FileLock
 
     cache = Path(request.config.cache.mkdir("toll-lambda-build"))
     try:
