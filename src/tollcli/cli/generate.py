@@ -191,6 +191,10 @@ def generate(
     destination = "stdout" if to_stdout else f"the {backend.name} delivery stream"
     show_progress = not quiet and not as_json and app.err_console.is_terminal
     open_ended = options.count is None and options.duration is None
+
+    def warn(message: str) -> None:  # before anything is sent, whatever --quiet or --format say
+        app.err_console.print(message, style="yellow", markup=False)
+
     with stop_on_signals() as stop:
         if show_progress:
             live = Live(console=app.err_console, refresh_per_second=4, transient=True)
@@ -201,10 +205,11 @@ def generate(
                     on_progress=lambda p: live.update(_progress_view(app.err_console, p, open_ended=open_ended)),
                     should_stop=stop.is_set,
                     sink=sink,
+                    on_warning=warn,
                 )
                 live.update("")  # the last live table goes with it: only the final one stays
         else:
-            summary = run_generation(backend, options, should_stop=stop.is_set, sink=sink)
+            summary = run_generation(backend, options, should_stop=stop.is_set, sink=sink, on_warning=warn)
     if summary.stopped_by == "stop request" and stop.signum is not None:
         summary.stopped_by = signal_name(stop.signum)
     if as_json:
