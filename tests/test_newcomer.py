@@ -155,6 +155,17 @@ def test_shipped_templates_and_profiles_are_named_and_printed(toll, tmp_path: Pa
     skewed = toll("generate", "--sample", "2000", "--template", "skewed", "--seed", "3").stdout
     assert skewed.count(",35South,") / 2000 > 0.2  # the second template's weights (0.1 of 0.37)
     assert toll("generate", "--sample", "3", "--rate-profile", "rush-hour").exit_code == 0
+    # the shipped rate profile prints too (as the template would not: it is not a template)
+    profile = toll("generate", "--show-template", "--rate-profile", "rush-hour")
+    shipped_profile = template_path("rate-profiles", "rush-hour.csv").read_text(encoding="utf-8")
+    assert profile.exit_code == 0 and profile.stdout == shipped_profile and "hour,rate" in profile.stdout
+    printed = tmp_path / "mine.csv"  # what it prints is a rate profile that --rate-profile reads back
+    printed.write_text(profile.stdout, encoding="utf-8")
+    assert toll("generate", "--sample", "3", "--rate-profile", str(printed)).exit_code == 0
+    both = toll("generate", "--show-template", "--rate-profile", "rush-hour", "--template", "skewed")
+    assert both.exit_code == 2 and "not both" in both.stderr
+    not_a_profile = toll("generate", "--show-template", "--rate-profile", str(template_path("kdg", "skewed.txt")))
+    assert not_a_profile.exit_code == 2 and not_a_profile.stdout == ""
     refused = toll("generate", "--sample", "3", "--template", "nope")
     assert refused.exit_code == 2 and "skewed, workshop" in refused.stderr
     own = tmp_path / "skewed"  # a file of that name wins over the shipped one
