@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,25 @@ def test_time_options(toll, lake) -> None:
     assert json.loads(result.stdout)["total_records"] == 6000  # 10 records/s for 10 minutes
     recent = toll("query", "busiest", "--last", "15m")
     assert recent.exit_code == 0 and "no data yet" in recent.stderr  # the data is from 2026-11-28 08:00
+
+
+def test_last_ends_now_even_when_records_run_ahead_of_the_clock(toll, home: Path) -> None:
+    # a backfill that continued after a home's last event can deliver event times in the future
+    backend = set_up_home(home)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    records = make_records(2400, start=now - timedelta(minutes=2))  # 10/s: 2 minutes before now, 2 minutes ahead
+    write_objects(backend.bucket_path, records, per_object=600)
+    result = toll("query", "busiest", "--last", "1m", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    # 10 records/s: about 600 in the last minute (a little less as the clock moved on), never the 1,800 up to now + 2 min
+    assert 500 <= payload["total_records"] <= 600, payload["total_records"]
+    since, until = (datetime.fromisoformat(payload[key].replace("Z", "+00:00")) for key in ("since", "until"))
+    assert until - since == timedelta(minutes=1) and now <= until <= datetime.now(timezone.utc)
+    table = toll("query", "busiest", "--last", "1m")
+    assert table.exit_code == 0 and re.search(r"records from \S+Z until \S+Z", table.stdout), table.stdout
+    refused = toll("query", "busiest", "--last", "1m", "--until", "2026-11-28T08:00:00Z")
+    assert refused.exit_code == 2 and "--until" in refused.stderr
 
 
 def test_sql_command_formats(toll, lake) -> None:

@@ -48,6 +48,35 @@ def test_late_records_are_reported_by_generate(toll, home: Path) -> None:
     assert any(f"counted {summary['late_records']:,} records late" in note for note in summary["notes"])
 
 
+def test_a_backfill_ahead_of_the_clock_says_so_and_a_live_run_after_it_warns_first(toll, home: Path) -> None:
+    assert toll("setup").exit_code == 0
+    first = json.loads(toll("generate", "--duration", "1m", "--rate", "50", "--backfill", "--format", "json").stdout)
+    assert first["ahead_of_clock_s"] == 0 and not first["notes"]  # a backfill in a fresh home ends now
+    assert toll("deploy", "--replay").exit_code == 0
+    second = json.loads(toll("generate", "--duration", "30s", "--rate", "50", "--backfill", "--format", "json").stdout)
+    assert second["continued_after"] == first["last_event"]
+    assert 25 < second["ahead_of_clock_s"] <= 30  # it continued after now, by about its own length
+    ahead = [note for note in second["notes"] if "ahead of the clock" in note]
+    assert len(ahead) == 1 and re.search(r"runs (2[5-9]|30) s ahead of the clock", ahead[0]), second["notes"]
+    assert "live `toll generate`" in ahead[0] and "late" in ahead[0] and "--start" in ahead[0]
+    assert second["last_event"] in ahead[0]
+
+    live = toll("generate", "--duration", "1s", "--rate", "50", "--format", "json")
+    assert live.exit_code == 0, live.output
+    summary = json.loads(live.stdout)
+    warning = "this home's event time runs"
+    assert len(summary["warnings"]) == 1 and summary["warnings"][0].startswith(warning)
+    assert warning in live.stderr and second["last_event"] in live.stderr  # said before it sent anything
+    assert summary["late_records"] == summary["records"] > 0  # every record fell in a window already closed
+    late = next(note for note in summary["notes"] if "late" in note)
+    assert "backfill should start" not in late and "clock" in late  # worded for a live run
+    # a live run in a home whose event time is behind the clock says nothing of the sort
+    quiet_home = home.parent / "other"
+    assert toll("setup", home_dir=quiet_home).exit_code == 0
+    plain = toll("generate", "--count", "5", "--rate", "50", "--format", "json", home_dir=quiet_home)
+    assert plain.exit_code == 0 and not json.loads(plain.stdout)["warnings"] and warning not in plain.stderr
+
+
 def test_global_options_after_the_command_are_accepted(toll, home: Path, runner) -> None:  # type: ignore[no-untyped-def]
     assert hoist_global_options(["setup", "--home", "x", "--format", "json"]) == ["--home", "x", "setup", "--format", "json"]
     assert hoist_global_options(["--home", "x", "setup"]) == ["--home", "x", "setup"]
@@ -126,6 +155,17 @@ def test_shipped_templates_and_profiles_are_named_and_printed(toll, tmp_path: Pa
     skewed = toll("generate", "--sample", "2000", "--template", "skewed", "--seed", "3").stdout
     assert skewed.count(",35South,") / 2000 > 0.2  # the second template's weights (0.1 of 0.37)
     assert toll("generate", "--sample", "3", "--rate-profile", "rush-hour").exit_code == 0
+    # the shipped rate profile prints too (as the template would not: it is not a template)
+    profile = toll("generate", "--show-template", "--rate-profile", "rush-hour")
+    shipped_profile = template_path("rate-profiles", "rush-hour.csv").read_text(encoding="utf-8")
+    assert profile.exit_code == 0 and profile.stdout == shipped_profile and "hour,rate" in profile.stdout
+    printed = tmp_path / "mine.csv"  # what it prints is a rate profile that --rate-profile reads back
+    printed.write_text(profile.stdout, encoding="utf-8")
+    assert toll("generate", "--sample", "3", "--rate-profile", str(printed)).exit_code == 0
+    both = toll("generate", "--show-template", "--rate-profile", "rush-hour", "--template", "skewed")
+    assert both.exit_code == 2 and "not both" in both.stderr
+    not_a_profile = toll("generate", "--show-template", "--rate-profile", str(template_path("kdg", "skewed.txt")))
+    assert not_a_profile.exit_code == 2 and not_a_profile.stdout == ""
     refused = toll("generate", "--sample", "3", "--template", "nope")
     assert refused.exit_code == 2 and "skewed, workshop" in refused.stderr
     own = tmp_path / "skewed"  # a file of that name wins over the shipped one

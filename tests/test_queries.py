@@ -114,7 +114,7 @@ def test_read_only_check_accepts_selects() -> None:
 
 def test_durations_and_time_ranges() -> None:
     now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
-    assert time_range(last="15m", now=now) == (now - timedelta(minutes=15), None)
+    assert time_range(last="15m", now=now) == (now - timedelta(minutes=15), now)
     assert time_range(since="2026-11-28T08:00:00Z")[0] == datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
     assert time_range(since="2026-11-28T09:00:00+01:00")[0] == datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
     with pytest.raises(UsageError):
@@ -123,6 +123,8 @@ def test_durations_and_time_ranges() -> None:
         time_range(since="2026-11-28T09:00:00Z", until="2026-11-28T08:00:00Z")
     with pytest.raises(UsageError):
         time_range(since="2026-11-28T09:00:00Z", last="15m")
+    with pytest.raises(UsageError, match="--until"):  # --last ends now: an --until would contradict it
+        time_range(until="2026-11-28T13:00:00Z", last="15m", now=now)
 
 
 def test_question_sql_is_athena_sql_from_the_templates() -> None:

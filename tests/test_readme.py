@@ -5,10 +5,14 @@
   35South, no record the anomaly app counted late, and the three answers.
 - Every other `toll ...` the README shows must be accepted by the CLI as written: the command
   exists and every option it names parses (placeholders such as FILE or ISO get a sample value).
+- The cheap ones, those that only read or print (`--show-template`, `--sample`, the questions, SQL
+  written out in full, `toll status`), are run as written against one backfilled home: exit 0.
+- What it says of the AWS Firehose sink (packing, call limits, retries) matches the code's constants.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -21,6 +25,7 @@ import pytest
 from typer._click.core import Command, Context, Exit
 from typer._click.exceptions import ClickException
 from typer.main import get_command
+from typer.testing import CliRunner
 
 from tollcli.cli import app
 
@@ -184,3 +189,66 @@ def test_every_readme_command_is_accepted_as_written() -> None:
         except (Exit, ClickException) as exc:
             pytest.fail(f"README: {command!r} is refused: {exc}")
     assert checked > 20
+
+
+# --- the cheap ones run as written ----------------------------------------------------------------
+def runnable_args(args: list[str], home: Path) -> list[str] | None:
+    """`args` to run against the test's home, if the command is cheap and reads only (else None):
+    printing a template or samples, asking a question, any SQL written out in full, `toll status`."""
+    args = list(args)
+    for position, arg in enumerate(args):
+        if arg == "--home":
+            args[position + 1] = str(home)  # `toll --home DIR status` and `toll status --home DIR`
+        if arg == "--backend" and args[position + 1] != "local":
+            return None  # nothing reaches AWS in a test
+    words = [arg for position, arg in enumerate(args) if not (arg == "--home" or (position and args[position - 1] == "--home"))]
+    if not words:
+        return None
+    command, rest = words[0], words[1:]
+    cheap = (
+        (command == "generate" and any(option in rest for option in ("--show-template", "--sample")))
+        or (command == "query" and bool(rest) and rest[0] in {"busiest", "most-active", "quiet"})
+        or (command == "query" and len(rest) > 1 and rest[0] == "sql" and "..." not in rest[1])
+        or command == "status"
+    )
+    if not cheap:
+        return None
+    return args if "--home" in args else ["--home", str(home), *args]
+
+
+def test_the_cheap_readme_commands_run_as_written(tmp_path: Path, runner: CliRunner) -> None:
+    home = tmp_path / "home"
+    for setup in (["setup"], ["generate", "--backfill", "--duration", "2m", "--rate", "20", "--seed", "1", "--quiet"]):
+        result = runner.invoke(app, ["--home", str(home), *setup])
+        assert result.exit_code == 0, result.output
+    ran: set[str] = set()
+    for command in dict.fromkeys(readme_commands()):
+        args = runnable_args(to_args(command), home)
+        if args is None:
+            continue
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"README: {command!r} exits {result.exit_code}: {result.output}"
+        assert result.stdout.strip(), f"README: {command!r} printed nothing"
+        ran.add(command)
+    assert "toll status" in ran and "toll query busiest --last 15m" in ran and "toll generate --sample 5" in ran
+    assert sum(c.startswith("toll query ") for c in ran) >= 4 and sum("--show-template" in c for c in ran) >= 3
+    assert len(ran) >= 10, sorted(ran)
+
+
+# --- what the README says of the AWS sink is what the code does ---------------------------------
+def test_the_readme_describes_the_firehose_sink_as_it_packs_and_batches() -> None:
+    """Issue 16 packed many lines into each Firehose record; the README must not say a line per record."""
+    from tollcli.backends.aws import firehose, packing
+
+    text = readme_text()
+    start = text.index("`toll generate` then ")
+    paragraph = " ".join(text[start : text.index("\n\n", start)].split())
+    assert "many newline-terminated lines into each Firehose record" in paragraph
+    assert f"up to {firehose.RECORD_MAX_BYTES // 1024:,} KiB" in paragraph
+    assert f"rounded up to {packing.FIREHOSE_BILLING_BYTES // 1024} KB" in paragraph
+    limits = f"{firehose.BATCH_MAX_RECORDS} records / {firehose.BATCH_MAX_BYTES // 2**20} MiB at most"
+    workers = inspect.signature(firehose.FirehoseSink).parameters["workers"].default
+    assert f"`PutRecordBatch` calls ({limits}, {workers} in flight" in paragraph
+    assert f"at least once a {'second' if packing.FLUSH_SECONDS == 1 else packing.FLUSH_SECONDS}" in paragraph
+    attempts = inspect.signature(firehose.FirehoseSink).parameters["max_attempts"].default
+    assert f"after {attempts} attempts" in paragraph and "exactly the records that failed" in paragraph

@@ -58,8 +58,8 @@ def test_instants_are_iso_8601_and_utc_without_an_offset() -> None:
 
 def test_query_ranges_use_the_same_parsers() -> None:
     now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
-    assert time_range(last="15 minutes", now=now) == (now - timedelta(minutes=15), None)
-    assert time_range(last="1h30m", now=now) == (now - timedelta(minutes=90), None)
+    assert time_range(last="15 minutes", now=now) == (now - timedelta(minutes=15), now)
+    assert time_range(last="1h30m", now=now) == (now - timedelta(minutes=90), now)
     with pytest.raises(UsageError, match="--last"):
         time_range(last="15x", now=now)
 

@@ -49,7 +49,7 @@ from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
 from tollcli.state import Resource, atomic_write_json
-from tollcli.units import plural
+from tollcli.units import format_duration, plural
 
 DEFAULT_RATE = 100.0  # the workshop recommends 100 records per second
 MAX_CHUNK = 32_768  # records per chunk: big enough to amortise numpy, small enough for memory
@@ -540,6 +540,15 @@ class Schedule:
 # `--start` starts just after it instead of ending "now": typed by hand, the workshop's backfills then
 # follow one another in event time as `toll workshop` lines them up, and the anomaly app, whose
 # windows close by event time, counts none of them late.
+#
+# The price: backfills typed after the first one end after now, so the home's event time runs ahead
+# of the clock. A live run's records carry the clock's time, so until the clock catches up they fall
+# in windows the anomaly app has closed (late: not scored), and `--last` queries end at now. So a
+# backfill that ends ahead of the clock says by how much (`ahead_of_clock_note`), a live run in such
+# a home warns before it sends anything (`live_run_behind_note`), and its late-records note says why.
+
+# Event time this far ahead of the clock is not worth a word (a backfill "ending now" ends a hair after).
+AHEAD_TOLERANCE_S = 1.0
 
 EVENT_TIME_FILE = "event-time.json"
 EVENT_TIME_KIND = "event-time"
@@ -571,6 +580,33 @@ def record_last_event(backend: Any, last_event: float) -> None:
     if ledger.find(EVENT_TIME_KIND, EVENT_TIME_FILE) is None:
         ledger.record(Resource(kind=EVENT_TIME_KIND, name=EVENT_TIME_FILE, settings={"path": str(path)}))
     atomic_write_json(path, {"last_event": _iso(last_event), "last_event_epoch": last_event})
+
+
+def ahead_of_clock(last_event: float | None, now: float) -> float:
+    """Seconds by which `last_event` is ahead of `now` (0 if it is not, or by a negligible margin)."""
+    if last_event is None or last_event - now <= AHEAD_TOLERANCE_S:
+        return 0.0
+    return last_event - now
+
+
+def ahead_of_clock_note(last_event: float, ahead: float) -> str:
+    """What a backfill that ended ahead of the clock says in its summary."""
+    lead = format_duration(round(ahead))
+    return (
+        f"event time here now runs {lead} ahead of the clock (up to {_iso(last_event)}): a live `toll generate` in this "
+        f"home is late for the anomaly app, and not scored, until the clock catches up in {lead}; to avoid that, give "
+        "a backfill --start so that it ends before now"
+    )
+
+
+def live_run_behind_note(last_event: float, ahead: float) -> str:
+    """What a live run says before it starts in a home whose event time is ahead of the clock."""
+    lead = format_duration(round(ahead))
+    return (
+        f"this home's event time runs {lead} ahead of the clock (a backfill delivered up to {_iso(last_event)}): "
+        f"this live run's records carry the clock's time, so the anomaly app counts them late and does not score "
+        f"them until the clock catches up in {lead} (continue with `toll generate --backfill` instead, or wait)"
+    )
 
 
 # A live (real-time) run marks the home while it runs, so `toll query` can say that records are
@@ -662,8 +698,10 @@ class GenerateSummary:
     first_event: str | None = None
     last_event: str | None = None
     skew: dict[str, str] | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said with the summary
+    warnings: list[str] = field(default_factory=list)  # said before the run sent anything (`on_warning`)
     continued_after: str | None = None  # a backfill that continued after the home's last event time
+    ahead_of_clock_s: float = 0.0  # how far the home's last event time ran ahead of the clock when the run ended
     late_records: int = 0  # records the anomaly app counted late (their window had closed): not scored
     api_calls: int = 0  # AWS: PutRecordBatch / PutRecords calls, resends included
     firehose_records: int = 0  # AWS: records the stream accepted, many lines each: Firehose's billing units
@@ -780,17 +818,20 @@ def run_generation(
     should_stop: Callable[[], bool] | None = None,
     sink: Any = None,
     on_alert: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> GenerateSummary:
     """Generate and deliver records until the count, the duration, or a stop request.
 
     Opens `backend.open_sink(realtime=not backfill)` (or uses `sink`, e.g. stdout, in which case
     no anomaly feed is opened) and hands each chunk to the sink, then to the anomaly feed, whose
-    alerts go to `on_alert` (default: stderr). The sink is flushed and the feed closed however
-    the run ends, Ctrl-C included."""
+    alerts go to `on_alert` (default: stderr). What the run must say before it sends anything (a
+    live run in a home whose event time is ahead of the clock) goes to `on_warning` and into the
+    summary's `warnings`. The sink is flushed and the feed closed however the run ends, Ctrl-C
+    included."""
     own_sink = sink is None
     delivers_home = own_sink and backend is not None
-    last_known = read_last_event(Path(backend.settings.home)) if delivers_home and options.backfill else None
-    run = prepare(options, last_event=last_known)
+    last_known = read_last_event(Path(backend.settings.home)) if delivers_home else None
+    run = prepare(options, last_event=last_known if options.backfill else None)
     home = Path(backend.settings.home) if backend is not None and options.watch_skew else None
     factory = RecordFactory(run.spec, seed=options.seed)
     skew_state = _initial_skew(options, home)
@@ -804,6 +845,13 @@ def run_generation(
             f"this home already holds records up to {_iso(run.continued_after)}: the backfill continued after them "
             "(give --start to choose its event time)"
         )
+
+    warnings: list[str] = []
+    behind = 0.0 if options.backfill else ahead_of_clock(last_known, time.time())
+    if last_known is not None and behind:
+        warnings.append(live_run_behind_note(last_known, behind))
+        if on_warning is not None:
+            on_warning(warnings[-1])
 
     if own_sink:
         sink = backend.open_sink(realtime=not options.backfill)
@@ -920,10 +968,21 @@ def run_generation(
     stats = sink.stats
     late = int(getattr(feed, "late_records", 0) or 0)  # a feed that counts windows here (locally) knows
     if late:
+        if options.backfill:
+            why = "a backfill should start after the home's last event"
+        elif behind:
+            why = "a live run's records carry the clock's time, and this home's event time was ahead of it"
+        else:
+            why = "a live run's records carry the clock's time: something had delivered later event times here"
         notes.append(
             f"the anomaly app counted {late:,} {plural(late, 'record')} late: their event time fell in windows it had "
-            "already closed, so it left them out of its scores (a backfill should start after the home's last event)"
+            f"already closed, so it left them out of its scores ({why})"
         )
+    # the home's event time: the later of what it held and what this backfill delivered
+    home_last = max((t for t in (last_known, last_event if stats.accepted else None) if t is not None), default=None)
+    ahead = ahead_of_clock(home_last, time.time()) if delivers_home else 0.0
+    if options.backfill and home_last is not None and ahead:  # a live run warned at its start
+        notes.append(ahead_of_clock_note(home_last, ahead))
     return GenerateSummary(
         records=stats.accepted,
         generated=generated,
@@ -940,7 +999,9 @@ def run_generation(
         last_event=_iso(last_event) if last_event is not None else None,
         skew=skew_state.to_json() if skew_state is not None else None,
         notes=notes,
+        warnings=warnings,
         continued_after=_iso(run.continued_after) if run.continued_after is not None else None,
+        ahead_of_clock_s=round(ahead, 3),
         late_records=late,
         api_calls=stats.api_calls,
         firehose_records=stats.stream_records,

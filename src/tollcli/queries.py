@@ -130,13 +130,20 @@ def check_question(name: str) -> Question:
 def time_range(
     *, since: str | None = None, until: str | None = None, last: str | None = None, now: datetime | None = None
 ) -> tuple[datetime | None, datetime | None]:
-    """The --since/--until/--last options as a UTC range; --last counts back from now."""
+    """The --since/--until/--last options as a UTC range [start, end).
+
+    `--last D` is the D before now and ends now: [now - D, now). Records whose event time is still
+    ahead of the clock (a backfill that continued after a home's last event can write some) are
+    not "the last D", so the range has an upper bound, and it takes no --until."""
     if last is not None and since is not None:
         raise UsageError("--last and --since both set the start: give one of them")
+    if last is not None and until is not None:
+        raise UsageError("--last ends now, so it takes no --until: give --since with --until instead")
     start = parse_instant(since, option="--since") if since is not None else None
     end = parse_instant(until, option="--until") if until is not None else None
     if last is not None:
-        start = (now or datetime.now(timezone.utc)) - timedelta(seconds=parse_duration(last, option="--last"))
+        end = now or datetime.now(timezone.utc)
+        start = end - timedelta(seconds=parse_duration(last, option="--last"))
     if start is not None and end is not None and start >= end:
         raise UsageError("the time range is empty: --since/--last must come before --until")
     return start, end

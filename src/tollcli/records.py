@@ -25,5 +25,7 @@ class RecordChunk:
     station_names: tuple[str, ...] | None = None
 
     def split_records(self) -> list[bytes]:
-        """Each record with its trailing newline: one Firehose entry each."""
+        """Each record (one line) with its trailing newline. The AWS sinks pack many lines into each
+        Firehose or Kinesis record (`backends.aws.packing`); they split a chunk only to check that no
+        single line is over the service's record size limit."""
         return self.lines.splitlines(keepends=True)

@@ -22,6 +22,7 @@ from tollcli.generator import (
     GenerateOptions,
     GenerateProgress,
     GenerateSummary,
+    load_rate_profile,
     run_generation,
     sample_records,
     signal_name,
@@ -126,7 +127,10 @@ def generate(
         metavar="FILE|NAME",
     ),
     show_template: bool = typer.Option(
-        False, "--show-template", help="Print the template (the workshop's, or --template's) and send nothing."
+        False,
+        "--show-template",
+        help="Print the template (the workshop's, or --template's) and send nothing; with --rate-profile, print the "
+        "rate profile instead (a shipped NAME's CSV, to copy and change).",
     ),
     backfill: bool = typer.Option(False, "--backfill", help="Event time advances at --rate; write as fast as possible."),
     start: str = typer.Option(
@@ -177,8 +181,14 @@ def generate(
         drop=drop,
     )
     if show_template:
-        path = options.template_path or template_path("kdg", "workshop.txt")
-        sys.stdout.write(read_user_file(Path(path), "--template"))
+        if options.template_path is not None and options.rate_profile_path is not None:
+            raise UsageError("--show-template prints one file: give --template or --rate-profile, not both")
+        if options.rate_profile_path is not None:
+            load_rate_profile(options.rate_profile_path)  # a FILE given here is printed only if it is a rate profile
+            path, option = options.rate_profile_path, "--rate-profile"
+        else:
+            path, option = options.template_path or template_path("kdg", "workshop.txt"), "--template"
+        sys.stdout.write(read_user_file(Path(path), option))
         sys.stdout.flush()
         return
     if sample is not None:
@@ -191,6 +201,10 @@ def generate(
     destination = "stdout" if to_stdout else f"the {backend.name} delivery stream"
     show_progress = not quiet and not as_json and app.err_console.is_terminal
     open_ended = options.count is None and options.duration is None
+
+    def warn(message: str) -> None:  # before anything is sent, whatever --quiet or --format say
+        app.err_console.print(message, style="yellow", markup=False)
+
     with stop_on_signals() as stop:
         if show_progress:
             live = Live(console=app.err_console, refresh_per_second=4, transient=True)
@@ -201,10 +215,11 @@ def generate(
                     on_progress=lambda p: live.update(_progress_view(app.err_console, p, open_ended=open_ended)),
                     should_stop=stop.is_set,
                     sink=sink,
+                    on_warning=warn,
                 )
                 live.update("")  # the last live table goes with it: only the final one stays
         else:
-            summary = run_generation(backend, options, should_stop=stop.is_set, sink=sink)
+            summary = run_generation(backend, options, should_stop=stop.is_set, sink=sink, on_warning=warn)
     if summary.stopped_by == "stop request" and stop.signum is not None:
         summary.stopped_by = signal_name(stop.signum)
     if as_json:

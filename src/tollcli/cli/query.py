@@ -29,7 +29,7 @@ query_app = typer.Typer(
 
 SINCE_HELP = "Only records at or after this time (ISO-8601; UTC unless it has an offset)."
 UNTIL_HELP = "Only records before this time (ISO-8601)."
-LAST_HELP = f"Only the last DURATION before now: {DURATION_HELP}."
+LAST_HELP = f"Only the last DURATION before now (up to now: not with --until): {DURATION_HELP}."
 TIMEOUT_HELP = "Stop the query after this many seconds (exit 1)."
 STRICT_HELP = "Fail (exit 1) if the data holds bad rows, instead of skipping and counting them."
 
