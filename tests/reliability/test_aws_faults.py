@@ -16,6 +16,7 @@ import base64
 import json
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -754,3 +755,25 @@ def test_the_stored_role_policies_after_setup_and_deploy_name_only_our_resources
     assert all(s["Effect"] == "Deny" for s in bucket_policy["Statement"])  # the bucket grants nothing
     assert iam_lint.findings(bucket_policy) == []
     assert SECRET_KEY not in deployed.output and ACCESS_KEY not in deployed.output
+
+
+# --- --timeout on Athena ---------------------------------------------------------------------------
+def test_an_athena_query_past_its_timeout_is_stopped_in_athena_and_exits_1(
+    faults: FaultLayer, stack: str, toll: Callable[..., Any]
+) -> None:
+    """Athena keeps answering RUNNING: after --timeout the query is stopped there (StopQueryExecution),
+    and the command ends with the local engine's one line and exit 1."""
+
+    def running(request: Any, service: str, nth: int) -> AWSResponse:
+        query_id = json.loads(request.body)["QueryExecutionId"]
+        body = {"QueryExecution": {"QueryExecutionId": query_id, "Query": "SELECT 1", "Status": {"State": "RUNNING"}}}
+        headers = {"x-amzn-RequestId": "fault", "Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(request.url, 200, headers, MockRawResponse(json.dumps(body)))
+
+    faults.rules["athena.GetQueryExecution"] = running
+    started = time.monotonic()
+    result = aws_cli(toll, "query", "sql", "--timeout", "1", "SELECT 1")
+    assert time.monotonic() - started < 30
+    assert one_error_line(result) == "toll: error: query stopped after 1 s (--timeout)"
+    assert faults.calls["athena.StartQueryExecution"] == 1
+    assert faults.calls["athena.StopQueryExecution"] == 1

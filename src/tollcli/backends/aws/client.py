@@ -628,9 +628,11 @@ class AwsClient:
         )
 
     def athena_query(
-        self, sql: str, *, staging_dir: str, workgroup: str, database: str
+        self, sql: str, *, staging_dir: str, workgroup: str, database: str, timeout: float | None = None
     ) -> tuple[list[str], list[tuple[Any, ...]], int]:
-        """Run one statement through PyAthena: (columns, rows, bytes scanned)."""
+        """Run one statement through PyAthena: (columns, rows, bytes scanned). After `timeout`
+        seconds, or on Ctrl-C, the query is stopped in Athena (StopQueryExecution), so a runaway
+        query neither keeps scanning (and billing) nor keeps the terminal."""
         from pyathena import connect
         from pyathena.error import Error as AthenaError
 
@@ -646,7 +648,7 @@ class AwsClient:
         try:
             with self.translate("run the query on Athena"), connect(**kwargs) as connection:
                 cursor = connection.cursor()
-                cursor.execute(sql)
+                _execute_within(cursor, sql, timeout)
                 columns = [d[0] for d in cursor.description or []]
                 rows = [tuple(row) for row in cursor.fetchall()]
                 scanned = int(cursor.data_scanned_in_bytes or 0)
@@ -663,3 +665,40 @@ class AwsClient:
             for page in paginator.paginate(TagFilters=[{"Key": key, "Values": [value]}]):
                 arns.extend(item["ResourceARN"] for item in page.get("ResourceTagMappingList", []))
         return arns
+
+
+def _execute_within(cursor: Any, sql: str, timeout: float | None) -> None:
+    """`cursor.execute(sql)` (PyAthena polls until the query ends) on a worker thread, so that the
+    main thread can stop the query in Athena when `timeout` runs out or on Ctrl-C."""
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            cursor.execute(sql)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="toll-athena-query", daemon=True)
+    worker.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        # Short waits, not one join(timeout): Ctrl-C reaches the main thread between them.
+        while worker.is_alive() and (deadline is None or time.monotonic() < deadline):
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        _stop_query(cursor)
+        raise
+    if worker.is_alive():
+        _stop_query(cursor)
+        raise TollError(f"query stopped after {timeout:g} s (--timeout)")
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def _stop_query(cursor: Any) -> None:
+    """StopQueryExecution for the cursor's query, if it has started; a failure here changes nothing
+    the user can act on (the workgroup's own scan limit still bounds the query)."""
+    try:
+        cursor.cancel()
+    except Exception:
+        pass

@@ -502,7 +502,11 @@ class AwsBackend(Backend):
             raise UsageError("the Athena workgroup or the bucket is missing: run `toll --backend aws setup`")
         aws = self.client_for(ledger)
         columns, rows, scanned = aws.athena_query(
-            sql, staging_dir=f"s3://{bucket.name}/{RESULTS_PREFIX}", workgroup=workgroup.name, database=DATABASE_NAME
+            sql,
+            staging_dir=f"s3://{bucket.name}/{RESULTS_PREFIX}",
+            workgroup=workgroup.name,
+            database=DATABASE_NAME,
+            timeout=self.query_timeout,
         )
         cost = athena_cost_usd(scanned)
         note = f"Athena scanned {human_bytes(scanned)}: ${cost:.6f} at ${ATHENA_USD_PER_TB:.0f} per TB (10 MB minimum)"
