@@ -494,8 +494,8 @@ class Workshop:
         alerts = self._read_alerts_in_time(step)
         self.report.alerts = alerts
         started = self.skew_started or ""
-        during = [a for a in alerts if str(a["window_start"]) >= started]
-        before = [a for a in alerts if str(a["window_start"]) < started]
+        during = [a for a in alerts if _during_skew(a, started)]
+        before = [a for a in alerts if not _during_skew(a, started)]
         station = self.options.skew_station
         for alert in alerts[:10]:
             explained = f" [{alert['explanation']}]" if alert.get("explanation") else ""
@@ -518,13 +518,16 @@ class Workshop:
         """Why the score rose, from the scores as they are: nothing is claimed that did not happen
         (a short real-time run may have scored no window yet, or none above the threshold)."""
         scored = [r for r in scores if float(r["anomaly_score"]) > 0]
-        calm = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) < started]
-        skewed = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) >= started]
+        calm = [float(r["anomaly_score"]) for r in scored if not _during_skew(r, started)]
+        skewed = [float(r["anomaly_score"]) for r in scored if _during_skew(r, started)]
         threshold = self.options.threshold
         if not skewed:
+            # a score row is one station's window: count the windows, not the rows
+            windows = {str(r["window_start"]) for r in scores}
+            windows_scored = {str(r["window_start"]) for r in scored}
             return (
-                f"The anomaly app scored no window of the skewed traffic ({counted(len(scores), 'window')} counted, "
-                f"{counted(len(scored), 'window')} scored above 0 in all): the forest was still warming up, so it could "
+                f"The anomaly app scored no window of the skewed traffic ({counted(len(windows), 'window')} counted, "
+                f"{counted(len(windows_scored), 'window')} scored above 0 in all): the forest was still warming up, so it could "
                 "not tell the skew from normal traffic; a longer --steady-minutes gives it time to learn."
             )
         learned = (
@@ -579,6 +582,16 @@ class Workshop:
             f"kept (--keep) in {Path(self.backend.settings.home).resolve()}: explore with `{toll} query busiest`, "
             f"`{toll} alerts --scores`, `{toll} dashboard`; `{toll} teardown --yes` removes it",
         )
+
+
+def _during_skew(row: dict[str, Any], skew_started: str) -> bool:
+    """Whether a score or alert row's window saw skewed traffic: it ENDS after the skew started (a
+    real-time skew starts mid-window, and that window's counts are already skewed). No skew yet
+    (`skew_started` empty): everything counts as during, as there is nothing to tell apart."""
+    if not skew_started:
+        return True
+    window_start = datetime.fromisoformat(str(row["window_start"]).replace("Z", "+00:00"))
+    return window_start.timestamp() + WINDOW_SECONDS > datetime.fromisoformat(skew_started.replace("Z", "+00:00")).timestamp()
 
 
 def _iso(epoch: float) -> str:
