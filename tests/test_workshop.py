@@ -335,3 +335,15 @@ def test_an_alert_whose_window_straddles_the_skews_start_is_during_the_skew(tmp_
     ended = {**straddling, "window_start": "2026-11-28T08:09:53Z"}
     step = alerts_step(tmp_path, "2026-11-28T08:10:03Z", [ended], [])
     assert step.details["during_skew"] == 0 and step.details["before_skew"] == 1 and step.status == "warning"
+
+
+def test_a_short_workshop_says_one_of_a_thing_in_the_singular(toll, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """0.2 minutes a phase: 1 object each, 0 windows learned. No '1 objects', '1 windows', 'object(s)'."""
+    run = toll("workshop", "--minutes", "0.2", "--steady-minutes", "0.2", "--skew-minutes", "0.2", "--seed", "3",
+               "--dashboard", str(tmp_path / "d.html"))  # fmt: skip
+    said = " ".join((run.stdout + run.stderr).split())
+    assert run.exit_code == 0, said
+    assert said.count("1,200 records delivered in 1 object (") == 3
+    assert "learned from the 1,200 records already delivered: 0 windows, 0 alerts" in said
+    assert not re.findall(r"\b1 (?:record|object|window|alert|resource|row|part|station)s\b", said)
+    assert "(s)" not in said
