@@ -128,9 +128,25 @@ def test_bad_rows_warn_and_strict_fails(toll, home) -> None:
     backend = set_up_home(home)
     write_objects(backend.bucket_path, make_records(500), extra=b"".join(BAD_LINES))
     result = toll("query", "busiest")
-    assert result.exit_code == 0 and "skipped 5 bad row(s)" in result.stderr
+    assert result.exit_code == 0 and "skipped 5 bad rows " in result.stderr
     strict = toll("query", "busiest", "--strict")
-    assert strict.exit_code == 1 and "5 bad row(s)" in strict.stderr
+    assert strict.exit_code == 1 and "5 bad rows in the data" in strict.stderr
+
+
+def test_one_of_a_thing_is_said_in_the_singular(toll, home) -> None:
+    """'1 CSV object', '1 Parquet part', '1 bad row': never 'object(s)' nor '1 objects'."""
+    backend = set_up_home(home)
+    write_objects(backend.bucket_path, make_records(300), extra=BAD_LINES[1])
+    query = toll("query", "busiest")
+    assert query.exit_code == 0 and "skipped 1 bad row " in query.stderr
+    compacted = toll("compact")
+    assert compacted.exit_code == 0, compacted.stderr
+    said = " ".join((compacted.stdout + compacted.stderr).split())
+    assert "Compacted 1 CSV object, 300 rows, " in said and " in 1 Parquet part." in said
+    assert "1 bad row left out" in said and "1 object holding them" in said
+    assert "(s)" not in said
+    again = toll("compact")
+    assert again.exit_code == 0 and "Nothing to compact: 300 rows already in 1 Parquet part." in " ".join(again.stdout.split())
 
 
 def test_compact_then_query_as_processes(toll_process, home, lake) -> None:

@@ -133,6 +133,8 @@ def test_warm_up_bands_and_a_chart_with_no_score_yet() -> None:
     html = render_dashboard(data)
     assert expected_series(data)["anomaly"] == 0 and 'data-series="window score"' not in html
     assert '<rect class="band"' in html and "no window has a score yet" in html
+    one = render_dashboard(DashboardData(backend="local", generated_at="now", scores=[w(0, True)], traffic={"A1": [(0.0, 5)]}))
+    assert "1 window scored;" in one and "per 1 min, 1 station." in one  # never "1 windows", "1 stations"
 
 
 def test_without_the_anomaly_app_the_chart_says_what_to_do(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.main import get_command
 
 from tollcli.cli import app, hoist_global_options
@@ -129,6 +130,33 @@ def test_flags_show_no_value_and_durations_say_their_unit(runner, monkeypatch) -
         assert "--help" in result.output and "<bool>" not in result.output, name
     assert "a bare number is seconds" in runner.invoke(app, ["generate", "--help"]).output
     assert "a bare number is seconds" in runner.invoke(app, ["query", "busiest", "--help"]).output
+
+
+def description_breaks_too_early(output: str, width: int) -> list[tuple[str, str]]:
+    """Pairs of lines of a --help's description (between "Usage:" and the first box) where the
+    second line's first word would have fitted on the first: a line break kept from the source."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Usage:" in line) + 1
+    end = next((i for i, line in enumerate(lines) if line.lstrip().startswith("╭")), len(lines))
+    found = []
+    for first, second in zip(lines[start:end], lines[start + 1 : end]):
+        kept_break = first.strip() and second.strip() and not second.strip().startswith(("- ", "* "))
+        if kept_break and len(first.rstrip()) + 1 + len(second.split()[0]) < width - 2:
+            found.append((first.strip(), second.strip()))
+    return found
+
+
+@pytest.mark.parametrize("width", [200, 80])
+def test_help_paragraphs_fill_the_terminal_width(runner, monkeypatch, width: int) -> None:  # type: ignore[no-untyped-def]
+    """A docstring's line breaks are not the terminal's: every command's help reflows at any width."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    group = get_command(app)
+    names = [[], *([name] for name in group.list_commands(None)), ["query", "busiest"], ["query", "sql"]]  # type: ignore[attr-defined, arg-type]
+    for name in names:
+        result = runner.invoke(app, [*name, "--help"])
+        assert result.exit_code == 0, result.output
+        assert max(len(line) for line in result.output.splitlines()) == width  # the help was laid out at this width
+        assert description_breaks_too_early(result.output, width) == [], name
 
 
 def test_piped_output_is_not_hard_wrapped(toll_process, home: Path) -> None:
@@ -275,3 +303,26 @@ def test_query_tables_read_as_answers(toll_process, home: Path) -> None:
     wide = toll_process("query", "sql", "SELECT * FROM anomaly_scores LIMIT 2")
     header = next(line for line in wide.stdout.splitlines() if line.startswith("┃"))
     assert "window_start" in header and "late_records" in header and "…" not in wide.stdout
+
+
+def test_reflowed_help_keeps_paragraphs_list_items_and_marked_blocks() -> None:
+    from tollcli.cli.common import reflow_help
+
+    text = """First line.
+
+    A paragraph broken
+    where the source broke it.
+
+    - an item
+      that goes on
+    - another
+
+    \b
+    kept  as
+    written
+    \f
+    for developers only"""
+    assert reflow_help(text) == (
+        "First line.\n\nA paragraph broken where the source broke it.\n\n- an item\n  that goes on\n- another\n\n"
+        "\b\nkept  as\nwritten\n\f\nfor developers only"
+    )

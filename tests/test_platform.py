@@ -423,3 +423,76 @@ def test_a_cp1252_console_gets_ascii_bars_and_escapes_for_what_it_cannot_show(to
     literal = run_with_console_encoding(home, "cp1252", "query", "sql", "SELECT '\u4e2d' AS x")
     assert literal.returncode == 0, literal.stderr
     assert b"\\u4e2d" in literal.stdout  # shown as its escape instead of a crash
+
+
+# --- whether a process runs --------------------------------------------------------------------
+def test_on_posix_a_process_is_alive_until_it_is_reaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(oscompat, "WINDOWS", False)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert oscompat.process_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert not oscompat.process_alive(child.pid)
+    assert oscompat.process_alive(os.getpid())
+    assert not oscompat.process_alive(0) and not oscompat.process_alive(-1)  # process groups, not processes
+
+    def refused(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")  # another user's process
+
+    monkeypatch.setattr(os, "kill", refused)
+    assert oscompat.process_alive(12345)
+
+
+class FakeKernel32:
+    """The three kernel32 calls process_alive makes, over a table of pid -> exit code (259 is
+    STILL_ACTIVE); `denied` pids exist but belong to another user. Counts the handles left open."""
+
+    def __init__(self, exit_codes: dict[int, int], denied: set[int]) -> None:
+        self.exit_codes, self.denied = exit_codes, denied
+        self.open_handles: dict[int, int] = {}
+        self.last_error = 0
+        self.access: list[int] = []
+
+    def OpenProcess(self, access: int, inherit: bool, pid: int) -> int:  # the Win32 names
+        self.access.append(access)
+        if pid in self.denied:
+            self.last_error = 5  # ERROR_ACCESS_DENIED
+            return 0
+        if pid not in self.exit_codes:
+            self.last_error = 87  # ERROR_INVALID_PARAMETER: no such process
+            return 0
+        handle = 1000 + len(self.access)
+        self.open_handles[handle] = pid
+        return handle
+
+    def GetLastError(self) -> int:
+        return self.last_error
+
+    def GetExitCodeProcess(self, handle: int, code: object) -> int:
+        code._obj.value = self.exit_codes[self.open_handles[handle]]  # type: ignore[attr-defined]  # ctypes.byref's target
+        return 1
+
+    def CloseHandle(self, handle: int) -> int:
+        del self.open_handles[handle]
+        return 1
+
+
+def test_on_windows_a_process_is_asked_about_never_sent_signal_0(monkeypatch: pytest.MonkeyPatch, windows: None) -> None:
+    """On Windows os.kill(pid, 0) sends CTRL_C_EVENT: process_alive asks kernel32 instead."""
+    import ctypes
+
+    kernel32 = FakeKernel32(exit_codes={100: 259, 200: 0, 300: 1}, denied={400})
+    monkeypatch.setattr(ctypes, "windll", type("WinDLL", (), {"kernel32": kernel32}), raising=False)
+
+    def ctrl_c(pid: int, sig: int) -> None:
+        raise AssertionError(f"os.kill({pid}, {sig}) on Windows")
+
+    monkeypatch.setattr(os, "kill", ctrl_c)
+    assert oscompat.process_alive(100)  # STILL_ACTIVE
+    assert not oscompat.process_alive(200) and not oscompat.process_alive(300)  # exited (0, 1)
+    assert not oscompat.process_alive(500)  # no such process
+    assert oscompat.process_alive(400)  # exists, another user's
+    assert set(kernel32.access) == {oscompat.PROCESS_QUERY_LIMITED_INFORMATION}
+    assert kernel32.open_handles == {}  # every handle closed

@@ -220,7 +220,7 @@ def test_ctrl_c_flushes_prints_the_totals_and_stops_the_scoring_child(tmp_path: 
     assert run.returncode in (0, 130), err  # (130 once an interrupt's exit status says so)
     assert not running(child)
     summary = json.loads(out)
-    assert summary["stopped_by"] == "Ctrl-C"
+    assert summary["stopped_by"] == "Ctrl-C"  # the name generator.signal_name gives SIGINT
     delivered = sum(len(p.read_bytes().splitlines()) for p in (home / "bucket").rglob("toll-data-stream-*"))
     assert delivered == summary["records"] > 0  # flushed: every record it counted is in the bucket, whole
     assert not left_half_written(home)
@@ -260,3 +260,22 @@ time.sleep(60)
         assert not running(child)
     finally:
         parent.kill()
+
+
+def test_a_query_tells_live_runs_from_dead_ones_without_signal_0(tmp_path: Path, simulated: dict[str, str]) -> None:
+    """Whether a `toll generate` still delivers is asked without os.kill(pid, 0) (a Ctrl-C on Windows)."""
+    home = tmp_path / "home"
+    assert simulated_toll(home, simulated, "setup").returncode == 0
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        (home / "live-runs").mkdir(exist_ok=True)
+        for pid in (live.pid, gone.pid):
+            (home / "live-runs" / f"{pid}.json").write_text(json.dumps({"pid": pid}), encoding="utf-8")
+        run = simulated_toll(home, simulated, "query", "busiest")
+    finally:
+        live.kill()
+        live.wait()
+    assert run.returncode == 0, run.stderr
+    assert f"(pid {live.pid})" in run.stderr  # the run whose process is gone is left out

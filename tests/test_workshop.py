@@ -280,3 +280,70 @@ def test_the_explanation_says_what_happened_when_nothing_was_scored(tmp_path: Pa
     assert "rose only to 1.90, not above the threshold of 2.5" in text and "no window scored above 0.80" in text
     text = workshop._why([{"window_start": "2026-11-28T08:11:00Z", "anomaly_score": 3.1}], started, "35South")
     assert "rose to 3.10, above the threshold" in text and "no window before the skew" in text
+
+
+STATIONS = ["Wash", "Ore", "Cal", "Tex", "35South"]
+
+
+def test_the_explanation_counts_windows_not_score_rows(tmp_path: Path) -> None:
+    """Each window has a score row per station: 2 windows of 5 stations are 2 windows, not 10."""
+    backend = open_backend(resolve_settings(backend="local", home=str(tmp_path / "home"), region=None, profile=None))
+    workshop = Workshop(backend, WorkshopOptions(seed=1))
+    rows = [
+        {"window_start": start, "station": station, "anomaly_score": 0.0}
+        for start in ("2026-11-28T08:09:40Z", "2026-11-28T08:09:50Z")
+        for station in STATIONS
+    ]
+    rows[0]["anomaly_score"] = 0.4  # one station's row of the first window
+    text = workshop._why(rows, "2026-11-28T08:10:00Z", "35South")
+    assert "(2 windows counted, 1 window scored above 0 in all)" in text
+
+
+class KnownScores(LocalBackend):
+    """The local backend with alerts and scores set by the test (the rest is the real backend)."""
+
+    alerts: list[dict]
+    scores: list[dict]
+
+    def read_alerts(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return list(self.alerts)
+
+    def read_scores(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return list(self.scores)
+
+
+def alerts_step(tmp_path: Path, skew_started: str, alerts: list[dict], scores: list[dict]) -> StepReport:
+    backend = KnownScores(resolve_settings(backend=None, home=tmp_path / "home", region=None, profile=None))
+    backend.alerts, backend.scores = alerts, scores
+    workshop = Workshop(backend, WorkshopOptions(seed=1, backfill=True))
+    workshop.skew_started = skew_started
+    step = StepReport(number=7, total=9, key="alerts", title="Alerts", replaces="", command="")
+    workshop.alerts(step)
+    return step
+
+
+def test_an_alert_whose_window_straddles_the_skews_start_is_during_the_skew(tmp_path: Path) -> None:
+    """A real-time skew starts mid-window: the window [08:10:00, 08:10:10) ends after the skew
+    started at 08:10:03, so its counts were already skewed and its alert is no false alarm."""
+    straddling = {"window_start": "2026-11-28T08:10:00Z", "station": "35South", "anomaly_score": 3.2, "message": "m"}
+    scores = [{"window_start": "2026-11-28T08:10:00Z", "station": s, "anomaly_score": 3.2} for s in STATIONS]
+    step = alerts_step(tmp_path, "2026-11-28T08:10:03Z", [straddling], scores)
+    assert step.details["during_skew"] == 1 and step.details["before_skew"] == 0 and step.details["named_skew_station"] == 1
+    assert step.status != "warning", step.lines
+    assert "rose to 3.20" in " ".join(step.lines)
+    # a window that ended before (or as) the skew started is before it
+    ended = {**straddling, "window_start": "2026-11-28T08:09:53Z"}
+    step = alerts_step(tmp_path, "2026-11-28T08:10:03Z", [ended], [])
+    assert step.details["during_skew"] == 0 and step.details["before_skew"] == 1 and step.status == "warning"
+
+
+def test_a_short_workshop_says_one_of_a_thing_in_the_singular(toll, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """0.2 minutes a phase: 1 object each, 0 windows learned. No '1 objects', '1 windows', 'object(s)'."""
+    run = toll("workshop", "--minutes", "0.2", "--steady-minutes", "0.2", "--skew-minutes", "0.2", "--seed", "3",
+               "--dashboard", str(tmp_path / "d.html"))  # fmt: skip
+    said = " ".join((run.stdout + run.stderr).split())
+    assert run.exit_code == 0, said
+    assert said.count("1,200 records delivered in 1 object (") == 3
+    assert "learned from the 1,200 records already delivered: 0 windows, 0 alerts" in said
+    assert not re.findall(r"\b1 (?:record|object|window|alert|resource|row|part|station)s\b", said)
+    assert "(s)" not in said

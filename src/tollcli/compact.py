@@ -34,6 +34,7 @@ from tollcli.config import DATABASE_NAME, TABLE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.oscompat import LockBusy, fsync_file, fsync_folder, remove_file, replace_file, take_lock
 from tollcli.state import atomic_write_bytes, atomic_write_json
+from tollcli.units import counted
 
 if TYPE_CHECKING:
     from tollcli.backends.local import LocalBackend
@@ -280,7 +281,7 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                 report.skipped_rows += skipped
                 report.bytes_before += sum(o.size for o in group)
                 report.bytes_after += final.stat().st_size
-                on_event(f"compacted {hour}/: {len(group)} object(s), {good_rows:,} rows -> {part_name}")
+                on_event(f"compacted {hour}/: {counted(len(group), 'object')}, {counted(good_rows, 'row')} -> {part_name}")
         finally:
             con.close()
         report.parts_total = len(manifest.parts)

@@ -35,6 +35,7 @@ from tollcli.config import TABLE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import atomic_write_bytes
+from tollcli.units import counted
 
 SCORES_TABLE = "anomaly_scores"
 TOP_PLATES = 10
@@ -218,7 +219,7 @@ def traffic_caption(data: DashboardData) -> str:
         if usual > 0 and peak >= 2 * usual:
             surges.append((peak / usual, station, peak_at, usual, peak))
     unit = f"{data.bucket_seconds} s" if data.bucket_seconds < 60 else f"{data.bucket_seconds // 60} min"
-    base = f"Records per station per {unit}, {len(data.traffic)} stations."
+    base = f"Records per station per {unit}, {counted(len(data.traffic), 'station')}."
     if not surges:
         return base + " Traffic is steady: no station leaves its usual band."
     ratio, station, peak_at, usual, peak = max(surges)
@@ -265,14 +266,14 @@ def scores_caption(data: DashboardData) -> str:
     normal = [w.score for w in data.scores if not w.alert_stations and not w.warming_up]
     warming = sum(w.warming_up for w in data.scores)
     usual = f"normal windows score around {statistics.median(normal):.2f}" if normal else "no window has a score yet"
-    text = f"Is the traffic anomalous right now? {len(data.scores):,} windows scored; {usual}."
+    text = f"Is the traffic anomalous right now? {counted(len(data.scores), 'window')} scored; {usual}."
     if warming:
         text += f" The first {warming:,} warmed the forest up (shaded: no score yet)."
     if not alerted:
         return text + f" No window went above the threshold of {data.threshold:g}: no alerts."
     stations = sorted({s for w in alerted for s in w.alert_stations})
     return text + (
-        f" {len(alerted)} window{'s' if len(alerted) != 1 else ''} went above the threshold of {data.threshold:g}"
+        f" {counted(len(alerted), 'window')} went above the threshold of {data.threshold:g}"
         f" from {_clock(alerted[0].start)} UTC, alerting on {', '.join(stations)}."
     )
 

@@ -45,6 +45,7 @@ from tollcli.kdg import (
     strftime_pattern,
 )
 from tollcli.kdg.fakerjs import Draw, Join, Pick, js_number
+from tollcli.oscompat import process_alive
 from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
@@ -646,10 +647,10 @@ def live_runs(home: Path) -> list[int]:
     for marker in (Path(home) / LIVE_RUNS_DIR).glob("*.json"):
         try:
             pid = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
-            os.kill(pid, 0)
         except (OSError, ValueError, KeyError, TypeError):
-            continue  # gone (or unreadable): not running
-        pids.append(pid)
+            continue  # unreadable: not a run
+        if process_alive(pid):  # a marker whose process is gone (kill -9) is ignored
+            pids.append(pid)
     return sorted(pids)
 
 

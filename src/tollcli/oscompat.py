@@ -18,7 +18,10 @@ differently goes through this module, so no other module imports a POSIX-only mo
 - the scoring child: its own session (POSIX) or process group (Windows), so the terminal's
   Ctrl-C reaches only the parent, and a socket to the parent, passed as an inherited descriptor
   (POSIX) or as `socket.share` bytes on its stdin (Windows). The child stops when that socket
-  closes, which the operating system does when the parent dies, however it dies.
+  closes, which the operating system does when the parent dies, however it dies;
+- whether a process runs: `os.kill(pid, 0)` on POSIX; on Windows signal 0 is CTRL_C_EVENT (it
+  would send a console Ctrl-C), so there `process_alive` asks the kernel (OpenProcess and
+  GetExitCodeProcess).
 
 Every decision reads `WINDOWS` when it is called, so tests can patch it: tests/test_platform.py
 runs each branch, and tests/test_platform_simulated.py the whole CLI with the POSIX-only modules
@@ -245,6 +248,45 @@ def ignore_interrupts() -> None:
     """In a child: the keyboard's signals are for the parent, which stops us."""
     for sig in interrupt_signals():
         signal.signal(sig, signal.SIG_IGN)
+
+
+# --- other processes -------------------------------------------------------------------------
+PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+STILL_ACTIVE = 259  # GetExitCodeProcess's "exit code" of a process still running
+ERROR_ACCESS_DENIED = 5
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` is running (one we may not signal, another user's, counts)."""
+    if pid <= 0:
+        return False  # 0 and negatives name process groups on POSIX, not a process
+    if WINDOWS:
+        return _windows_process_alive(pid)
+    try:
+        os.kill(pid, 0)  # signal 0: only checks (never on Windows: there 0 is CTRL_C_EVENT)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, and belongs to someone else
+    except OSError:
+        return False
+    return True
+
+
+def _windows_process_alive(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]  # Windows only
+    handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return kernel32.GetLastError() == ERROR_ACCESS_DENIED  # it exists, and belongs to someone else
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return False
+        return code.value == STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 # --- terminals -------------------------------------------------------------------------------

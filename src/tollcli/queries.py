@@ -43,7 +43,7 @@ from tollcli.backends.base import QueryResult
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import Ledger, atomic_write_json
-from tollcli.units import parse_duration, parse_instant
+from tollcli.units import counted, parse_duration, parse_instant
 
 if TYPE_CHECKING:
     import duckdb
@@ -917,7 +917,8 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool, timeout:
             skipped = sum(tables[name].skipped_rows for name in referenced if name in tables)
             if strict and skipped:
                 raise TollError(
-                    f"{skipped} bad row(s) in the data (wrong field count, bad date or empty line): --strict refuses them"
+                    f"{counted(skipped, 'bad row')} in the data (wrong field count, bad date or empty line): "
+                    "--strict refuses them"
                 )
             columns, rows = run_with_deadline(con, local_sql, timeout)
         except (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException) as exc:
@@ -938,6 +939,6 @@ def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool, timeout:
                 con.close()
             except duckdb.Error:
                 pass  # still busy only when we are on the way out (Ctrl-C): nothing to keep
-        notes = [f"skipped {skipped} bad row(s)"] if skipped else []
+        notes = [f"skipped {counted(skipped, 'bad row')}"] if skipped else []
         return QueryResult(columns=columns, rows=rows, skipped_rows=skipped, notes=notes)
     raise TollError("the data kept changing while it was read: try again")  # pragma: no cover

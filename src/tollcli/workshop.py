@@ -335,7 +335,9 @@ class Workshop:
 
         def show(progress: GenerateProgress) -> None:
             left = max(0.0, minutes * 60 - progress.elapsed)
-            self.reporter.progress(step, f"{progress.accepted:,} records delivered, {progress.rate:,.0f}/s, {left:,.0f} s to go")
+            self.reporter.progress(
+                step, f"{counted(progress.accepted, 'record')} delivered, {progress.rate:,.0f}/s, {left:,.0f} s to go"
+            )
 
         def alert(message: str) -> None:
             self._say(step, f"ALERT {message}")
@@ -349,7 +351,8 @@ class Workshop:
         timing = "backfilled in event time" if self.backfill else "in real time"
         self._say(
             step,
-            f"{summary.records:,} records delivered in {summary.objects:,} objects ({timing}, {summary.elapsed_s:.1f} s), "
+            f"{counted(summary.records, 'record')} delivered in {counted(summary.objects, 'object')} "
+            f"({timing}, {summary.elapsed_s:.1f} s), "
             f"events {summary.first_event} to {summary.last_event}" + (f"; {summary.failed:,} failed" if summary.failed else ""),
         )
         total = max(summary.generated, 1)
@@ -378,12 +381,12 @@ class Workshop:
             recent = sorted(windows.items())[-6:]
             self._say(
                 step,
-                f"the anomaly app has scored {len(windows):,} windows; the latest: "
+                f"the anomaly app has scored {counted(len(windows), 'window')}; the latest: "
                 + ", ".join(f"{v:.2f}" for _k, v in recent)
                 + " (about 1 or below is normal)",
             )
         else:
-            self._say(step, f"the anomaly app has counted {len(windows):,} windows and is still warming up (scores 0)")
+            self._say(step, f"the anomaly app has counted {counted(len(windows), 'window')} and is still warming up (scores 0)")
         step.details["windows_scored"] = len(windows)
 
     def wait_for_delivery(self, step: StepReport) -> None:
@@ -398,10 +401,12 @@ class Workshop:
                 return
             if time.monotonic() >= deadline:
                 step.status = "warning"
-                self._say(step, f"only {seen:,} of {self.delivered:,} records reached the table in time: answers are partial")
+                self._say(
+                    step, f"only {seen:,} of {counted(self.delivered, 'record')} reached the table in time: answers are partial"
+                )
                 return
             self.reporter.progress(
-                step, f"waiting for the delivery stream's buffer: {seen:,} of {self.delivered:,} records in the table"
+                step, f"waiting for the delivery stream's buffer: {seen:,} of {counted(self.delivered, 'record')} in the table"
             )
             time.sleep(POLL_SECONDS)
 
@@ -418,7 +423,8 @@ class Workshop:
                 flagged = result.flagged
                 answer = (
                     ", ".join(
-                        f"{row['station']} ({row['records']:,} records, {row['below_median_pct']:.0f}% below the median station)"
+                        f"{row['station']} ({counted(row['records'], 'record')}, "
+                        f"{row['below_median_pct']:.0f}% below the median station)"
                         for row in rows
                         if row["station"] in flagged
                     )
@@ -428,7 +434,9 @@ class Workshop:
             else:
                 label = "station" if name == "busiest" else "plate"
                 leaders = [row for row in rows if row["rank"] == 1]  # ties included
-                answer = " and ".join(f"{row[label]} ({row['records']:,} records, {row['share_pct']:.1f}%)" for row in leaders)
+                answer = " and ".join(
+                    f"{row[label]} ({counted(row['records'], 'record')}, {row['share_pct']:.1f}%)" for row in leaders
+                )
             self._say(step, f"{result.title} {answer}")
         step.details["answers"] = {k: v["rows"][:3] for k, v in self.report.answers.items()}
 
@@ -446,7 +454,7 @@ class Workshop:
             warm = max(8, min(config.forest.output_after, windows // 2))
             config = replace(config, forest=replace(config.forest, output_after=warm))
             report = self.backend.deploy(config=config, replay=False)
-            self._say(step, f"this backend scores only new records: the model warms up over the first {warm} windows")
+            self._say(step, f"this backend scores only new records: the model warms up over the first {counted(warm, 'window')}")
         for resource in report.created:
             self._say(step, f"created {resource.describe()}")
         forest = config.forest
@@ -459,8 +467,8 @@ class Workshop:
             replay = report.replay
             self._say(
                 step,
-                f"learned from the {replay['records']:,} records already delivered: {replay['windows']:,} windows, "
-                f"{replay['alerts']:,} alerts",
+                f"learned from the {counted(replay['records'], 'record')} already delivered: "
+                f"{counted(replay['windows'], 'window')}, {counted(replay['alerts'], 'alert')}",
             )
         for note in report.notes:
             self._say(step, note)
@@ -494,8 +502,8 @@ class Workshop:
         alerts = self._read_alerts_in_time(step)
         self.report.alerts = alerts
         started = self.skew_started or ""
-        during = [a for a in alerts if str(a["window_start"]) >= started]
-        before = [a for a in alerts if str(a["window_start"]) < started]
+        during = [a for a in alerts if _during_skew(a, started)]
+        before = [a for a in alerts if not _during_skew(a, started)]
         station = self.options.skew_station
         for alert in alerts[:10]:
             explained = f" [{alert['explanation']}]" if alert.get("explanation") else ""
@@ -518,13 +526,16 @@ class Workshop:
         """Why the score rose, from the scores as they are: nothing is claimed that did not happen
         (a short real-time run may have scored no window yet, or none above the threshold)."""
         scored = [r for r in scores if float(r["anomaly_score"]) > 0]
-        calm = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) < started]
-        skewed = [float(r["anomaly_score"]) for r in scored if str(r["window_start"]) >= started]
+        calm = [float(r["anomaly_score"]) for r in scored if not _during_skew(r, started)]
+        skewed = [float(r["anomaly_score"]) for r in scored if _during_skew(r, started)]
         threshold = self.options.threshold
         if not skewed:
+            # a score row is one station's window: count the windows, not the rows
+            windows = {str(r["window_start"]) for r in scores}
+            windows_scored = {str(r["window_start"]) for r in scored}
             return (
-                f"The anomaly app scored no window of the skewed traffic ({counted(len(scores), 'window')} counted, "
-                f"{counted(len(scored), 'window')} scored above 0 in all): the forest was still warming up, so it could "
+                f"The anomaly app scored no window of the skewed traffic ({counted(len(windows), 'window')} counted, "
+                f"{counted(len(windows_scored), 'window')} scored above 0 in all): the forest was still warming up, so it could "
                 "not tell the skew from normal traffic; a longer --steady-minutes gives it time to learn."
             )
         learned = (
@@ -565,7 +576,7 @@ class Workshop:
             step.status = "failed"
             self._say(step, f"run `{toll_command_for(self.backend.settings.home)} teardown --yes` to try again")
         else:
-            self._say(step, f"removed {len(result.removed)} resources: nothing is left behind")
+            self._say(step, f"removed {counted(len(result.removed), 'resource')}: nothing is left behind")
         step.details.update(removed=result.removed, failed=result.failed)
 
     def keep(self, step: StepReport) -> None:
@@ -579,6 +590,16 @@ class Workshop:
             f"kept (--keep) in {Path(self.backend.settings.home).resolve()}: explore with `{toll} query busiest`, "
             f"`{toll} alerts --scores`, `{toll} dashboard`; `{toll} teardown --yes` removes it",
         )
+
+
+def _during_skew(row: dict[str, Any], skew_started: str) -> bool:
+    """Whether a score or alert row's window saw skewed traffic: it ENDS after the skew started (a
+    real-time skew starts mid-window, and that window's counts are already skewed). No skew yet
+    (`skew_started` empty): everything counts as during, as there is nothing to tell apart."""
+    if not skew_started:
+        return True
+    window_start = datetime.fromisoformat(str(row["window_start"]).replace("Z", "+00:00"))
+    return window_start.timestamp() + WINDOW_SECONDS > datetime.fromisoformat(skew_started.replace("Z", "+00:00")).timestamp()
 
 
 def _iso(epoch: float) -> str:

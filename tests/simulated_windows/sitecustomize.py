@@ -10,11 +10,14 @@ scoring child inherits the environment). It takes away what Windows lacks or ref
   on Windows it calls TerminateProcess), and so does `os.waitpid` (Windows has it);
 - Windows' refusals: `os.open` of a folder (PermissionError), `os.fsync` of a descriptor opened
   read-only (EBADF), `os.rename` onto an existing file (FileExistsError); and `shutil.rmtree`
-  takes the path it takes on Windows (no folder descriptors).
+  takes the path it takes on Windows (no folder descriptors);
+- `os.kill(pid, 0)`, the POSIX "is it alive?" check: on Windows signal 0 is CTRL_C_EVENT, a
+  console Ctrl-C sent to the process group, so here it raises AssertionError saying so.
 
 What a simulation cannot take away: `sys.platform` stays "linux" (the standard library reads it
 at import), so the code still takes oscompat's POSIX branches where it asks for Windows by name;
-those branches are unit-tested with the platform patched (tests/test_platform.py).
+those branches are unit-tested with the platform patched (tests/test_platform.py). So the one
+`os.kill(pid, 0)` allowed is oscompat.process_alive's POSIX branch: anywhere else it is refused.
 
 Each process appends "pid parent-pid argv" to the file named by TOLL_SIMULATION_LOG, so a test
 can tell which processes ran here.
@@ -80,7 +83,22 @@ def _windows_rename(src, dst, *, src_dir_fd=None, dst_dir_fd=None):  # type: ign
     return _rename(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
 
-os.open, os.fsync, os.rename = _windows_open, _windows_fsync, _windows_rename
+_kill = os.kill
+CTRL_C_EVENT = 0  # signal.CTRL_C_EVENT on Windows
+
+
+def _windows_kill(pid, sig):  # type: ignore[no-untyped-def]
+    caller = sys._getframe(1)
+    in_oscompat_posix_branch = caller.f_globals.get("__name__") == "tollcli.oscompat" and caller.f_code.co_name == "process_alive"
+    if sig == CTRL_C_EVENT and not in_oscompat_posix_branch:
+        raise AssertionError(  # not an OSError: no `except OSError` may quietly take it for "not running"
+            f"os.kill({pid}, 0) on Windows sends a console Ctrl-C (CTRL_C_EVENT), it checks nothing: "
+            "use tollcli.oscompat.process_alive (a simulated Windows)"
+        )
+    return _kill(pid, sig)
+
+
+os.open, os.fsync, os.rename, os.kill = _windows_open, _windows_fsync, _windows_rename, _windows_kill
 shutil._use_fd_functions = False  # rmtree without folder descriptors, as the standard library does on Windows
 
 if os.environ.get("TOLL_SIMULATION_LOG"):

@@ -20,7 +20,7 @@ from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup, TyperOption
 
 from tollcli import __version__
-from tollcli.cli.common import AppContext
+from tollcli.cli.common import AppContext, reflow_command_help
 from tollcli.config import resolve_settings
 from tollcli.errors import ExitStatus, TollError
 from tollcli.oscompat import tolerate_unencodable_output
@@ -164,6 +164,7 @@ def _register() -> None:
 
     for topic in (setup, generate, query, anomaly, workshop):
         topic.register(app)
+    reflow_command_help(app)
 
 
 _register()

@@ -100,10 +100,10 @@ def deploy(
     if report.replay is not None:
         figures = report.replay
         app.console.print(
-            f"Replayed {figures['records']:,} records from {figures['objects']:,} objects: "
+            f"Replayed {counted(figures['records'], 'record')} from {counted(figures['objects'], 'object')}: "
             f"{counted(figures['windows'], 'window')} scored, {counted(figures['alerts'], 'alert')}, "
             f"{figures['late_records']:,} late and "
-            f"{figures['rejected_records'] + figures['unreadable_records']:,} unreadable records."
+            f"{counted(figures['rejected_records'] + figures['unreadable_records'], 'unreadable record')}."
         )
     toll = escape(suggested_toll(app))
     app.console.print(f"Next: [bold]{toll} generate --rate 100[/] feeds it; [bold]{toll} alerts[/] shows what it raised.")

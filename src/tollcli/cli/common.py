@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, field, is_dataclass
 from enum import Enum
@@ -96,3 +98,44 @@ def print_json(payload: Any) -> None:
     """Machine-readable output: stdout only, nothing else printed."""
     sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+_KEPT_LINE = re.compile(r"^(?:\s|[-*] )")  # a list item or an indented line starts a line of its own
+
+
+def reflow_help(text: str | None) -> str | None:
+    """A command's help as Typer should print it: each paragraph one line, for Rich to wrap at the
+    terminal's width. (Typer keeps a docstring's line breaks after its first paragraph, so at 200
+    columns the help broke where the source did.) Paragraphs are separated by a blank line; a
+    list item ("- ", "* ") or an indented line keeps its own line, and a paragraph starting with
+    click's \\b marker is left as written."""
+    if not text:
+        return text
+    help_text, cut, rest = inspect.cleandoc(text).partition("\f")
+    paragraphs = []
+    for paragraph in help_text.split("\n\n"):
+        if paragraph.startswith("\b"):
+            paragraphs.append(paragraph)
+            continue
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if lines and not _KEPT_LINE.match(line):
+                lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+            else:
+                lines.append(line.rstrip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs).strip() + (f"\n\f{rest}" if cut else "")
+
+
+def reflow_command_help(app: typer.Typer) -> None:
+    """reflow_help for every command and group of `app`, sub-apps included."""
+    for command in app.registered_commands:
+        command.help = reflow_help(command.help or inspect.getdoc(command.callback))
+    for group in app.registered_groups:
+        if isinstance(group.help, str):
+            group.help = reflow_help(group.help)
+        if group.typer_instance is not None:
+            info = group.typer_instance.info
+            if isinstance(info.help, str):
+                info.help = reflow_help(info.help)
+            reflow_command_help(group.typer_instance)

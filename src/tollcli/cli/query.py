@@ -124,7 +124,7 @@ def _report_notes(app: AppContext, notes: Sequence[str], skipped: int) -> None:
             continue
         app.err_console.print(literal(note))
     if skipped:
-        app.err_console.print(f"[yellow]skipped {skipped:,} bad row(s)[/] (wrong field count, bad date or empty line)")
+        app.err_console.print(f"[yellow]skipped {counted(skipped, 'bad row')}[/] (wrong field count, bad date or empty line)")
 
 
 def _render_answer(app: AppContext, answer: QuestionResult, output_format: OutputFormat, chart: bool) -> None:
@@ -259,16 +259,19 @@ def compact_command(
         print_json(report)
         return
     if report.nothing_to_do:
-        app.console.print(f"Nothing to compact: {report.rows_total:,} rows already in {report.parts_total} Parquet part(s).")
+        app.console.print(
+            f"Nothing to compact: {counted(report.rows_total, 'row')} already in {counted(report.parts_total, 'Parquet part')}."
+        )
         return
     app.console.print(
-        f"[green]Compacted[/] {report.objects_compacted:,} CSV object(s), {report.rows:,} rows, "
-        f"{human_bytes(report.bytes_before)} -> {human_bytes(report.bytes_after)} in {report.parts_written} Parquet part(s)."
+        f"[green]Compacted[/] {counted(report.objects_compacted, 'CSV object')}, {counted(report.rows, 'row')}, "
+        f"{human_bytes(report.bytes_before)} -> {human_bytes(report.bytes_after)} "
+        f"in {counted(report.parts_written, 'Parquet part')}."
     )
     if report.skipped_rows:
         app.err_console.print(
-            f"[yellow]{report.skipped_rows:,} bad row(s)[/] left out and still counted as skipped; "
-            f"{report.objects_kept_raw} object(s) holding them kept as they were under {safe(report.folder)}/rejected/"
+            f"[yellow]{counted(report.skipped_rows, 'bad row')}[/] left out and still counted as skipped; "
+            f"{counted(report.objects_kept_raw, 'object')} holding them kept as they were under {safe(report.folder)}/rejected/"
         )
 
 
