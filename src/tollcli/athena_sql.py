@@ -85,7 +85,7 @@ SESSION_STATEMENTS = (
     "CREATE MACRO toll_millisecond(t) AS millisecond(t) % 1000",
     "CREATE MACRO toll_regexp_extract(s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END",
     "CREATE MACRO toll_map_agg(k, v) AS map_from_entries(list(struct_pack(key := k, value := v)) FILTER (WHERE k IS NOT NULL))",
-    "CREATE MACRO toll_from_unixtime(x) AS make_timestamptz(CAST(round(x * 1000000) AS BIGINT))",
+    "CREATE MACRO toll_from_unixtime(x) AS make_timestamptz(CAST(round(CAST(x AS DOUBLE) * 1000000) AS BIGINT))",
     # Trino keeps the first occurrence's order; DuckDB's list_distinct does not.
     "CREATE MACRO toll_array_distinct(a) AS list_filter(a, lambda x, i: list_position(a, x) = i)",
     # Trino: NULL when the string has fewer fields; DuckDB: ''.
