@@ -22,7 +22,9 @@ Trino semantics that the rewrites carry (Trino documentation, "Functions and ope
 - `regexp_replace` replaces every match and writes groups as `$1`; `regexp_extract` without a
   match is NULL;
 - `CAST(double AS bigint)` rounds half away from zero (Java's HALF_UP), DuckDB rounds half to even;
-- `format_datetime`/`parse_datetime` take Joda patterns.
+- `format_datetime`/`parse_datetime` take Joda patterns;
+- `typeof` names Trino's types (`integer`, `varchar(3)` for 'abc', `decimal(2,1)`); a computed
+  varchar or decimal, whose length or precision DuckDB does not track, is refused.
 
 Anything else DuckDB cannot do is refused with "not supported by the local engine (Athena has it):
 <name>" (`UNSUPPORTED`, `engine_error`), never with DuckDB's wording; the differential corpus
@@ -34,7 +36,8 @@ with a zone, a timestamp literal with a zone) is refused (`_keep_zones_or_refuse
 data, `...Z`) is unchanged. A comparison needs only the instant, so there it is not checked.
 
 Known gaps (not refused; not in the corpus): try(f(from_iso8601_timestamp(<computed text>))) with a
-non-UTC offset keeps the instant but not the zone (a column under try() is checked); `CAST(double AS varchar)` prints DuckDB's
+non-UTC offset keeps the instant but not the zone (a column under try() is checked), and so does
+CAST(<column> AS timestamp with time zone) of a text with a zone; `CAST(double AS varchar)` prints DuckDB's
 spelling, not Java's `2.5E0`; decimal division goes through DOUBLE before rounding to Trino's
 scale (exact up to ~15 significant digits); `map_agg` with a repeated key fails where Trino keeps
 one; approximate aggregates (`approx_percentile`, `approx_distinct`) use DuckDB's estimators.
@@ -893,6 +896,10 @@ def engine_error(exc: BaseException) -> UsageError:
         found = re.search(r"'(\w+)\(", text)
         name = _MACRO_ORIGINS.get(found.group(1).lower(), found.group(1).lower()) if found else "this function"
         return UsageError(UNSUPPORTED.format(f"{name} with these argument types"))
+    if "aggregates are not allowed inside the TRY expression" in text:
+        return UsageError(UNSUPPORTED.format("try() around an aggregate"))
+    if "TRY can not be used in combination with a volatile function" in text:
+        return UsageError(UNSUPPORTED.format("try() around a function such as random() or now()"))
     if re.search(r"with value -?(inf|nan) can't be cast", text):  # an integer division by zero, truncated
         return UsageError("SQL error: Division by zero")
     table = re.search(r"Table with name (\S+) does not exist", text)
