@@ -70,8 +70,8 @@ SESSION_STATEMENTS = (
     # non-UTC offset (+05:30) is refused rather than shown in UTC. `...Z` (all our data) takes the first branch.
     "CREATE MACRO toll_iso_offset_not_utc(s) AS (NOT ends_with(s, 'Z') "
     "AND regexp_matches(s, 'T[0-9:.,]*[+-][0-9]{2}(:?[0-9]{2})?$') AND NOT regexp_matches(s, '[+-]00(:?00)?$'))",
-    "CREATE MACRO toll_from_iso8601_timestamp(s) AS CASE WHEN toll_iso_offset_not_utc(s) "
-    f"THEN error('{UNSUPPORTED.format(NON_UTC_ISO8601)}') ELSE CAST(s AS TIMESTAMPTZ) END",
+    "CREATE MACRO toll_from_iso8601_timestamp(s) AS CASE WHEN ends_with(s, 'Z') THEN CAST(s AS TIMESTAMPTZ) "
+    f"WHEN toll_iso_offset_not_utc(s) THEN error('{UNSUPPORTED.format(NON_UTC_ISO8601)}') ELSE CAST(s AS TIMESTAMPTZ) END",
     "CREATE MACRO toll_from_iso8601_date(s) AS CAST(s AS DATE)",
     # Trino: 2026-11-27T08:00:00.000Z for a timestamp with time zone (UTC prints as Z), no zone for a timestamp.
     "CREATE MACRO toll_to_iso8601(t) AS CASE WHEN typeof(t) = 'DATE' THEN strftime(t, '%Y-%m-%d') "
