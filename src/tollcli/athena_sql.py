@@ -792,6 +792,20 @@ def _rewrite_with_timezone(function: str) -> Any:
     return rewrite
 
 
+def _refuse_sql_json(node: Any) -> Any:
+    """json_query/json_value/json_exists take Trino's SQL/JSON path ('lax $.a', 'strict $.a', wrappers,
+    ON EMPTY/ON ERROR); DuckDB reads the path as its own JSONPath ('lax $.a' finds nothing: NULL)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.JSONValue):
+        raise UsageError(UNSUPPORTED.format("json_value"))
+    if isinstance(node, exp.JSONExtract) and node.args.get("json_query"):
+        raise UsageError(UNSUPPORTED.format("json_query"))
+    if isinstance(node, exp.Anonymous):
+        raise UsageError(UNSUPPORTED.format(node.name.lower()))
+    return node
+
+
 def _build_rewrites() -> dict[type, Any]:
     from sqlglot import exp
 
@@ -810,6 +824,8 @@ def _build_rewrites() -> dict[type, Any]:
         exp.ArrayDistinct: lambda node: _call("toll_array_distinct", node.this.copy()),
         exp.SplitPart: lambda node: _call("toll_split_part", *(node.args[k].copy() for k in ("this", "delimiter", "part_index"))),
     }
+    rewrites[exp.JSONExtract] = _refuse_sql_json
+    rewrites[exp.JSONValue] = _refuse_sql_json
     parse_datetime = getattr(exp, "ParseDatetime", None)
     if parse_datetime is not None:
         rewrites[parse_datetime] = _rewrite_joda("parse_datetime", "strptime")
@@ -822,6 +838,7 @@ _ANONYMOUS_REWRITES = {
     "map_agg": _rename("toll_map_agg"),
     "codepoint": _rename("unicode"),
     "from_iso8601_date": _rename("toll_from_iso8601_date"),
+    "json_exists": _refuse_sql_json,
     "with_timezone": _rewrite_with_timezone("with_timezone"),
     "at_timezone": _rewrite_with_timezone("at_timezone"),
     "format_datetime": _rewrite_joda("format_datetime", "strftime"),
