@@ -362,7 +362,8 @@ def _unsupported_name(message: str) -> str:
     argument = re.search(r"Argument '(\w+)' is not supported for expression '(\w+)'", message)
     if argument:
         node_class = getattr(exp, argument.group(2), None)
-        names = [n.lower() for n in node_class.sql_names()] if isinstance(node_class, type) else []
+        is_function = isinstance(node_class, type) and issubclass(node_class, exp.Func)
+        names = [n.lower() for n in node_class.sql_names()] if is_function else []  # type: ignore[union-attr]
         function = next((n for n in names if n in TRINO_FUNCTIONS), names[0] if names else argument.group(2).lower())
         return f"{function} (its argument {argument.group(1)})"
     what = re.sub(r"\s+is not supported in DuckDB.*$|^Unsupported\s+", "", message, flags=re.I).rstrip(".")
