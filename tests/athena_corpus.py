@@ -573,6 +573,32 @@ case(f"SELECT count(nullif(toll, 'TX45')) FROM {T}")(lambda r: rows(sum(x.toll !
 case(f"SELECT count(CASE WHEN toll = '35South' THEN 1 END) FROM {T}")(lambda r: rows(sum(x.toll == "35South" for x in r)))
 constant("SELECT x FROM (VALUES 'a', NULL, 'b') AS t(x) ORDER BY x NULLS FIRST LIMIT 1", None, columns=("x",))
 
+# time zones: UTC (all our data) answers as Trino does; another zone is refused (see UNSUPPORTED)
+constant(
+    "SELECT from_iso8601_timestamp('2026-11-28T23:30:00+00:00'), hour(from_iso8601_timestamp('2026-11-28T23:30:00Z'))",
+    datetime(2026, 11, 28, 23, 30, tzinfo=timezone.utc),
+    23,
+)
+constant("SELECT to_iso8601(from_iso8601_timestamp('2026-11-28T23:30:00.250Z'))", "2026-11-28T23:30:00.250Z")
+constant("SELECT timestamp '2026-12-01 00:00:00 UTC' AT TIME ZONE 'UTC'", datetime(2026, 12, 1, tzinfo=timezone.utc))
+constant("SELECT with_timezone(timestamp '2026-12-01 06:00:00', 'UTC')", datetime(2026, 12, 1, 6, tzinfo=timezone.utc))
+constant("SELECT from_unixtime(86400, 'UTC')", datetime(1970, 1, 2, tzinfo=timezone.utc))
+constant("""SELECT json_extract_scalar('{"a": {"b": 7}}', '$.a.b')""", "7")  # JSONPath: still answered
+constant("SELECT from_unixtime(1700000000)", datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc))  # an integer: no overflow
+case(f"SELECT hour(from_iso8601_timestamp(date) AT TIME ZONE 'UTC') AS h, count(*) FROM {T} GROUP BY 1 ORDER BY 1")(
+    lambda r: rows(*sorted(Counter(x.t.hour for x in r).items()))
+)
+case(f"SELECT count(*) FROM {T} WHERE try(from_iso8601_timestamp(date)) >= timestamp '2026-11-29 00:00:00 UTC'")(
+    lambda r: rows(sum(x.t >= datetime(2026, 11, 29, tzinfo=timezone.utc) for x in r))
+)
+
+# typeof() in Trino's type names
+constant("SELECT typeof(1), typeof('abc'), typeof(1.5), typeof(1e0)", "integer", "varchar(3)", "decimal(2,1)", "double")
+constant("SELECT typeof(3000000000), typeof(true), typeof(0.25)", "bigint", "boolean", "decimal(2,2)")
+case(f"SELECT typeof(toll), typeof(count(*)), typeof(from_iso8601_timestamp(min(date))) FROM {T} GROUP BY toll LIMIT 1")(
+    lambda r: rows(("varchar", "bigint", "timestamp(3) with time zone"))
+)
+
 # catalog statements
 case("SHOW TABLES", ("tab_name",))(lambda r: rows(T))
 case("SHOW TABLES IN toll", ("tab_name",))(lambda r: rows(T))
@@ -599,6 +625,22 @@ UNSUPPORTED: dict[str, str] = {
     "SELECT word_stem('running')": "DuckDB has no word_stem",
     "SELECT url_extract_host('https://example.com/x')": "DuckDB has no URL functions",
     "SELECT format_datetime(current_timestamp, 'ww')": "a Joda pattern letter the translation does not map (week of year)",
+    # Trino: 2026-11-28 23:30:00.000 +05:30, 23, 2026-11-28T23:30:00.000+05:30; DuckDB's TIMESTAMPTZ keeps no zone
+    "SELECT from_iso8601_timestamp('2026-11-28T23:30:00+05:30')": "the zone is kept by Trino; DuckDB keeps the instant only",
+    "SELECT hour(from_iso8601_timestamp('2026-11-28T23:30:00+05:30'))": "hour() reads the kept zone (23 in Trino)",
+    "SELECT to_iso8601(from_iso8601_timestamp('2026-11-28T23:30:00+05:30'))": "prints the kept zone (+05:30 in Trino)",
+    # Trino: 2026-11-30 18:00:00.000 America/Chicago
+    "SELECT timestamp '2026-12-01 00:00:00 UTC' AT TIME ZONE 'America/Chicago'": "a zone other than UTC (DuckDB keeps no zone)",
+    "SELECT timestamp '2026-12-01 00:00:00 America/Chicago'": "a timestamp literal with a zone other than UTC",
+    "SELECT at_timezone(current_timestamp, 'Asia/Kolkata')": "a zone other than UTC",
+    "SELECT from_unixtime(0, 5, 30)": "an offset other than UTC",
+    "SELECT ST_Point(1, 2)": "DuckDB has geometry only in its spatial extension, which the local engine does not load",
+    "SELECT reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s)": "sqlglot cannot write reduce's output function for DuckDB",
+    "SELECT typeof(upper('abc'))": "Trino tracks the varchar length (varchar(3)); DuckDB does not",
+    # DuckDB reads Trino's SQL/JSON path ('lax $.a') as its own JSONPath and finds nothing (NULL, false)
+    """SELECT json_query('{"a": [1]}', 'lax $.a')""": "Trino's SQL/JSON path language (modes, wrappers, ON ERROR)",
+    """SELECT json_value('{"a": 1}', 'lax $.a')""": "Trino's SQL/JSON path language",
+    """SELECT json_exists('{"a": 1}', 'strict $.a')""": "Trino's SQL/JSON path language",
 }
 
 

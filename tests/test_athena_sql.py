@@ -69,6 +69,34 @@ def test_results_do_not_depend_on_the_machines_zone(toll_process, lake) -> None:
         ("SELECT soundex(toll) FROM lab_toll_data_stream", "soundex"),
         ("SELECT human_readable_seconds(90)", "human_readable_seconds"),
         ("SHOW PARTITIONS lab_toll_data_stream", "SHOW PARTITIONS"),
+        # Trino keeps a zone other than UTC (2026-11-28 23:30:00.000 +05:30, hour() 23); DuckDB keeps the instant only.
+        (
+            "SELECT hour(from_iso8601_timestamp('2026-11-28T23:30:00+05:30'))",
+            "from_iso8601_timestamp with a time zone offset other than UTC",
+        ),
+        (
+            "SELECT to_iso8601(from_iso8601_timestamp('2026-11-28T23:30:00-0600'))",
+            "from_iso8601_timestamp with a time zone offset other than UTC",
+        ),
+        (
+            "SELECT timestamp '2026-12-01 00:00:00 UTC' AT TIME ZONE 'America/Chicago'",
+            "AT TIME ZONE with a time zone other than UTC",
+        ),
+        ("SELECT timestamp '2026-12-01 00:00:00 America/Chicago'", "a timestamp literal with a time zone other than UTC"),
+        (
+            "SELECT with_timezone(timestamp '2026-12-01 00:00:00', 'Asia/Kolkata')",
+            "with_timezone with a time zone other than UTC",
+        ),
+        ("SELECT from_unixtime(0, 'Asia/Kolkata')", "from_unixtime with a time zone other than UTC"),
+        ("SELECT from_unixtime(0, 5, 30)", "from_unixtime with a time zone other than UTC"),
+        # DuckDB's "is not in the catalog, but it exists in the spatial extension"
+        ("SELECT ST_Point(1, 2)", "st_point"),
+        # sqlglot's "Argument 'finish' is not supported for expression 'Reduce' when targeting DuckDB."
+        ("SELECT reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s)", "reduce (its argument finish)"),
+        # Trino: varchar(3), a length DuckDB does not track
+        ("SELECT typeof(upper('abc'))", "typeof of a value of type VARCHAR"),
+        # DuckDB: "aggregates are not allowed inside the TRY expression"
+        ("SELECT try(max(length(toll))) FROM lab_toll_data_stream", "try() around an aggregate"),
     ],
 )
 def test_unsupported_says_so_with_exit_2(toll, lake, sql: str, named: str) -> None:
@@ -204,3 +232,80 @@ def test_typed_columns_divide_and_cast_as_trino(home: Path) -> None:
     )
     assert result.columns == ["_col0", "_col1", "_col2", "_col3"]
     assert [tuple(map(str, r)) for r in result.rows] == [("3", "3", "10.5", "0.0"), ("-3", "-3", "-10.5", "0.0")]
+
+
+def test_a_zone_other_than_utc_in_the_data_is_refused_not_shifted(toll, home: Path) -> None:
+    """A line from elsewhere with +05:30: Trino would show 23:30 +05:30; the local engine says it cannot."""
+    backend = set_up_home(home)
+    folder = backend.bucket_path / "2026/11/28/18"
+    folder.mkdir(parents=True)
+    (folder / "toll-data-stream-1-elsewhere").write_text(
+        "2026-11-28T18:00:00.000Z,TX45,AAA\n2026-11-28T23:30:00+05:30,TX45,BBB\n"
+    )
+    refused = toll("query", "sql", 'SELECT "user", hour(from_iso8601_timestamp(date)) FROM lab_toll_data_stream')
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == (
+        "toll: error: not supported by the local engine (Athena has it): "
+        "from_iso8601_timestamp with a time zone offset other than UTC"
+    )
+    under_try = toll("query", "sql", "SELECT try(to_iso8601(from_iso8601_timestamp(date))) FROM lab_toll_data_stream")
+    assert under_try.exit_code == 2 and "time zone offset other than UTC" in under_try.stderr
+    # Comparisons need only the instant (Trino compares instants): both lines are at 18:00 UTC.
+    compared = toll(
+        "query",
+        "sql",
+        "SELECT count(*) FROM lab_toll_data_stream WHERE try(from_iso8601_timestamp(date)) = "
+        "from_iso8601_timestamp('2026-11-28T18:00:00Z')",
+        "--format",
+        "csv",
+    )
+    assert compared.exit_code == 0, compared.output
+    assert compared.stdout.splitlines() == ['"_col0"', '"2"']
+    utc_only = toll(
+        "query",
+        "sql",
+        "SELECT hour(from_iso8601_timestamp(date)), from_iso8601_timestamp(date) AT TIME ZONE 'UTC' FROM lab_toll_data_stream "
+        "WHERE \"user\" = 'AAA'",
+        "--format",
+        "csv",
+    )
+    assert utc_only.exit_code == 0, utc_only.output
+    assert utc_only.stdout.splitlines()[1] == '"18","2026-11-28 18:00:00.000 UTC"'
+
+
+def test_utc_timestamps_keep_athenas_answer(toll, lake) -> None:
+    sql = (
+        "SELECT from_iso8601_timestamp('2026-11-28T23:30:00+00:00'), hour(from_iso8601_timestamp('2026-11-28T23:30:00Z')), "
+        "timestamp '2026-12-01 00:00:00 UTC' AT TIME ZONE 'UTC', with_timezone(timestamp '2026-12-01 00:00:00', 'UTC'), "
+        "from_unixtime(0, 'UTC')"
+    )
+    result = toll("query", "sql", sql, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == (
+        '"2026-11-28 23:30:00.000 UTC","23","2026-12-01 00:00:00.000 UTC","2026-12-01 00:00:00.000 UTC",'
+        '"1970-01-01 00:00:00.000 UTC"'
+    )
+
+
+def test_typeof_names_trinos_types(toll, lake) -> None:
+    """Trino: a literal 'abc' is varchar(3), 1.5 decimal(2,1), 1 integer; a Hive string column is varchar."""
+    sql = (
+        "SELECT typeof(1), typeof('abc'), typeof(1.5), typeof(1e0), typeof(3000000000), typeof(true), typeof(NULL), "
+        "typeof(count(*)), typeof(toll), typeof(CAST(1 AS varchar(3))), typeof(from_iso8601_timestamp(min(date))) "
+        "FROM lab_toll_data_stream GROUP BY toll LIMIT 1"
+    )
+    result = toll("query", "sql", sql, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert next(csv.reader(io.StringIO(result.stdout.splitlines()[1]))) == [
+        "integer",
+        "varchar(3)",
+        "decimal(2,1)",
+        "double",
+        "bigint",
+        "boolean",
+        "unknown",
+        "bigint",
+        "varchar",
+        "varchar(3)",
+        "timestamp(3) with time zone",
+    ]

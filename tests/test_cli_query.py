@@ -198,3 +198,17 @@ def test_questions_over_what_toll_generate_delivered(toll, home) -> None:
     assert sorted(quiet["flagged"]) == ["35South", "TX45"]
     recent, _ = _count_files(home / "bucket", since="2026-11-28T09:00:00")
     assert {row["station"]: row["records"] for row in quiet["rows"] if row["records"]} == dict(recent)
+
+
+def test_data_prints_literally_not_as_rich_markup(toll, lake) -> None:
+    """Values and headers that look like Rich markup print as they are in a table."""
+    result = toll("query", "sql", "select array['[red]', 'x'] s, '[bold]hi[/bold]' t, split('a,b', ',') \"[u]h[/u]\"")
+    assert result.exit_code == 0, result.output
+    for shown in ("[[red], x]", "[bold]hi[/bold]", "[a, b]", "[u]h[/u]"):
+        assert shown in result.stdout
+
+
+def test_a_write_is_refused_by_its_kind(toll, lake) -> None:
+    result = toll("query", "sql", "INSERT INTO lab_toll_data_stream VALUES ('a', 'b', 'c')")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "toll: error: only read-only queries (SELECT) are allowed here; this is an INSERT statement"

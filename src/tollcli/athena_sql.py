@@ -22,14 +22,22 @@ Trino semantics that the rewrites carry (Trino documentation, "Functions and ope
 - `regexp_replace` replaces every match and writes groups as `$1`; `regexp_extract` without a
   match is NULL;
 - `CAST(double AS bigint)` rounds half away from zero (Java's HALF_UP), DuckDB rounds half to even;
-- `format_datetime`/`parse_datetime` take Joda patterns.
+- `format_datetime`/`parse_datetime` take Joda patterns;
+- `typeof` names Trino's types (`integer`, `varchar(3)` for 'abc', `decimal(2,1)`); a computed
+  varchar or decimal, whose length or precision DuckDB does not track, is refused.
 
 Anything else DuckDB cannot do is refused with "not supported by the local engine (Athena has it):
 <name>" (`UNSUPPORTED`, `engine_error`), never with DuckDB's wording; the differential corpus
 (tests/athena_corpus.py) lists the queries declared unsupported and why.
 
-Known gaps (not refused; not in the corpus): `from_iso8601_timestamp` with a non-UTC offset keeps
-the instant but not the zone (hour() reads UTC); `CAST(double AS varchar)` prints DuckDB's
+Time zones: Trino keeps a timestamp's zone, DuckDB's TIMESTAMPTZ only its instant, so a zone other
+than UTC (from_iso8601_timestamp with +05:30, AT TIME ZONE, with_timezone, at_timezone, from_unixtime
+with a zone, a timestamp literal with a zone) is refused (`_keep_zones_or_refuse`); UTC (all our
+data, `...Z`) is unchanged. A comparison needs only the instant, so there it is not checked.
+
+Known gaps (not refused; not in the corpus): try(f(from_iso8601_timestamp(<computed text>))) with a
+non-UTC offset keeps the instant but not the zone (a column under try() is checked), and so does
+CAST(<column> AS timestamp with time zone) of a text with a zone; `CAST(double AS varchar)` prints DuckDB's
 spelling, not Java's `2.5E0`; decimal division goes through DOUBLE before rounding to Trino's
 scale (exact up to ~15 significant digits); `map_agg` with a repeated key fails where Trino keeps
 one; approximate aggregates (`approx_percentile`, `approx_distinct`) use DuckDB's estimators.
@@ -52,19 +60,35 @@ from tollcli.errors import UsageError
 
 UNSUPPORTED = "not supported by the local engine (Athena has it): {}"
 
+NON_UTC_ISO8601 = "from_iso8601_timestamp with a time zone offset other than UTC"
+NON_UTC_ZONE = "{} with a time zone other than UTC"
+
 # Run in every local DuckDB connection before its configuration is locked.
 SESSION_STATEMENTS = (
     "SET GLOBAL TimeZone = 'UTC'",  # a cursor would otherwise take TZ's zone again
-    "CREATE MACRO toll_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
+    # A timestamp with time zone keeps its zone in Trino; DuckDB's TIMESTAMPTZ keeps the instant only, so a
+    # non-UTC offset (+05:30) is refused rather than shown in UTC. `...Z` (all our data) takes the first branch.
+    "CREATE MACRO toll_iso_offset_not_utc(s) AS (NOT ends_with(s, 'Z') "
+    "AND regexp_matches(s, 'T[0-9:.,]*[+-][0-9]{2}(:?[0-9]{2})?$') AND NOT regexp_matches(s, '[+-]00(:?00)?$'))",
+    "CREATE MACRO toll_from_iso8601_timestamp(s) AS CASE WHEN ends_with(s, 'Z') THEN CAST(s AS TIMESTAMPTZ) "
+    f"WHEN toll_iso_offset_not_utc(s) THEN error('{UNSUPPORTED.format(NON_UTC_ISO8601)}') ELSE CAST(s AS TIMESTAMPTZ) END",
     "CREATE MACRO toll_from_iso8601_date(s) AS CAST(s AS DATE)",
     # Trino: 2026-11-27T08:00:00.000Z for a timestamp with time zone (UTC prints as Z), no zone for a timestamp.
     "CREATE MACRO toll_to_iso8601(t) AS CASE WHEN typeof(t) = 'DATE' THEN strftime(t, '%Y-%m-%d') "
     "WHEN typeof(t) = 'TIMESTAMP WITH TIME ZONE' THEN strftime(t, '%Y-%m-%dT%H:%M:%S.%g') || 'Z' "
     "ELSE strftime(t, '%Y-%m-%dT%H:%M:%S.%g') END",
+    # typeof() in Trino's words; a computed varchar or decimal (not `exact`) has a length or precision DuckDB does not track.
+    "CREATE MACRO toll_typeof(t, exact) AS CASE WHEN t = 'INTEGER' THEN 'integer' WHEN t IN ('BIGINT', 'HUGEINT') THEN 'bigint' "
+    "WHEN t = 'SMALLINT' THEN 'smallint' WHEN t = 'TINYINT' THEN 'tinyint' WHEN t = 'DOUBLE' THEN 'double' "
+    "WHEN t = 'FLOAT' THEN 'real' WHEN t = 'BOOLEAN' THEN 'boolean' WHEN t = 'DATE' THEN 'date' "
+    "WHEN t = '\"NULL\"' THEN 'unknown' "
+    "WHEN t = 'TIMESTAMP WITH TIME ZONE' THEN 'timestamp(3) with time zone' WHEN t = 'TIMESTAMP' THEN 'timestamp(3)' "
+    "WHEN exact AND t = 'VARCHAR' THEN 'varchar' WHEN exact AND t LIKE 'DECIMAL(%' THEN lower(replace(t, ' ', '')) "
+    f"ELSE error('{UNSUPPORTED.format('typeof of a value of type ')}' || t) END",
     "CREATE MACRO toll_millisecond(t) AS millisecond(t) % 1000",
     "CREATE MACRO toll_regexp_extract(s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END",
     "CREATE MACRO toll_map_agg(k, v) AS map_from_entries(list(struct_pack(key := k, value := v)) FILTER (WHERE k IS NOT NULL))",
-    "CREATE MACRO toll_from_unixtime(x) AS make_timestamptz(CAST(round(x * 1000000) AS BIGINT))",
+    "CREATE MACRO toll_from_unixtime(x) AS make_timestamptz(CAST(round(CAST(x AS DOUBLE) * 1000000) AS BIGINT))",
     # Trino keeps the first occurrence's order; DuckDB's list_distinct does not.
     "CREATE MACRO toll_array_distinct(a) AS list_filter(a, lambda x, i: list_position(a, x) = i)",
     # Trino: NULL when the string has fewer fields; DuckDB: ''.
@@ -118,6 +142,15 @@ url_decode url_encode url_extract_fragment url_extract_host url_extract_paramete
 url_extract_protocol url_extract_query uuid value_at_quantile values_at_quantiles var_pop var_samp variance week
 week_of_year wilson_interval_lower wilson_interval_upper width_bucket with_timezone word_stem xxhash64 year
 year_of_week yow zip zip_with
+bing_tile_at bing_tile_coordinates bing_tile_polygon bing_tile_quadkey bing_tile_zoom_level bing_tiles_around
+from_geojson_geometry geometry_from_hadoop_shape geometry_invalid_reason geometry_nearest_points geometry_to_bing_tiles
+geometry_union great_circle_distance line_locate_point st_area st_asbinary st_astext st_boundary st_buffer st_centroid
+st_contains st_convexhull st_coorddim st_crosses st_difference st_dimension st_disjoint st_distance st_endpoint
+st_envelope st_envelopeaspts st_equals st_exteriorring st_geometries st_geometryfromtext st_geometryn st_geometrytype
+st_geomfrombinary st_interiorringn st_interiorrings st_intersection st_intersects st_isclosed st_isempty st_isring
+st_issimple st_isvalid st_length st_linefromtext st_linestring st_multipoint st_numgeometries st_numinteriorring
+st_numpoints st_overlaps st_point st_pointn st_points st_polygon st_relate st_startpoint st_symdifference st_touches
+st_union st_within st_x st_xmax st_xmin st_y st_ymax st_ymin to_geojson_geometry to_geometry to_spherical_geography
 """
 TRINO_FUNCTIONS = frozenset(re.findall(r"\w+", _TRINO_FUNCTION_NAMES))
 
@@ -309,6 +342,8 @@ def _to_duckdb(sql: str, catalog: Catalog) -> str:
     tree = _name_unnamed_columns(tree)
     schema = {s: {t: dict(c) for t, c in ts.items()} for s, ts in catalog.tables.items()}
     tree = _annotate(tree, schema, catalog.default_schema)
+    tree = _trino_typeof(tree)
+    tree = _keep_zones_or_refuse(tree)
     tree = tree.transform(_rewrite, copy=False)
     if isinstance(tree, exp.Values):
         width = len(tree.expressions[0].expressions) if isinstance(tree.expressions[0], exp.Tuple) else 1
@@ -317,8 +352,22 @@ def _to_duckdb(sql: str, catalog: Catalog) -> str:
     try:
         return tree.sql("duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
-        what = re.sub(r"\s+is not supported in DuckDB.*$|^Unsupported\s+", "", _first_line(exc), flags=re.I)
-        raise UsageError(UNSUPPORTED.format(what.lower() if re.fullmatch(r"\w+", what) else what)) from None
+        raise UsageError(UNSUPPORTED.format(_unsupported_name(_first_line(exc)))) from None
+
+
+def _unsupported_name(message: str) -> str:
+    """The Trino function (or construct) in sqlglot's UnsupportedError, not sqlglot's sentence."""
+    from sqlglot import exp
+
+    argument = re.search(r"Argument '(\w+)' is not supported for expression '(\w+)'", message)
+    if argument:
+        node_class = getattr(exp, argument.group(2), None)
+        is_function = isinstance(node_class, type) and issubclass(node_class, exp.Func)
+        names = [n.lower() for n in node_class.sql_names()] if is_function else []  # type: ignore[union-attr]
+        function = next((n for n in names if n in TRINO_FUNCTIONS), names[0] if names else argument.group(2).lower())
+        return f"{function} (its argument {argument.group(1)})"
+    what = re.sub(r"\s+is not supported in DuckDB.*$|^Unsupported\s+", "", message, flags=re.I).rstrip(".")
+    return what.lower() if re.fullmatch(r"\w+", what) else what
 
 
 def _syntax_error(exc: Any) -> str:
@@ -586,10 +635,175 @@ def _rename(name: str) -> Any:
 
 
 def _rewrite_from_unixtime(node: Any) -> Any:
+    """from_unixtime(x), or with the zone 'UTC' or a zero offset; any other zone is kept by Trino, refused here."""
     from sqlglot import exp
 
-    if isinstance(node, exp.UnixToTime) and node.args.get("scale") is None and node.args.get("zone") is None:
-        return _call("toll_from_unixtime", node.this.copy())
+    if not isinstance(node, exp.UnixToTime) or node.args.get("scale") is not None:
+        return node
+    zone = node.args.get("zone")
+    offset = [node.args.get(k) for k in ("hours", "minutes") if node.args.get(k) is not None]
+    if zone is not None and not _is_utc_zone(zone):
+        raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format("from_unixtime")))
+    if any(not (isinstance(o, exp.Literal) and not o.is_string and float(o.this) == 0) for o in offset):
+        raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format("from_unixtime")))
+    return _call("toll_from_unixtime", node.this.copy())
+
+
+# A string that names UTC in Trino: the zone 'UTC' or an offset of zero (Trino's TimeZoneKey maps both to UTC).
+_UTC_NAME = re.compile(r"^(?:UTC|[+-]00(?::?00)?)$", re.I)
+_ISO_OFFSET = re.compile(r"T[0-9:.,]*([+-][0-9]{2}(?::?[0-9]{2})?)$")
+_TIMESTAMP_ZONE = re.compile(
+    r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]*)?)?)?\s*(.*?)\s*$"
+)
+
+
+def _is_utc_zone(zone: Any) -> bool:
+    from sqlglot import exp
+
+    return isinstance(zone, exp.Literal) and zone.is_string and bool(_UTC_NAME.match(zone.this.strip()))
+
+
+def iso8601_is_utc(text: str) -> bool:
+    """from_iso8601_timestamp's text ends in Z, a zero offset or no offset (the session zone, UTC)."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        return True
+    offset = _ISO_OFFSET.search(text)
+    return offset is None or bool(_UTC_NAME.match(offset.group(1)))
+
+
+def _only_the_instant_counts(node: Any) -> bool:
+    """`node` is compared or sorted (through try() or parentheses): Trino compares instants, whatever the zone."""
+    from sqlglot import exp
+
+    parent = node.parent
+    while isinstance(parent, (exp.Try, exp.Paren)):
+        parent = parent.parent
+    comparisons = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Ordered)
+    return isinstance(parent, comparisons)
+
+
+def _keep_zones_or_refuse(tree: Any) -> Any:
+    """Timestamps with a zone other than UTC: Trino keeps the zone, DuckDB's TIMESTAMPTZ cannot, so refuse them.
+
+    A literal is checked here; a column at run time (`toll_from_iso8601_timestamp`), except where only
+    the instant counts (a comparison: the time filters of `toll query`, unchanged). Under try() the
+    check moves outside the try (DuckDB's try() takes no error()); a computed argument under try()
+    is the one case left unchecked (documented in the module docstring).
+    """
+    from sqlglot import exp
+
+    for node in list(tree.find_all(exp.Cast)):
+        if node.to.this == exp.DType.TIMESTAMPTZ and isinstance(node.this, exp.Literal) and node.this.is_string:
+            zone = _TIMESTAMP_ZONE.match(node.this.this)
+            if zone and zone.group(1):
+                if not _UTC_NAME.match(zone.group(1)):
+                    raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format("a timestamp literal")))
+                node.set("this", exp.Literal.string(node.this.this[: zone.start(1)].strip()))
+    guarded: dict[int, tuple[Any, list[Any]]] = {}
+    for node in list(tree.find_all(exp.FromISO8601Timestamp)):
+        value = node.this
+        if isinstance(value, exp.Literal) and value.is_string:
+            if not iso8601_is_utc(value.this):
+                raise UsageError(UNSUPPORTED.format(NON_UTC_ISO8601))
+            node.replace(exp.cast(value.copy(), "TIMESTAMPTZ"))
+            continue
+        if _only_the_instant_counts(node):
+            node.replace(exp.cast(value.copy(), "TIMESTAMPTZ"))
+            continue
+        outer_try = node.find_ancestor(exp.Try)
+        if outer_try is None:
+            node.replace(_call("toll_from_iso8601_timestamp", value.copy()))
+            continue
+        if isinstance(value, exp.Column):
+            guarded.setdefault(id(outer_try), (outer_try, []))[1].append(value.copy())
+        node.replace(exp.cast(value.copy(), "TIMESTAMPTZ"))
+    for outer_try, columns in guarded.values():
+        offsets = [_call("toll_iso_offset_not_utc", c) for c in columns]
+        condition = offsets[0] if len(offsets) == 1 else exp.or_(*offsets)
+        refusal = _call("error", exp.Literal.string(UNSUPPORTED.format(NON_UTC_ISO8601)))
+        case = exp.Case(ifs=[exp.If(this=condition, true=refusal)], default=outer_try.copy())
+        if outer_try is tree:
+            tree = case
+        else:
+            outer_try.replace(case)
+    for node in list(tree.find_all(exp.AtTimeZone)):
+        if not _is_utc_zone(node.args.get("zone")):
+            raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format("AT TIME ZONE")))
+        node.replace(exp.cast(node.this.copy(), "TIMESTAMPTZ"))
+    return tree
+
+
+def _trino_typeof(tree: Any) -> Any:
+    """typeof() in Trino's names: `integer`, `varchar(3)` for 'abc', `decimal(2,1)` for 1.5.
+
+    A literal, a cast and a plain column are named here or by `toll_typeof`; a computed varchar or
+    decimal is refused (Trino tracks lengths and precisions that DuckDB does not: upper('abc') is varchar(3)).
+    """
+    from sqlglot import exp
+
+    for node in list(tree.find_all(exp.Typeof)):
+        value = node.this
+        name = _literal_trino_type(value)
+        if name is None and isinstance(value, exp.Cast) and value.to.expressions:
+            name = value.to.sql("trino").lower().replace(" ", "").replace("with", " with ").replace("timezone", "time zone")
+        if name is not None:
+            node.replace(exp.Literal.string(name))
+            continue
+        # A column of a catalog table (Hive `string`: varchar); one of VALUES or a subquery has Trino's derived length.
+        derived = tree.find(exp.Values, exp.Subquery, exp.CTE) is not None
+        exact = isinstance(value, exp.Cast) or (isinstance(value, exp.Column) and not derived)
+        node.replace(_call("toll_typeof", _call("typeof", value.copy()), exp.Boolean(this=exact)))
+    return tree
+
+
+def _literal_trino_type(value: Any) -> str | None:
+    from sqlglot import exp
+
+    if isinstance(value, exp.Paren):
+        return _literal_trino_type(value.this)
+    if isinstance(value, exp.Null):
+        return "unknown"
+    if isinstance(value, exp.Boolean):
+        return "boolean"
+    if not isinstance(value, exp.Literal):
+        return None
+    if value.is_string:
+        return f"varchar({len(value.this)})"
+    text = value.this.lower()
+    if "e" in text:
+        return "double"
+    if "." in text:
+        whole, fraction = text.split(".", 1)
+        return f"decimal({max(len(whole.lstrip('0')) + len(fraction), 1)},{len(fraction)})"
+    return "integer" if -(2**31) <= int(text) < 2**31 else "bigint"
+
+
+def _rewrite_with_timezone(function: str) -> Any:
+    """with_timezone(timestamp, 'UTC') and at_timezone(ts, 'UTC') are the session zone's TIMESTAMPTZ; other zones refused."""
+
+    def rewrite(node: Any) -> Any:
+        from sqlglot import exp
+
+        args = list(node.expressions)
+        if len(args) != 2 or not _is_utc_zone(args[1]):
+            raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format(function)))
+        return exp.cast(args[0].copy(), "TIMESTAMPTZ")
+
+    return rewrite
+
+
+def _refuse_sql_json(node: Any) -> Any:
+    """json_query/json_value/json_exists take Trino's SQL/JSON path ('lax $.a', 'strict $.a', wrappers,
+    ON EMPTY/ON ERROR); DuckDB reads the path as its own JSONPath ('lax $.a' finds nothing: NULL)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.JSONValue):
+        raise UsageError(UNSUPPORTED.format("json_value"))
+    if isinstance(node, exp.JSONExtract) and node.args.get("json_query"):
+        raise UsageError(UNSUPPORTED.format("json_query"))
+    if isinstance(node, exp.Anonymous):
+        raise UsageError(UNSUPPORTED.format(node.name.lower()))
     return node
 
 
@@ -611,6 +825,8 @@ def _build_rewrites() -> dict[type, Any]:
         exp.ArrayDistinct: lambda node: _call("toll_array_distinct", node.this.copy()),
         exp.SplitPart: lambda node: _call("toll_split_part", *(node.args[k].copy() for k in ("this", "delimiter", "part_index"))),
     }
+    rewrites[exp.JSONExtract] = _refuse_sql_json
+    rewrites[exp.JSONValue] = _refuse_sql_json
     parse_datetime = getattr(exp, "ParseDatetime", None)
     if parse_datetime is not None:
         rewrites[parse_datetime] = _rewrite_joda("parse_datetime", "strptime")
@@ -623,6 +839,9 @@ _ANONYMOUS_REWRITES = {
     "map_agg": _rename("toll_map_agg"),
     "codepoint": _rename("unicode"),
     "from_iso8601_date": _rename("toll_from_iso8601_date"),
+    "json_exists": _refuse_sql_json,
+    "with_timezone": _rewrite_with_timezone("with_timezone"),
+    "at_timezone": _rewrite_with_timezone("at_timezone"),
     "format_datetime": _rewrite_joda("format_datetime", "strftime"),
     "parse_datetime": _rewrite_joda("parse_datetime", "strptime"),
 }
@@ -672,12 +891,18 @@ def _first_line(exc: BaseException) -> str:
 # errors from the engine
 
 
-_MISSING_FUNCTION = re.compile(r"(?:Scalar|Aggregate|Table|Pragma)? ?Function with name \"?(\w+)\"? does not exist", re.I)
+_MISSING_FUNCTION = re.compile(
+    r"(?:Scalar|Aggregate|Table|Pragma)? ?(?:Macro )?Function with name \"?(\w+)\"? (?:does not exist|is not in the catalog)",
+    re.I,
+)
 
 
 def engine_error(exc: BaseException) -> UsageError:
     """DuckDB's complaint about a query, in words that do not blame a valid Athena query."""
     text = _first_line(exc)
+    refusal = text.find(UNSUPPORTED.format(""))
+    if refusal != -1:  # our own macros' error(): already in our words
+        return UsageError(text[refusal:])
     missing = _MISSING_FUNCTION.search(text)
     if missing:
         name = missing.group(1).lower()
@@ -689,6 +914,10 @@ def engine_error(exc: BaseException) -> UsageError:
         found = re.search(r"'(\w+)\(", text)
         name = _MACRO_ORIGINS.get(found.group(1).lower(), found.group(1).lower()) if found else "this function"
         return UsageError(UNSUPPORTED.format(f"{name} with these argument types"))
+    if "aggregates are not allowed inside the TRY expression" in text:
+        return UsageError(UNSUPPORTED.format("try() around an aggregate"))
+    if "TRY can not be used in combination with a volatile function" in text:
+        return UsageError(UNSUPPORTED.format("try() around a function such as random() or now()"))
     if re.search(r"with value -?(inf|nan) can't be cast", text):  # an integer division by zero, truncated
         return UsageError("SQL error: Division by zero")
     table = re.search(r"Table with name (\S+) does not exist", text)

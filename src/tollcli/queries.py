@@ -319,7 +319,8 @@ def check_read_only(sql: str) -> str:
             )
     elif kind != duckdb.StatementType.SELECT:
         name = str(kind).rsplit(".", 1)[-1]
-        raise UsageError(f"only read-only queries (SELECT) are allowed here; this is a {name} statement")
+        article = "an" if name[:1] in "AEIOU" else "a"
+        raise UsageError(f"only read-only queries (SELECT) are allowed here; this is {article} {name} statement")
     return sql
 
 
