@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from tollcli.errors import UsageError
+from tollcli.kdg.moment import MONTHS, WEEKDAYS
 
 UNDEFINED: Any = None  # faker.fake calls the method without an argument when the text is empty
 
@@ -82,8 +83,8 @@ def js_number(value: float) -> str:
     return f"{sign}{body}e{'+' if e >= 0 else '-'}{abs(e)}"
 
 
-WEEKDAY_ABBR = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
-MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAY_ABBR = tuple(day[:3] for day in WEEKDAYS)
+MONTH_ABBR = tuple(month[:3] for month in MONTHS)
 
 
 def js_date_string(ms: float) -> str:
@@ -695,22 +696,9 @@ WORD_LISTS: dict[str, tuple[str, ...]] = {
         "Checking Savings Money_Market Investment Home_Loan Credit_Card Auto_Loan Personal_Loan".replace("_", "\0").split()
     ),
     "transaction_type": ("deposit", "withdrawal", "payment", "invoice"),
-    "month": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
+    "month": MONTHS,  # faker.js and moment (en) name months and weekdays alike
     "month_abbr": MONTH_ABBR,
-    "weekday": ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"),
+    "weekday": WEEKDAYS,
     "weekday_abbr": WEEKDAY_ABBR,
     "phone_format": tuple(
         f"{base}{ext}"
