@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -106,6 +106,7 @@ def merge_segments(segments: list[Segment], limit: int = MERGE_LIMIT) -> list[Se
         if isinstance(last, bytes) and isinstance(segment, bytes):
             merged[-1] = last + segment
         elif isinstance(last, bytes):
+            assert not isinstance(segment, bytes)  # the branch above took two literals
             table, codes = segment
             if table.size <= limit:
                 merged[-1] = (ByteTable(np.char.add(last, table.array)), codes)
@@ -167,8 +168,8 @@ def assemble(segments: list[Segment], count: int) -> bytes:
             record_lengths = table.lengths[codes]
             matrix = table.matrix[codes]
             for offset in range(table.width):
-                rows = record_lengths > offset
-                out[position[rows] + offset] = matrix[rows, offset]
+                longer = record_lengths > offset
+                out[position[longer] + offset] = matrix[longer, offset]
             position += record_lengths
     return out.tobytes()
 
@@ -466,7 +467,9 @@ class Schedule:
         self.start = start
         self.rate = rate
         self.profile = profile
-        self._noise_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**32))
+        self._noise_seed = (
+            seed if seed is not None else int(cast(int, np.random.SeedSequence().entropy) % (2**32))
+        )  # an int when none is given
         self._offsets: list[float] = [0.0]  # piece starts (offsets)
         self._counts: list[float] = [0.0]  # C at piece starts
         self._rates: list[float] = []

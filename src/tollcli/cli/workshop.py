@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.rule import Rule
+from rich.status import Status
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
 from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, rule_width, suggested_toll
@@ -31,7 +32,7 @@ class ConsoleReporter(WorkshopReporter):
     def __init__(self, console: Console, progress_console: Console) -> None:
         self.console = console
         self.progress_console = progress_console
-        self._status = None
+        self._status: Status | None = None
 
     def begin(self, step: StepReport) -> None:
         self.console.print()

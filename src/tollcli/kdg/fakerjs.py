@@ -35,7 +35,7 @@ from tollcli.errors import UsageError
 UNDEFINED: Any = None  # faker.fake calls the method without an argument when the text is empty
 
 
-class JsObject(dict):  # type: ignore[type-arg]
+class JsObject(dict[str, Any]):
     """A JavaScript object result: `String()` makes it `[object Object]`."""
 
 
