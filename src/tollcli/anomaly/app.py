@@ -33,7 +33,6 @@ from tollcli.anomaly.rcf import (
     ForestSettings,
     ModelScorer,
     RowScorer,
-    Scorer,
     StationScore,
     WindowScorer,
     check_forest,
