@@ -70,7 +70,7 @@ def resolve_settings(
     home_path = Path(home or env.get("TOLL_HOME") or DEFAULT_HOME).expanduser()
     check_home(home_path)
     explicit = backend is not None
-    chosen = backend if explicit else env.get("TOLL_BACKEND") or "local"
+    chosen = backend if backend is not None else env.get("TOLL_BACKEND") or "local"
     return Settings(
         backend=check_backend(chosen),
         home=home_path,

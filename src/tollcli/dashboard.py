@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollcli.anomaly.alerts import usual_text
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
@@ -36,6 +36,9 @@ from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import atomic_write_bytes
 from tollcli.units import counted
+
+if TYPE_CHECKING:
+    from tollcli.backends.base import Backend
 
 SCORES_TABLE = "anomaly_scores"
 TOP_PLATES = 10
@@ -84,7 +87,7 @@ class DashboardResult:
 
 
 # data -------------------------------------------------------------------------------------------
-def _rows(backend: Any, sql: str) -> list[tuple[Any, ...]]:
+def _rows(backend: Backend, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in backend.query(sql).rows]
 
 
@@ -118,7 +121,7 @@ def _as_bool(value: Any) -> bool:
     return value is True or str(value).strip().lower() in {"true", "1", "t"}
 
 
-def _deployed_threshold(backend: Any) -> float:
+def _deployed_threshold(backend: Backend) -> float:
     """The threshold the anomaly app was deployed with, as the ledger records it."""
     ledger = backend.load_ledger()
     for resource in getattr(ledger, "resources", []) or []:
@@ -128,13 +131,13 @@ def _deployed_threshold(backend: Any) -> float:
     return DEFAULT_THRESHOLD
 
 
-def anomaly_deployed(backend: Any) -> bool:
+def anomaly_deployed(backend: Backend) -> bool:
     ledger = backend.load_ledger()
     # "table toll.anomaly_scores" locally, "anomaly-table anomaly_scores" on AWS
     return ledger is not None and any("table" in r.kind and r.name.split(".")[-1] == SCORES_TABLE for r in ledger.resources)
 
 
-def collect_dashboard_data(backend: Any) -> DashboardData:
+def collect_dashboard_data(backend: Backend) -> DashboardData:
     """Everything the page shows, read with Athena SQL through the backend (and its alert log)."""
     backend.require_ledger()
     data = DashboardData(backend=backend.name, generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
@@ -175,7 +178,7 @@ def collect_dashboard_data(backend: Any) -> DashboardData:
     return data
 
 
-def _collect_scores(backend: Any) -> list[WindowScore]:
+def _collect_scores(backend: Backend) -> list[WindowScore]:
     by_window: dict[str, WindowScore] = {}
     for start, station, vehicles, score, alert, explanation in _rows(
         backend,
@@ -562,7 +565,7 @@ def check_output_path(out: Path) -> Path:
     return out
 
 
-def write_dashboard(backend: Any, out: Path) -> DashboardResult:
+def write_dashboard(backend: Backend, out: Path) -> DashboardResult:
     """Query the backend, render the page and write it to `out` (atomically)."""
     check_output_path(out)
     data = collect_dashboard_data(backend)

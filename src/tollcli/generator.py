@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -51,6 +51,9 @@ from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
 from tollcli.state import Resource, atomic_write_json
 from tollcli.units import format_duration, plural
+
+if TYPE_CHECKING:
+    from tollcli.backends.base import Backend, RecordSink
 
 DEFAULT_RATE = 100.0  # the workshop recommends 100 records per second
 MAX_CHUNK = 32_768  # records per chunk: big enough to amortise numpy, small enough for memory
@@ -106,6 +109,7 @@ def merge_segments(segments: list[Segment], limit: int = MERGE_LIMIT) -> list[Se
         if isinstance(last, bytes) and isinstance(segment, bytes):
             merged[-1] = last + segment
         elif isinstance(last, bytes):
+            assert not isinstance(segment, bytes)  # the branch above took two literals
             table, codes = segment
             if table.size <= limit:
                 merged[-1] = (ByteTable(np.char.add(last, table.array)), codes)
@@ -167,8 +171,8 @@ def assemble(segments: list[Segment], count: int) -> bytes:
             record_lengths = table.lengths[codes]
             matrix = table.matrix[codes]
             for offset in range(table.width):
-                rows = record_lengths > offset
-                out[position[rows] + offset] = matrix[rows, offset]
+                longer = record_lengths > offset
+                out[position[longer] + offset] = matrix[longer, offset]
             position += record_lengths
     return out.tobytes()
 
@@ -466,7 +470,9 @@ class Schedule:
         self.start = start
         self.rate = rate
         self.profile = profile
-        self._noise_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (2**32))
+        self._noise_seed = (
+            seed if seed is not None else int(cast(int, np.random.SeedSequence().entropy) % (2**32))
+        )  # an int when none is given
         self._offsets: list[float] = [0.0]  # piece starts (offsets)
         self._counts: list[float] = [0.0]  # C at piece starts
         self._rates: list[float] = []
@@ -568,7 +574,7 @@ def read_last_event(home: Path) -> float | None:
         return None
 
 
-def record_last_event(backend: Any, last_event: float) -> None:
+def record_last_event(backend: Backend, last_event: float) -> None:
     """Remember `last_event` (if later than what is recorded) for the next backfill in this home."""
     home = Path(backend.settings.home)
     known = read_last_event(home)
@@ -618,7 +624,7 @@ LIVE_RUNS_DIR = "live-runs"
 LIVE_RUNS_KIND = "live-runs"
 
 
-def mark_live_run(backend: Any) -> Path | None:
+def mark_live_run(backend: Backend) -> Path | None:
     if getattr(backend, "bucket_path", None) is None:
         return None
     try:
@@ -812,12 +818,12 @@ def _apply_skew(factory: RecordFactory, state: SkewState | None) -> str | None:
 
 
 def run_generation(
-    backend: Any,
+    backend: Backend,
     options: GenerateOptions,
     *,
     on_progress: Callable[[GenerateProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    sink: Any = None,
+    sink: RecordSink | None = None,
     on_alert: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> GenerateSummary:
@@ -854,7 +860,7 @@ def run_generation(
         if on_warning is not None:
             on_warning(warnings[-1])
 
-    if own_sink:
+    if sink is None:  # (own_sink)
         sink = backend.open_sink(realtime=not options.backfill)
     marker = mark_live_run(backend) if own_sink and not options.backfill else None
     try:

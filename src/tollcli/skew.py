@@ -12,10 +12,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollcli.errors import UsageError
 from tollcli.state import Resource, atomic_write_json, utc_now_iso
+
+if TYPE_CHECKING:
+    from tollcli.backends.base import Backend
 
 SKEW_FILE = "skew.json"
 SKEW_KIND = "skew"
@@ -90,7 +93,7 @@ def skewed_weights(
     return tuple(result)
 
 
-def write_skew(backend: Any, station: str, *, drop: bool) -> SkewState:
+def write_skew(backend: Backend, station: str, *, drop: bool) -> SkewState:
     """Record and write the skew for running and later generators; needs `toll setup` first."""
     ledger = backend.require_ledger()
     home = Path(backend.settings.home)
@@ -101,7 +104,7 @@ def write_skew(backend: Any, station: str, *, drop: bool) -> SkewState:
     return state
 
 
-def reset_skew(backend: Any) -> bool:
+def reset_skew(backend: Backend) -> bool:
     """Remove the skew; True when there was one."""
     ledger = backend.require_ledger()
     path = skew_path(Path(backend.settings.home))

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS, TABLE_NAME
@@ -38,6 +38,9 @@ from tollcli.queries import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
 from tollcli.state import toll_command_for
 from tollcli.units import counted
+
+if TYPE_CHECKING:
+    from tollcli.backends.base import Backend
 
 DEFAULT_DASHBOARD = Path("toll-dashboard.html")
 WINDOW_SECONDS = 10
@@ -226,7 +229,7 @@ def interrupts_ignored() -> Iterator[None]:
 class Workshop:
     """One run: `run()` does every step and returns the report (raising on failure or interrupt)."""
 
-    def __init__(self, backend: Any, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> None:
+    def __init__(self, backend: Backend, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> None:
         self.backend = backend
         self.options = options.check()
         self.reporter = reporter or WorkshopReporter()
@@ -606,6 +609,6 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_workshop(backend: Any, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> WorkshopReport:
+def run_workshop(backend: Backend, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> WorkshopReport:
     """Run every step; a failure or an interrupt still tears down (unless keep) and then propagates."""
     return Workshop(backend, options, reporter).run()

@@ -31,8 +31,8 @@ from tollcli.anomaly.baseline import BASELINE_WINDOWS_RANGE, DEFAULT_BASELINE_WI
 from tollcli.anomaly.rcf import (
     WORKSHOP_STATIONS,
     ForestSettings,
+    ModelScorer,
     RowScorer,
-    Scorer,
     StationScore,
     WindowScorer,
     check_forest,
@@ -282,10 +282,12 @@ class AppStats:
 class AnomalyApp:
     """Windows, scorer and alert rule together; `process` is the whole app."""
 
-    def __init__(self, config: AnomalyConfig, *, windows: TumblingWindows | None = None, scorer: Scorer | None = None) -> None:
+    def __init__(
+        self, config: AnomalyConfig, *, windows: TumblingWindows | None = None, scorer: ModelScorer | None = None
+    ) -> None:
         self.config = config
         self.windows = windows or TumblingWindows(size=config.window_seconds, lateness=config.lateness_seconds)
-        self.scorer = scorer or create_scorer(config.mode, config.forest, config.stations)
+        self.scorer: ModelScorer = scorer or create_scorer(config.mode, config.forest, config.stations)
         self.stats = AppStats()
         if isinstance(self.scorer, WindowScorer | RowScorer):  # (a ScoringProcess: its child's app does this)
             self.scorer.baseline.resize(config.baseline_windows)
@@ -317,7 +319,8 @@ class AnomalyApp:
     def score(self, window: ClosedWindow) -> ScoredWindow:
         rows = self.scorer.score(window)
         alerts = self.alerts_for(window, rows)
-        if not alerts:  # judged normal: it joins the baseline (an anomaly never moves its own)
+        # judged normal: it joins the baseline (an anomaly never moves its own; a ScoringProcess's child learns)
+        if not alerts and isinstance(self.scorer, WindowScorer | RowScorer):
             self.scorer.baseline.learn(window.counts)
         scored = ScoredWindow(
             start=window.start,
@@ -380,7 +383,7 @@ class AnomalyApp:
         data: bytes,
         *,
         config: AnomalyConfig | None = None,
-        load_model: Callable[[str, bytes, tuple[str, ...]], Scorer] = load_scorer,
+        load_model: Callable[[str, bytes, tuple[str, ...]], ModelScorer] = load_scorer,
     ) -> AnomalyApp:
         """Resume; `config` may change the threshold, lateness or webhook, never the model.
 

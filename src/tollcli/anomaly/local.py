@@ -216,7 +216,7 @@ class LocalAnomalyFeed(AnomalyFeed):
             if scoring == "process" and blob is None:  # a new model: made here (empty, cheap), scored there
                 model = create_scorer(config.mode, config.forest, config.stations).to_bytes()
                 self.app = AnomalyApp(config, scorer=ScoringProcess(config, model))
-            elif scoring == "process":  # the checkpoint's model goes to the child unread
+            elif scoring == "process" and blob is not None:  # the checkpoint's model goes to the child unread
                 self.app = AnomalyApp.from_state_bytes(
                     blob, config=config, load_model=lambda _m, model, _s: ScoringProcess(config, model)
                 )
@@ -320,7 +320,7 @@ class LocalAnomalyFeed(AnomalyFeed):
         self.scoring_process, self.standby = self.standby, None
         self.scoring_process.model = self.app.scorer.to_bytes()
         self.app.scorer.close()
-        self.app.scorer = self.scoring_process  # type: ignore[assignment]
+        self.app.scorer = self.scoring_process
 
     def _collect(self, *, keep: int) -> None:
         """Take answered windows in order; wait for the oldest while more than `keep` are in flight."""
@@ -449,7 +449,7 @@ class EventTimeParser:
 
 def bucket_objects(bucket: Path) -> list[Path]:
     """Delivered objects below `bucket` (files starting with '.' are in-flight temporaries)."""
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(bucket):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root) / name for name in files if not name.startswith("."))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from tollcli.anomaly.baseline import Baseline, direction
 from tollcli.anomaly.windows import ClosedWindow
@@ -121,6 +121,15 @@ def krcf_options(settings: ForestSettings, dimensions: int) -> dict[str, Any]:
     }
 
 
+def new_forest(settings: ForestSettings, dimensions: int) -> Any:
+    """An empty `krcf.RandomCutForest` (imported here: commands that score nothing do not load it)."""
+    import krcf
+
+    # krcf's RandomCutForestOptions cannot declare its "lambda" key (a Python keyword), so a type checker
+    # refuses the time decay that krcf itself reads.
+    return krcf.RandomCutForest(krcf_options(settings, dimensions))  # type: ignore[arg-type]
+
+
 class StationScore(NamedTuple):
     """One row of `anomaly_scores`: a station's count in a window and the score it carries.
 
@@ -156,9 +165,7 @@ class WindowScorer:
 
     @classmethod
     def create(cls, settings: ForestSettings, stations: tuple[str, ...]) -> WindowScorer:
-        import krcf
-
-        return cls(krcf.RandomCutForest(krcf_options(settings, len(stations) + 1)), stations)
+        return cls(new_forest(settings, len(stations) + 1), stations)
 
     def point(self, counts: dict[str, int]) -> list[float]:
         other = sum(n for s, n in counts.items() if s not in self.dimension)
@@ -208,9 +215,7 @@ class RowScorer:
 
     @classmethod
     def create(cls, settings: ForestSettings, stations: tuple[str, ...]) -> RowScorer:
-        import krcf
-
-        return cls(krcf.RandomCutForest(krcf_options(settings, 1)), stations)
+        return cls(new_forest(settings, 1), stations)
 
     def rows(self, window: ClosedWindow) -> list[tuple[str, int]]:
         """The window's rows as `GROUP BY station` yields them: stations with records, in order."""
@@ -244,6 +249,16 @@ class RowScorer:
 
 
 Scorer = WindowScorer | RowScorer
+
+
+class ModelScorer(Protocol):
+    """What `AnomalyApp` scores with: a `Scorer` here, or a `ScoringProcess` (the same model in a child)."""
+
+    def score(self, window: ClosedWindow) -> list[StationScore]: ...
+
+    def to_bytes(self) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 def create_scorer(mode: str, settings: ForestSettings, stations: tuple[str, ...]) -> Scorer:

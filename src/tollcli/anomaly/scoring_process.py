@@ -239,7 +239,7 @@ def serve(connection: Connection) -> int:
             try:
                 if app is None:
                     raise RuntimeError(failure)
-                answers.append(("ok", _scored(app, window) if kind == "windows" else app.scorer.to_bytes()))
+                answers.append(("ok", app.scorer.to_bytes() if window is None else _scored(app, window)))
             except Exception as exc:  # every failure goes back to the parent, as text; it ends the message
                 answers.append(("error", f"{type(exc).__name__}: {exc}"))
                 app, failure = None, "an earlier window failed"  # a model that failed mid-step is not trusted

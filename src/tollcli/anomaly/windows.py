@@ -87,7 +87,7 @@ class TumblingWindows:
             return []
         index = np.floor(times / self.size).astype(np.int64)
         station_array = np.asarray(stations, dtype=object)
-        known = np.not_equal(station_array, None)
+        known = np.not_equal(station_array, np.array(None, dtype=object))  # elementwise: a station at all
         if not known.all():
             rejected = int((~known).sum())
             self.rejected_records += rejected

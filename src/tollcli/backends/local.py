@@ -156,7 +156,7 @@ class LocalBackend(Backend):
             "buffering_mb": buffer_mb,
             "buffering_seconds": buffer_seconds,
         }
-        wanted = [
+        wanted: list[tuple[str, str, Path, dict[str, Any]]] = [
             ("bucket", "bucket", self.bucket_path, {"encryption": "n/a (local folder)"}),
             ("delivery_stream", STREAM_NAME, self.stream_config_path, stream_settings),
         ]
@@ -177,7 +177,7 @@ class LocalBackend(Backend):
             verb = "updated" if existing else "created"
             on_event(f"{verb} {describe_resource(kind, name, path)}")
             report.created.append(self.record_path(ledger, kind, name, path, **settings))
-        catalog = [
+        catalog: list[tuple[str, str, dict[str, Any]]] = [
             ("database", DATABASE_NAME, {"engine": "duckdb"}),
             (
                 "table",
@@ -206,7 +206,7 @@ class LocalBackend(Backend):
             state = "present"
             if path is not None and not Path(path).exists():
                 state = "missing"
-            if resource.kind == "bucket":
+            if resource.kind == "bucket" and path is not None:
                 objects, size = folder_usage(Path(path))
                 details.update(objects=objects, bytes=size)
             report.resources.append(ResourceStatus(kind=resource.kind, name=resource.name, state=state, details=details))

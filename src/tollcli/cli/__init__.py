@@ -10,14 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-
-# Typer 0.29 vendors click as typer._click; its exceptions are what the parser raises.
-from typer._click import exceptions as click_exceptions
-from typer._click.core import Context as ClickContext
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperGroup, TyperOption  # TyperGroup: the documented base for Typer(cls=...)
 
 from tollcli import __version__
 from tollcli.cli.common import AppContext, reflow_command_help
@@ -26,8 +22,17 @@ from tollcli.errors import ExitStatus, TollError
 from tollcli.oscompat import tolerate_unencodable_output
 from tollcli.render import escape_controls
 
-# Typer 0.29's help shows a flag's type (`--yes -y <bool>`) as if it took a value; `--yes true` is
-# refused. A flag shows no type.
+if TYPE_CHECKING:
+    # The one name tollcli takes from Typer's private modules, for type checking only (nothing imports it
+    # at run time): Typer 0.29 vendors click as typer._click and exports no name for the context class
+    # that make_context and invoke are declared with (typer.Context is a subclass: a parameter typed with
+    # it would not match the methods it overrides).
+    from typer._click.core import Context as ClickContext
+
+# The one place tollcli changes Typer's behaviour: Typer 0.29's help shows a flag's type (`--yes -y <bool>`)
+# as if it took a value (`--yes true` is refused). Our own flags could pass metavar="", but --help and
+# --install-completion are made by Typer itself, so the fix is made where Typer renders an option's type.
+# A flag shows no type. (test_newcomer checks every command's help for `<bool>`.)
 _typer_display_type_rich = TyperOption.display_type_rich
 
 
@@ -75,8 +80,10 @@ def fail_line(message: str) -> None:
     typer.echo(f"toll: error: {escape_controls(message)}", err=True)
 
 
-def _is_help_request(exc: click_exceptions.ClickException) -> bool:
-    return isinstance(exc, click_exceptions.NoArgsIsHelpError)
+def _is_help_request(exc: typer.TyperException) -> bool:
+    """`toll` alone: the parser raises its help as an error (exit 2), to be printed as Typer does.
+    Typer exports no name for that error; its own rich_utils recognizes it by class name too."""
+    return type(exc).__name__ == "NoArgsIsHelpError"
 
 
 class TollGroup(TyperGroup):
@@ -90,12 +97,13 @@ class TollGroup(TyperGroup):
                 raise
             fail_line(exc.message)
             raise typer.Exit(int(exc.exit_status)) from None
-        except click_exceptions.ClickException as exc:
+        except typer.TyperException as exc:  # the parser's errors (click's, vendored by Typer) derive from it
             if _is_help_request(exc) or os.environ.get("TOLL_TRACEBACK"):
                 raise
             hint = ""
-            if isinstance(exc, click_exceptions.UsageError) and exc.ctx is not None:
-                hint = f" (see '{exc.ctx.command_path} --help')"
+            usage_context = getattr(exc, "ctx", None)  # a usage error names the command it was parsing
+            if usage_context is not None:
+                hint = f" (see '{usage_context.command_path} --help')"
             fail_line(f"{exc.format_message()}{hint}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or a signal a command turned into one: 128 + its number

@@ -16,7 +16,15 @@ from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
 from tollcli.anomaly.baseline import DEFAULT_BASELINE_WINDOWS
 from tollcli.anomaly.rcf import WARMING_UP
 from tollcli.anomaly.windows import DEFAULT_LATENESS_SECONDS, DEFAULT_WINDOW_SECONDS
-from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, suggested_toll
+from tollcli.cli.common import (
+    AppContext,
+    SummaryFormat,
+    app_context,
+    event_printer,
+    print_json,
+    suggested_toll,
+    summary_format_option,
+)
 from tollcli.errors import ExitStatus, UsageError
 from tollcli.render import literal, safe
 from tollcli.units import DURATION_HELP, counted, parse_duration
@@ -62,7 +70,7 @@ def deploy(
     email: str = typer.Option(None, "--email", help="Alert by e-mail through SNS (aws backend)."),
     phone: str = typer.Option(None, "--phone", help="Alert by SMS through SNS (aws backend)."),
     replay: bool = typer.Option(False, "--replay", help="Score the records already in the bucket, from scratch."),
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Deploy the anomaly app: from now on every `toll generate` feeds it as records flow."""
     app = app_context(ctx)
@@ -81,9 +89,7 @@ def deploy(
         phone=phone,
     )
     quiet = output_format is SummaryFormat.json
-    report = app.backend.deploy(
-        config=config, replay=replay, on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(f"  {m}"))
-    )
+    report = app.backend.deploy(config=config, replay=replay, on_event=event_printer(app, quiet=quiet))
     if quiet:
         print_json({"backend": app.backend.name, "changed": report.changed, **vars(report)})
         return
@@ -119,7 +125,7 @@ def alerts(
     ctx: typer.Context,
     scores: bool = typer.Option(False, "--scores", help="Also list every scored window."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep watching; print new ones as they come (Ctrl-C stops)."),
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json (lines with --follow)."),
+    output_format: SummaryFormat = summary_format_option("table or json (lines with --follow)."),
     interval: float = typer.Option(DEFAULT_FOLLOW_INTERVAL, "--interval", help="Seconds between checks.", hidden=True),
 ) -> None:
     """The alerts raised, oldest first; --scores adds every scored window."""

@@ -1,4 +1,4 @@
-"""What every command shares: the context object, output formats, and JSON printing."""
+"""What every command shares: the context object, the `--format`/`--quiet` options and the event printer, and JSON printing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 
 from tollcli.backends import Backend, open_backend
+from tollcli.backends.base import EventCallback, ignore_event
 from tollcli.config import Settings
+from tollcli.render import literal
 from tollcli.state import toll_command_for
 
 
@@ -27,6 +29,30 @@ class OutputFormat(str, Enum):
 class SummaryFormat(str, Enum):
     table = "table"
     json = "json"
+
+
+def summary_format_option(help: str = "table or json.") -> Any:
+    """`--format table|json`, the one declaration every command's summary format uses (default table).
+    (typer.Option's declared return type is Any: it stands in for the parameter's default.)"""
+    return typer.Option(SummaryFormat.table, "--format", help=help)
+
+
+def output_format_option(help: str = "table, json or csv.") -> Any:
+    """`--format table|json|csv`, for commands that print rows (default table)."""
+    return typer.Option(OutputFormat.table, "--format", help=help)
+
+
+def quiet_option(help: str = "No progress and no summary.") -> Any:
+    """`--quiet`/`-q`: a flag, default off."""
+    return typer.Option(False, "--quiet", "-q", help=help)
+
+
+def event_printer(app: AppContext, *, quiet: bool) -> EventCallback:
+    """The `on_event` for setup, teardown, compact, deploy and publish: each event indented on stderr,
+    printed literally; none when quiet (a JSON summary keeps stderr for errors)."""
+    if quiet:
+        return ignore_event
+    return lambda message: app.err_console.print(literal(f"  {message}"))
 
 
 # Piped or redirected output is never hard-wrapped: lines stay whole (soft wrap) and tables get room

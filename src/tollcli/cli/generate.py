@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from tollcli.cli.common import SummaryFormat, app_context, print_json, suggested_toll
+from tollcli.cli.common import SummaryFormat, app_context, print_json, quiet_option, suggested_toll, summary_format_option
 from tollcli.delivery import StreamSink
 from tollcli.errors import ExitStatus, Interrupted, UsageError
 from tollcli.generator import (
@@ -150,8 +150,8 @@ def generate(
     ),
     smooth: bool = typer.Option(False, "--smooth", help="With --rate-profile: change the rate linearly between hours."),
     output: str = typer.Option(None, "--output", help="'-' writes the records to stdout instead of the stream.", metavar="-"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="Summary as table or json."),
+    quiet: bool = quiet_option(),
+    output_format: SummaryFormat = summary_format_option("Summary as table or json."),
     skew: str = typer.Option(None, "--skew", help="Start with traffic diverted to this station.", metavar="STATION"),
     drop: bool = typer.Option(False, "--drop", help="With --skew: the station reports nothing (a failed sensor)."),
 ) -> None:
@@ -240,7 +240,7 @@ def skew(
     template: str = typer.Option(
         None, "--template", help="Check the station against this KDG template (a FILE or a shipped NAME).", metavar="FILE|NAME"
     ),
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Change the traffic of a running (or the next) `toll generate`: it applies within a second."""
     app = app_context(ctx)

@@ -13,7 +13,17 @@ from rich.table import Table
 from rich.text import Text
 
 from tollcli.athena_sql import athena_csv, athena_json, athena_rows
-from tollcli.cli.common import AppContext, OutputFormat, SummaryFormat, app_context, print_json, to_jsonable
+from tollcli.cli.common import (
+    AppContext,
+    OutputFormat,
+    SummaryFormat,
+    app_context,
+    event_printer,
+    output_format_option,
+    print_json,
+    summary_format_option,
+    to_jsonable,
+)
 from tollcli.errors import UsageError
 from tollcli.generator import live_runs
 from tollcli.queries import DEFAULT_QUERY_TIMEOUT, QUESTIONS, QUIET_SIGMAS, QuestionResult, run_question, time_range
@@ -191,7 +201,7 @@ def _question_command(name: str) -> Any:
         until: str = typer.Option(None, "--until", metavar="TIME", help=UNTIL_HELP, show_default=False),
         last: str = typer.Option(None, "--last", metavar="DURATION", help=LAST_HELP, show_default=False),
         limit: int = typer.Option(None, "--limit", min=1, help="Show the top N (ties included).", show_default=False),
-        output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
+        output_format: OutputFormat = output_format_option(),
         chart: bool = typer.Option(False, "--chart", help="Also draw a horizontal bar chart."),
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
         timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
@@ -217,7 +227,7 @@ for _name in QUESTIONS:
 def sql_command(
     ctx: typer.Context,
     statement: str = typer.Argument(..., metavar="SQL", help="One read-only statement in Athena's dialect."),
-    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv."),
+    output_format: OutputFormat = output_format_option(),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
 ) -> None:
@@ -249,12 +259,12 @@ def sql_command(
 
 def compact_command(
     ctx: typer.Context,
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Rewrite delivered CSV objects as Parquet (as Firehose's format conversion would); queries read both."""
     app = app_context(ctx)
     quiet = output_format is SummaryFormat.json
-    report = app.backend.compact(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(literal(f"  {m}"))))
+    report = app.backend.compact(on_event=event_printer(app, quiet=quiet))
     if quiet:
         print_json(report)
         return

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from tollcli.cli.common import SummaryFormat, app_context, print_json, suggested_toll
+from tollcli.cli.common import SummaryFormat, app_context, event_printer, print_json, suggested_toll, summary_format_option
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
 from tollcli.errors import ExitStatus, UsageError
 from tollcli.generator import EVENT_TIME_KIND, _iso, read_last_event
@@ -25,7 +25,7 @@ def setup(
     buffer_seconds: int = typer.Option(
         DEFAULT_BUFFER_SECONDS, "--buffer-seconds", help="Delivery stream buffer interval hint, 0-900 s (the workshop: 60)."
     ),
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Provision Section 1: delivery stream, bucket, IAM role (on AWS), database and table. Idempotent."""
     app = app_context(ctx)
@@ -34,7 +34,7 @@ def setup(
     report = backend.setup(
         buffer_mb=buffer_mb,
         buffer_seconds=buffer_seconds,
-        on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(literal(f"  {m}"))),
+        on_event=event_printer(app, quiet=quiet),
     )
     if quiet:
         print_json(
@@ -64,7 +64,7 @@ def setup(
 
 def status(
     ctx: typer.Context,
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """What exists, where, its settings, and what it costs to keep."""
     app = app_context(ctx)
@@ -94,7 +94,7 @@ def describe_home_files(report: Any, home: Path) -> None:
 def teardown(
     ctx: typer.Context,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Remove everything toll created here (what the ledger lists), and nothing else."""
     app = app_context(ctx)
@@ -118,7 +118,7 @@ def teardown(
             app.err_console.print("Nothing removed.")
             raise typer.Exit(int(ExitStatus.FAILURE))
     quiet = output_format is SummaryFormat.json
-    report = backend.teardown(on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(literal(f"  {m}"))))
+    report = backend.teardown(on_event=event_printer(app, quiet=quiet))
     if quiet:
         print_json(report)
     elif report.nothing_to_do:

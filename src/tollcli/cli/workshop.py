@@ -8,9 +8,19 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.rule import Rule
+from rich.status import Status
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD
-from tollcli.cli.common import AppContext, SummaryFormat, app_context, print_json, rule_width, suggested_toll
+from tollcli.cli.common import (
+    AppContext,
+    SummaryFormat,
+    app_context,
+    event_printer,
+    print_json,
+    rule_width,
+    suggested_toll,
+    summary_format_option,
+)
 from tollcli.dashboard import write_dashboard
 from tollcli.errors import UsageError
 from tollcli.units import counted
@@ -31,7 +41,7 @@ class ConsoleReporter(WorkshopReporter):
     def __init__(self, console: Console, progress_console: Console) -> None:
         self.console = console
         self.progress_console = progress_console
-        self._status = None
+        self._status: Status | None = None
 
     def begin(self, step: StepReport) -> None:
         self.console.print()
@@ -76,9 +86,7 @@ def workshop(
     realtime: bool = typer.Option(
         False, "--realtime", help="Send traffic in real time on the local backend too (17 minutes), as on AWS."
     ),
-    output_format: SummaryFormat = typer.Option(
-        SummaryFormat.table, "--format", help="table, or json: the steps on stderr and a JSON report on stdout."
-    ),
+    output_format: SummaryFormat = summary_format_option("table, or json: the steps on stderr and a JSON report on stdout."),
 ) -> None:
     """The whole workshop end to end: set up, traffic, the answers, the anomaly app, alerts, a dashboard, teardown.
 
@@ -122,7 +130,7 @@ def dashboard(
     ctx: typer.Context,
     out: Path = typer.Option(DEFAULT_DASHBOARD, "--out", help="The HTML file to write.", metavar="FILE"),
     open_it: bool = typer.Option(False, "--open", help="Open it in the browser afterwards."),
-    output_format: SummaryFormat = typer.Option(SummaryFormat.table, "--format", help="table or json."),
+    output_format: SummaryFormat = summary_format_option(),
     quicksight: bool = typer.Option(
         False, "--quicksight", help="Instead, build the workshop's analysis in QuickSight (--backend aws, needs a subscription)."
     ),
@@ -159,9 +167,7 @@ def publish_quicksight(app: AppContext, *, quicksight: bool, user_arn: str | Non
     if not quicksight:
         raise UsageError("--user goes with --quicksight (the offline dashboard is not shared with anyone)")
     quiet = output_format is SummaryFormat.json
-    report = app.backend.publish_quicksight(
-        user_arn=user_arn, on_event=(lambda _m: None) if quiet else (lambda m: app.err_console.print(f"  {m}"))
-    )
+    report = app.backend.publish_quicksight(user_arn=user_arn, on_event=event_printer(app, quiet=quiet))
     if quiet:
         print_json({"analysis_url": report.analysis_url, "shared_with": report.principal,
                     "created": report.created, "existing": report.existing})  # fmt: skip

@@ -36,7 +36,7 @@ from tollcli.kdg.moment import MONTHS, WEEKDAYS
 UNDEFINED: Any = None  # faker.fake calls the method without an argument when the text is empty
 
 
-class JsObject(dict):  # type: ignore[type-arg]
+class JsObject(dict[str, Any]):
     """A JavaScript object result: `String()` makes it `[object Object]`."""
 
 

@@ -522,7 +522,7 @@ class AnomalyDeployer:
 
     def ensure_scores_table(self, report: AnomalyDeployment) -> None:
         glue = self.client("glue")
-        table = {
+        table: dict[str, Any] = {  # Glue's TableInput
             "Name": SCORES_TABLE,
             "Description": "Every scored 10 s window of the anomaly app (JSON lines written by the Lambda function)",
             "TableType": "EXTERNAL_TABLE",

@@ -671,7 +671,7 @@ class _SetupRun:
 
     def workgroup(self, bucket: str) -> None:
         aws, name = self.aws, self.backend.names.workgroup
-        configuration = {
+        configuration: dict[str, Any] = {  # Athena's WorkGroupConfiguration
             "ResultConfiguration": {
                 "OutputLocation": f"s3://{bucket}/{RESULTS_PREFIX}",
                 "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
