@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-# (folder, location asked for, home) -> (the manifest's bytes, its location, its parts) as last checked
-_CHECKED: dict[tuple[Path, Path | None, Path], tuple[bytes, Path, tuple[dict[str, Any], ...]]] = {}
+# (folder, location asked for, home) -> (the manifest's bytes, its location, parts, sources) as last checked
+_CHECKED: dict[tuple[Path, Path | None, Path], tuple[bytes, Path, tuple[dict[str, Any], ...], Any]] = {}
 
 
 def resolve_location(value: str | Path) -> Path:
@@ -57,6 +57,7 @@ class CompactionManifest:
     folder: Path  # <home>/compacted/<table>
     location: Path  # the table's CSV location
     parts: list[dict[str, Any]] = field(default_factory=list)
+    _sources: tuple[int, frozenset[str]] | None = field(default=None, repr=False, compare=False)  # see source_paths
 
     @classmethod
     def load(cls, backend: LocalBackend, table: str, location: Path | None = None) -> CompactionManifest:
@@ -73,7 +74,7 @@ class CompactionManifest:
         key = (folder, location, backend.home.resolve())
         known = _CHECKED.get(key)
         if known is not None and known[0] == raw:
-            return cls(folder=folder, location=known[1], parts=list(known[2]))
+            return cls(folder=folder, location=known[1], parts=list(known[2]), _sources=known[3])
         try:
             data = json.loads(raw) if raw else {}
             if not isinstance(data, dict):
@@ -87,7 +88,8 @@ class CompactionManifest:
             raise TollError(f"the compaction manifest {path} is corrupt (its parts are not a list)")
         manifest = cls(folder=folder, location=resolve_location(chosen), parts=list(parts))
         manifest.check(backend.home)
-        _CHECKED[key] = (raw, manifest.location, tuple(manifest.parts))
+        manifest.source_paths()
+        _CHECKED[key] = (raw, manifest.location, tuple(manifest.parts), manifest._sources)
         while len(_CHECKED) > 8:
             del _CHECKED[next(iter(_CHECKED))]
         return manifest
@@ -120,23 +122,29 @@ class CompactionManifest:
         (no symbolic link anywhere on the way: with names checked by `check`, that keeps every
         part inside the folder, as resolving would, at the cost of one lstat per file and folder)."""
         found = []
-        folders_seen: set[Path] = set()
-        for path in self.parquet_paths():
+        base = str(self.folder)
+        real_folders = {base}
+        for part in self.parts:
+            path = os.path.join(base, part["parquet"])
             try:
-                info = path.lstat()
+                info: os.stat_result | None = os.lstat(path)
             except FileNotFoundError:
                 continue  # tidied away by `toll compact` (the manifest was read before)
             except NotADirectoryError:
                 info = None
-            folder = path.parent
-            while folder != self.folder and folder not in folders_seen:
-                if not stat.S_ISDIR(folder.lstat().st_mode):
+            folder = os.path.dirname(path)
+            while folder not in real_folders:
+                try:
+                    is_folder = stat.S_ISDIR(os.lstat(folder).st_mode)
+                except OSError:
+                    is_folder = False
+                if not is_folder or os.path.dirname(folder) == folder:
                     raise TollError(f"{folder} is not a folder toll made (a link?): refusing to read {path}")
-                folders_seen.add(folder)
-                folder = folder.parent
+                real_folders.add(folder)
+                folder = os.path.dirname(folder)
             if info is None or not stat.S_ISREG(info.st_mode):
                 raise TollError(f"{path} is not a Parquet part toll wrote (a link?): refusing to read it")
-            found.append(path)
+            found.append(Path(path))
         return found
 
     @property
@@ -149,9 +157,12 @@ class CompactionManifest:
     def parquet_paths(self) -> list[Path]:
         return [self.folder / part["parquet"] for part in self.parts]
 
-    def source_paths(self) -> set[str]:
-        base = str(self.location)
-        return {os.path.join(base, source) for part in self.parts for source in part["sources"]}
+    def source_paths(self) -> frozenset[str]:
+        """The CSV objects the parts replaced (full paths); worked out once per list of parts."""
+        if self._sources is None or self._sources[0] != len(self.parts):  # (parts are only ever appended)
+            base = str(self.location)
+            self._sources = (len(self.parts), frozenset(os.path.join(base, s) for part in self.parts for s in part["sources"]))
+        return self._sources[1]
 
     def skipped_rows(self) -> int:
         return sum(int(part.get("skipped", 0)) for part in self.parts)

@@ -25,6 +25,7 @@ capped, and the statement is stopped after `--timeout` seconds or on Ctrl-C (`ru
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -172,11 +173,17 @@ def question_sql(name: str, *, since: datetime | None = None, until: datetime | 
     question = check_question(name)
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, not {limit}")
-    text = read_template("sql", question.template)
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    body = _question_body(question.template)
     time_filter = time_filter_sql(since, until)
     range_count = "count(*)" if time_filter == "true" else f"count_if({time_filter})"
     return body.format(time_filter=time_filter, range_count=range_count, rank_limit=limit or NO_LIMIT).strip() + "\n"
+
+
+@functools.cache
+def _question_body(template: str) -> str:
+    """A question's template without its comment lines (a shipped file: read once per process)."""
+    text = read_template("sql", template)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
 HIVE_TO_DUCKDB = {"string": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
@@ -421,26 +428,34 @@ def list_objects(location: Path) -> list[CsvObject]:
     the bucket is refused with a clear error, never followed.
     """
     found: list[CsvObject] = []
-    if not location.is_dir():
-        return found
-    for root, dirs, files in os.walk(location):
-        for name in dirs:
-            if not name.startswith(".") and os.path.islink(os.path.join(root, name)):
-                raise TollError(f"{Path(root, name)} is a symbolic link: toll reads only what it delivered; remove it")
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = Path(root, name)
-            try:
-                info = path.lstat()
-            except FileNotFoundError:
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-                raise TollError(f"{path} is {kind}: toll reads only what it delivered; remove it")
-            found.append(CsvObject(path=path, size=info.st_size, mtime_ns=info.st_mtime_ns))
+    if location.is_dir():
+        _list_folder(str(location), found)
     return found
+
+
+def _list_folder(folder: str, found: list[CsvObject]) -> None:
+    """A folder's objects (by name), then its sub-folders' (by name): the order os.walk gave."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted((entry for entry in listing if not entry.name.startswith(".")), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    folders = []
+    for entry in entries:
+        if entry.is_symlink():
+            raise TollError(f"{entry.path} is a symbolic link: toll reads only what it delivered; remove it")
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(entry.path)
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            raise TollError(f"{entry.path} is not a regular file: toll reads only what it delivered; remove it")
+        found.append(CsvObject(path=Path(entry.path), size=info.st_size, mtime_ns=info.st_mtime_ns))
+    for sub in folders:
+        _list_folder(sub, found)
 
 
 def sql_string(value: str | Path) -> str:
