@@ -6,8 +6,11 @@ its deadline leaves the kept worker able to answer the next one."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -100,4 +103,26 @@ def test_a_stopped_query_leaves_the_kept_worker_able_to_answer() -> None:
         with pytest.raises(duckdb.CatalogException):
             run_with_deadline(con, "SELECT * FROM no_such_table", 5)  # an error reaches the caller as itself
     assert threading.active_count() <= threads + 1  # one kept worker, not one thread per query
+    con.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_runs_its_queries_on_a_worker_of_its_own() -> None:
+    con = duckdb.connect()
+    assert run_with_deadline(con, "SELECT 1 AS one", 5) == (["one"], [(1,)])  # a worker is kept now
+    child = os.fork()
+    if child == 0:  # the parent's worker thread does not exist here: a kept one would never answer
+        try:
+            ok = run_with_deadline(duckdb.connect(), "SELECT 2 AS two", 5) == (["two"], [(2,)])
+        finally:
+            os._exit(0 if ok else 3)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the forked child's query never came back")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert run_with_deadline(con, "SELECT 3 AS three", 5) == (["three"], [(3,)])
     con.close()

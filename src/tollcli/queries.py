@@ -833,6 +833,17 @@ _IDLE_WORKERS: list[_Worker] = []
 _WORKERS_LOCK = threading.Lock()
 
 
+def _forget_workers() -> None:
+    """In a forked child: the parent's workers are not running here, and the lock may be held."""
+    global _WORKERS_LOCK
+    _IDLE_WORKERS.clear()
+    _WORKERS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
 def _take_worker() -> _Worker:
     with _WORKERS_LOCK:
         while _IDLE_WORKERS:
