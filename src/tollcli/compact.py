@@ -125,7 +125,7 @@ class CompactionManifest:
         base = str(self.folder)
         real_folders = {base}
         for part in self.parts:
-            path = os.path.join(base, part["parquet"])
+            path = os.path.join(base, str(part["parquet"]))
             try:
                 info: os.stat_result | None = os.lstat(path)
             except FileNotFoundError:
@@ -155,13 +155,14 @@ class CompactionManifest:
         atomic_write_json(self.path, {"version": MANIFEST_VERSION, "location": str(self.location), "parts": self.parts})
 
     def parquet_paths(self) -> list[Path]:
-        return [self.folder / part["parquet"] for part in self.parts]
+        return [self.folder / str(part["parquet"]) for part in self.parts]
 
     def source_paths(self) -> frozenset[str]:
         """The CSV objects the parts replaced (full paths); worked out once per list of parts."""
         if self._sources is None or self._sources[0] != len(self.parts):  # (parts are only ever appended)
             base = str(self.location)
-            self._sources = (len(self.parts), frozenset(os.path.join(base, s) for part in self.parts for s in part["sources"]))
+            paths = frozenset(os.path.join(base, str(source)) for part in self.parts for source in part["sources"])
+            self._sources = (len(self.parts), paths)
         return self._sources[1]
 
     def skipped_rows(self) -> int:
