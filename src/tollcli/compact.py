@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
+# (folder, location asked for, home) -> (the manifest's bytes, its location, parts, sources) as last checked
+_CHECKED: dict[tuple[Path, Path | None, Path], tuple[bytes, Path, tuple[dict[str, Any], ...], Any]] = {}
 
 
 def resolve_location(value: str | Path) -> Path:
@@ -54,26 +57,50 @@ class CompactionManifest:
     folder: Path  # <home>/compacted/<table>
     location: Path  # the table's CSV location
     parts: list[dict[str, Any]] = field(default_factory=list)
+    _sources: tuple[int, frozenset[str]] | None = field(default=None, repr=False, compare=False)  # see source_paths
 
     @classmethod
     def load(cls, backend: LocalBackend, table: str, location: Path | None = None) -> CompactionManifest:
+        """The table's manifest, checked (`check`) once per content: every query loads it, and an
+        unchanged file (the same bytes) reuses the parts checked before instead of parsing again."""
         folder = (backend.home / "compacted" / table).resolve()
         path = folder / MANIFEST_NAME
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError:
-            data = {}
-        except (OSError, ValueError) as exc:
+            raw = b""
+        except OSError as exc:
+            raise TollError(f"the compaction manifest {path} is unreadable ({exc}); fix or remove it by hand") from None
+        key = (folder, location, backend.home.resolve())
+        known = _CHECKED.get(key)
+        if known is not None and known[0] == raw:
+            return cls(folder=folder, location=known[1], parts=list(known[2]), _sources=known[3])
+        try:
+            data = json.loads(raw) if raw else {}
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
             raise TollError(f"the compaction manifest {path} is unreadable ({exc}); fix or remove it by hand") from None
         stored_location = data.get("location")
         chosen = location or (Path(stored_location) if stored_location else backend.bucket_path)
-        manifest = cls(folder=folder, location=resolve_location(chosen), parts=list(data.get("parts") or []))
+        parts = data.get("parts") or []
+        if not isinstance(parts, list):
+            raise TollError(f"the compaction manifest {path} is corrupt (its parts are not a list)")
+        manifest = cls(folder=folder, location=resolve_location(chosen), parts=list(parts))
         manifest.check(backend.home)
+        manifest.source_paths()
+        _CHECKED[key] = (raw, manifest.location, tuple(manifest.parts), manifest._sources)
+        while len(_CHECKED) > 8:
+            del _CHECKED[next(iter(_CHECKED))]
         return manifest
 
     def check(self, home: Path) -> None:
         """Refuse a manifest whose parts or sources point outside their folders (a hand-edited one
-        could otherwise make queries read, and `toll compact` delete, any file)."""
+        could otherwise make queries read, and `toll compact` delete, any file).
+
+        Names only: each part and source must be a plain relative path (no `..`, not absolute).
+        What the names lead to is checked where it is used: a part when it is read
+        (`readable_parts`: no link on the way), a source right before it is deleted (`_delete_source`)."""
         home = home.resolve()
         if not _strictly_inside(self.location, home):
             raise TollError(
@@ -84,13 +111,41 @@ class CompactionManifest:
                 parquet, sources = str(part["parquet"]), [str(s) for s in part["sources"]]
             except (KeyError, TypeError):
                 raise TollError(f"the compaction manifest {self.path} is corrupt (a part without parquet/sources)") from None
-            # Parts are few and are read: resolved (links count). Sources are many and only ever
-            # deleted: checked by name here, and resolved right before a deletion (`_delete_source`).
-            if not _strictly_inside(self.folder / parquet, self.folder):
+            if not _plain_relative(parquet):
                 raise TollError(f"the compaction manifest {self.path} lists {parquet!r}, outside {self.folder}: refusing it")
             for source in sources:
                 if not _plain_relative(source):
                     raise TollError(f"the compaction manifest {self.path} lists {source!r}, outside {self.location}: refusing it")
+
+    def readable_parts(self) -> list[Path]:
+        """The parts that exist, each a regular file reached through real folders below `folder`
+        (no symbolic link anywhere on the way: with names checked by `check`, that keeps every
+        part inside the folder, as resolving would, at the cost of one lstat per file and folder)."""
+        found = []
+        base = str(self.folder)
+        real_folders = {base}
+        for part in self.parts:
+            path = os.path.join(base, str(part["parquet"]))
+            try:
+                info: os.stat_result | None = os.lstat(path)
+            except FileNotFoundError:
+                continue  # tidied away by `toll compact` (the manifest was read before)
+            except NotADirectoryError:
+                info = None
+            folder = os.path.dirname(path)
+            while folder not in real_folders:
+                try:
+                    is_folder = stat.S_ISDIR(os.lstat(folder).st_mode)
+                except OSError:
+                    is_folder = False
+                if not is_folder or os.path.dirname(folder) == folder:
+                    raise TollError(f"{folder} is not a folder toll made (a link?): refusing to read {path}")
+                real_folders.add(folder)
+                folder = os.path.dirname(folder)
+            if info is None or not stat.S_ISREG(info.st_mode):
+                raise TollError(f"{path} is not a Parquet part toll wrote (a link?): refusing to read it")
+            found.append(Path(path))
+        return found
 
     @property
     def path(self) -> Path:
@@ -100,11 +155,15 @@ class CompactionManifest:
         atomic_write_json(self.path, {"version": MANIFEST_VERSION, "location": str(self.location), "parts": self.parts})
 
     def parquet_paths(self) -> list[Path]:
-        return [self.folder / part["parquet"] for part in self.parts]
+        return [self.folder / str(part["parquet"]) for part in self.parts]
 
-    def source_paths(self) -> set[str]:
-        base = str(self.location)
-        return {os.path.join(base, source) for part in self.parts for source in part["sources"]}
+    def source_paths(self) -> frozenset[str]:
+        """The CSV objects the parts replaced (full paths); worked out once per list of parts."""
+        if self._sources is None or self._sources[0] != len(self.parts):  # (parts are only ever appended)
+            base = str(self.location)
+            paths = frozenset(os.path.join(base, str(source)) for part in self.parts for source in part["sources"])
+            self._sources = (len(self.parts), paths)
+        return self._sources[1]
 
     def skipped_rows(self) -> int:
         return sum(int(part.get("skipped", 0)) for part in self.parts)
@@ -242,7 +301,8 @@ def compact(backend: LocalBackend, *, on_event: EventCallback = ignore_event) ->
                 query = " UNION ALL ".join(selects)
                 try:
                     con.execute(f"COPY ({query}) TO $path (FORMAT parquet, COMPRESSION zstd)", {"path": str(temporary)})
-                    written = con.execute("SELECT count(*) FROM read_parquet($path)", {"path": str(temporary)}).fetchone()[0]
+                    counted_back = con.execute("SELECT count(*) FROM read_parquet($path)", {"path": str(temporary)}).fetchone()
+                    written = counted_back[0] if counted_back else 0
                     if written != good_rows:
                         raise TollError(f"compaction of {hour} wrote {written} rows, expected {good_rows}: nothing changed")
                     fsync_file(temporary)

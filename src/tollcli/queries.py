@@ -21,10 +21,19 @@ capped, and the statement is stopped after `--timeout` seconds or on Ctrl-C (`ru
 - Objects that `toll compact` rewrote as Parquet are read from the Parquet files its manifest
   lists (see `tollcli.compact`), together with every CSV object not yet compacted.
 - An empty table is an empty typed relation, never an error.
+
+Each query lists the files again, but a process keeps what it worked out from unchanged inputs, so
+a question over Parquet costs ~2 ms more than DuckDB alone (bench/README.md): the compaction
+manifest and the object index are parsed and checked once per content (the same bytes), the
+engine for a list of files keeps its views while their SQL is the same, the read-only verdict is
+kept per SQL text, and the statement runs on a kept worker thread. What is checked per query
+stays per query: the listing (links and FIFOs refused), each Parquet part's lstat (no link on
+the way), the ledger's locations.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -32,7 +41,7 @@ import stat
 import statistics
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -172,11 +181,17 @@ def question_sql(name: str, *, since: datetime | None = None, until: datetime | 
     question = check_question(name)
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, not {limit}")
-    text = read_template("sql", question.template)
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    body = _question_body(question.template)
     time_filter = time_filter_sql(since, until)
     range_count = "count(*)" if time_filter == "true" else f"count_if({time_filter})"
     return body.format(time_filter=time_filter, range_count=range_count, rank_limit=limit or NO_LIMIT).strip() + "\n"
+
+
+@functools.cache
+def _question_body(template: str) -> str:
+    """A question's template without its comment lines (a shipped file: read once per process)."""
+    text = read_template("sql", template)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
 HIVE_TO_DUCKDB = {"string": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
@@ -293,7 +308,21 @@ def check_read_only(sql: str) -> str:
 
     DuckDB runs the statement inside `EXPLAIN ANALYZE`, so an EXPLAIN is checked by what it
     explains. This is the first of two guards: the engine itself may not write (`new_engine`).
+    The verdict depends on the text alone: texts that passed are remembered (`_READ_ONLY`).
     """
+    if sql in _READ_ONLY:
+        return sql
+    _check_read_only(sql)
+    _READ_ONLY[sql] = None
+    while len(_READ_ONLY) > 64:
+        del _READ_ONLY[next(iter(_READ_ONLY))]
+    return sql
+
+
+_READ_ONLY: dict[str, None] = {}  # texts check_read_only passed, oldest first
+
+
+def _check_read_only(sql: str) -> None:
     import duckdb
 
     check_text(sql, "the query")
@@ -321,7 +350,6 @@ def check_read_only(sql: str) -> str:
         name = str(kind).rsplit(".", 1)[-1]
         article = "an" if name[:1] in "AEIOU" else "a"
         raise UsageError(f"only read-only queries (SELECT) are allowed here; this is {article} {name} statement")
-    return sql
 
 
 def check_text(text: str, what: str) -> None:
@@ -407,27 +435,35 @@ def list_objects(location: Path) -> list[CsvObject]:
     Only regular files are objects: a symbolic link (to a file or a folder) or a FIFO planted in
     the bucket is refused with a clear error, never followed.
     """
-    found = []
-    if not location.is_dir():
-        return found
-    for root, dirs, files in os.walk(location):
-        for name in dirs:
-            if not name.startswith(".") and os.path.islink(os.path.join(root, name)):
-                raise TollError(f"{Path(root, name)} is a symbolic link: toll reads only what it delivered; remove it")
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            path = Path(root, name)
-            try:
-                info = path.lstat()
-            except FileNotFoundError:
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-                raise TollError(f"{path} is {kind}: toll reads only what it delivered; remove it")
-            found.append(CsvObject(path=path, size=info.st_size, mtime_ns=info.st_mtime_ns))
+    found: list[CsvObject] = []
+    if location.is_dir():
+        _list_folder(str(location), found)
     return found
+
+
+def _list_folder(folder: str, found: list[CsvObject]) -> None:
+    """A folder's objects (by name), then its sub-folders' (by name): the order os.walk gave."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted((entry for entry in listing if not entry.name.startswith(".")), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    folders = []
+    for entry in entries:
+        if entry.is_symlink():
+            raise TollError(f"{entry.path} is a symbolic link: toll reads only what it delivered; remove it")
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(entry.path)
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            raise TollError(f"{entry.path} is not a regular file: toll reads only what it delivered; remove it")
+        found.append(CsvObject(path=Path(entry.path), size=info.st_size, mtime_ns=info.st_mtime_ns))
+    for sub in folders:
+        _list_folder(sub, found)
 
 
 def sql_string(value: str | Path) -> str:
@@ -521,6 +557,9 @@ def read_delivered_log(path: Path) -> dict[str, dict[str, int]]:
     return found
 
 
+_INDEXES: dict[Path, tuple[bytes, dict[str, dict[str, int]]]] = {}  # index file -> (its bytes, their entries)
+
+
 class ObjectIndex:
     """Per-object check results kept under <home>/catalog/: a cache, safe to lose."""
 
@@ -529,13 +568,22 @@ class ObjectIndex:
         self.path = backend.home / CATALOG_FOLDER / f"{table}.objects.json"
         self.entries: dict[str, dict[str, int]] = {}
         try:
+            raw = self.path.read_bytes()
+        except OSError:
+            return
+        known = _INDEXES.get(self.path)
+        if known is not None and known[0] == raw:  # unchanged since the last query: no JSON parsing
+            self.entries = known[1]
+            return
+        try:
             import json
 
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(raw)
             if isinstance(data, dict) and isinstance(data.get("objects"), dict):
                 self.entries = data["objects"]
-        except (OSError, ValueError):
+        except ValueError:
             self.entries = {}
+        _INDEXES[self.path] = (raw, self.entries)
 
     def apply(self, objects: list[CsvObject]) -> list[CsvObject]:
         """Fill in known results (checked before, or recorded well-formed by our delivery); return the objects still to check."""
@@ -594,7 +642,7 @@ def table_files(
     # manifest excludes (or that vanish, and the query lists again), never as rows missed.
     objects = list_objects(location)
     manifest = CompactionManifest.load(backend, table, location)
-    files.parquet = [p for p in manifest.parquet_paths() if p.exists()]
+    files.parquet = manifest.readable_parts()
     files.compacted_skipped = manifest.skipped_rows()
     compacted = manifest.source_paths()
     files.objects = [o for o in objects if str(o.path) not in compacted]
@@ -739,11 +787,13 @@ def new_engine(
 # over Parquet. Two kinds: a checking engine (our own SQL only: it checks delivered objects and
 # may read the home's folders) and a query engine for the user's SQL, which may open exactly the
 # files its views read and nothing else (not the ledger, not a folder it could write into).
-# Each query gets its own cursor and replaces the views; `_ENGINE_LOCK` keeps queries in one
-# process from interleaving.
+# Each query gets its own cursor; the views stay in the engine while they are the same (the same
+# files, the same SQL: `_VIEWS`), and are replaced when anything changed. `_ENGINE_LOCK` keeps
+# queries in one process from interleaving.
 _ENGINES: OrderedDict[tuple[str, tuple[str, ...], EngineLimits], duckdb.DuckDBPyConnection] = OrderedDict()
 _ENGINES_KEPT = 4
 _ENGINE_LOCK = threading.RLock()
+_VIEWS: dict[int, tuple[tuple[str, str, str], ...]] = {}  # id(query engine) -> the views it holds now
 
 
 def _cached_engine(kind: str, readable: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
@@ -755,7 +805,9 @@ def _cached_engine(kind: str, readable: tuple[str, ...]) -> duckdb.DuckDBPyConne
     engine = new_engine(folders=readable, limits=key[2]) if kind == "check" else new_engine(files=readable, limits=key[2])
     _ENGINES[key] = engine
     while len(_ENGINES) > _ENGINES_KEPT:
-        _ENGINES.popitem(last=False)[1].close()
+        dropped = _ENGINES.popitem(last=False)[1]
+        _VIEWS.pop(id(dropped), None)
+        dropped.close()
     return engine
 
 
@@ -769,11 +821,64 @@ def query_engine(files: Iterable[str]) -> duckdb.DuckDBPyConnection:
     return _cached_engine("query", tuple(sorted(set(files))))
 
 
+class _Worker:
+    """A kept thread that runs one statement at a time for `run_with_deadline` (starting a thread per
+    query costs more than a fast query's hand-off to one that is waiting)."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self.owner = os.getpid()  # a forked child has the object but not the thread
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="toll-query", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            self.jobs.get()()
+
+
+_IDLE_WORKERS: list[_Worker] = []
+_WORKERS_LOCK = threading.Lock()
+
+
+def _forget_workers() -> None:
+    """In a forked child: the parent's workers are not running here, and the lock may be held."""
+    global _WORKERS_LOCK
+    _IDLE_WORKERS.clear()
+    _WORKERS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
+def _take_worker() -> _Worker:
+    with _WORKERS_LOCK:
+        while _IDLE_WORKERS:
+            worker = _IDLE_WORKERS.pop()
+            if worker.owner == os.getpid():
+                return worker
+    return _Worker()
+
+
+def _give_back(worker: _Worker) -> None:
+    with _WORKERS_LOCK:
+        if len(_IDLE_WORKERS) < 2:
+            _IDLE_WORKERS.append(worker)
+        else:
+            worker.jobs.put(_stop_serving)
+
+
+def _stop_serving() -> None:
+    raise SystemExit  # ends the worker's thread quietly
+
+
 def run_with_deadline(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | None) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run `sql` on a worker thread; stop it after `timeout` seconds or on Ctrl-C (then re-raised).
 
     The main thread only waits, so SIGINT always reaches it: DuckDB is interrupted, the worker
-    joined, and KeyboardInterrupt goes on up (the CLI prints one line and exits 130).
+    waited for, and KeyboardInterrupt goes on up (the CLI prints one line and exits 130). The
+    worker is a kept thread (`_Worker`), handed back only once its statement has finished.
     """
     import time
 
@@ -791,8 +896,9 @@ def run_with_deadline(con: duckdb.DuckDBPyConnection, sql: str, timeout: float |
             done.set()
 
     deadline = None if timeout is None else time.monotonic() + timeout
+    worker = _take_worker()
     try:
-        threading.Thread(target=work, name="toll-query", daemon=True).start()
+        worker.jobs.put(work)
         while not done.is_set():
             remaining = 0.5 if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
@@ -802,6 +908,9 @@ def run_with_deadline(con: duckdb.DuckDBPyConnection, sql: str, timeout: float |
     except KeyboardInterrupt:
         _stop(con, done)
         raise
+    finally:
+        if done.is_set():  # (else a second Ctrl-C came while stopping: the thread is left to finish alone)
+            _give_back(worker)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["columns"], outcome["rows"]
@@ -830,9 +939,20 @@ def table_location(backend: LocalBackend, resource_name: str, value: Any) -> Pat
     return location
 
 
-def open_local_catalog(backend: LocalBackend) -> tuple[duckdb.DuckDBPyConnection, dict[str, TableFiles]]:
-    """A DuckDB cursor whose schema `toll` holds one view per ledger table, reading only our files."""
-    ledger = backend.require_ledger()
+def open_local_catalog(
+    backend: LocalBackend, ledger: Ledger | None = None
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, TableFiles]]:
+    """A DuckDB cursor whose schema `toll` holds one view per ledger table, reading only our files.
+
+    Every call lists the files again and checks what changed; the views are created only when
+    they differ from those the engine holds (same files, same SQL: kept, a few ms saved)."""
+    con, tables, _views = _open_views(backend, ledger or backend.require_ledger())
+    return con, tables
+
+
+def _open_views(
+    backend: LocalBackend, ledger: Ledger
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, TableFiles], tuple[tuple[str, str, str], ...]]:
     resources = [r for r in ledger.resources if r.kind == "table" and r.settings.get("columns")]
     locations = {r.name: table_location(backend, r.name, r.settings.get("location")) for r in resources}
     readable = {str(backend.home.resolve()) + os.sep} | {str(location) + os.sep for location in locations.values()}
@@ -842,22 +962,25 @@ def open_local_catalog(backend: LocalBackend) -> tuple[duckdb.DuckDBPyConnection
     finally:
         checker.close()
     opened = [str(p) for files in all_files for p in (*files.parquet, *(o.path for o in files.objects))]
-    con = query_engine(opened).cursor()
-    for schema, view in con.execute("SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall():
-        con.execute(f"DROP VIEW IF EXISTS {quote_ident(schema)}.{quote_ident(view)}")
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {DEFAULT_SCHEMA}")
-    tables: dict[str, TableFiles] = {}
-    for files in all_files:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(files.schema)}")
-        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(files.schema)}.{quote_ident(files.name)} AS {view_sql(files)}")
-        tables[files.name.lower()] = files
+    engine = query_engine(opened)
+    views = tuple((files.schema, files.name, view_sql(files)) for files in all_files)
+    con = engine.cursor()
+    if _VIEWS.get(id(engine)) != views:
+        _VIEWS.pop(id(engine), None)  # (until all are in place: an interrupted setup is redone)
+        for schema, view in con.execute("SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+            con.execute(f"DROP VIEW IF EXISTS {quote_ident(schema)}.{quote_ident(view)}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {DEFAULT_SCHEMA}")
+        for schema, name, sql in views:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+            con.execute(f"CREATE OR REPLACE VIEW {quote_ident(schema)}.{quote_ident(name)} AS {sql}")
+        _VIEWS[id(engine)] = views
     con.execute(f"SET search_path = '{DEFAULT_SCHEMA},main'")  # unqualified names resolve in `toll`
-    return con, tables
+    return con, {files.name.lower(): files for files in all_files}, views
 
 
-def local_catalog(backend: LocalBackend) -> athena_sql.Catalog:
+def local_catalog(backend: LocalBackend, ledger: Ledger | None = None) -> athena_sql.Catalog:
     """The ledger's databases and tables as the dialect translation sees them (no file is read)."""
-    ledger = backend.require_ledger()
+    ledger = ledger or backend.require_ledger()
     tables: dict[str, dict[str, dict[str, str]]] = {}
     for resource in ledger.resources:
         if resource.kind == "table" and resource.settings.get("columns"):
@@ -867,9 +990,9 @@ def local_catalog(backend: LocalBackend) -> athena_sql.Catalog:
     return athena_sql.Catalog(tables=tables, default_schema=DEFAULT_SCHEMA, databases=databases)
 
 
-def table_locations(backend: LocalBackend) -> dict[str, str]:
+def table_locations(backend: LocalBackend, ledger: Ledger | None = None) -> dict[str, str]:
     """schema.table -> the folder it reads (SHOW CREATE TABLE's LOCATION)."""
-    ledger = backend.require_ledger()
+    ledger = ledger or backend.require_ledger()
     found = {}
     for resource in ledger.resources:
         if resource.kind == "table" and resource.settings.get("location"):
@@ -879,6 +1002,30 @@ def table_locations(backend: LocalBackend) -> dict[str, str]:
 
 
 _RETRYABLE = ("No files found", "No such file", "Cannot open file")
+# (SQL text, the views it ran against) -> the tables it names
+_REFERENCED: OrderedDict[tuple[str, tuple[tuple[str, str, str], ...]], frozenset[str] | None] = OrderedDict()
+
+
+def referenced_tables(
+    con: duckdb.DuckDBPyConnection, local_sql: str, views: tuple[tuple[str, str, str], ...]
+) -> frozenset[str] | None:
+    """The (lower-case, unqualified) table names `local_sql` reads, or None when DuckDB cannot tell
+    (it binds the views); kept per text and views (a question asked again costs nothing)."""
+    import duckdb
+
+    key = (local_sql, views)
+    if key in _REFERENCED:
+        _REFERENCED.move_to_end(key)
+        return _REFERENCED[key]
+    try:
+        names = con.get_table_names(local_sql)
+        found: frozenset[str] | None = frozenset(name.split(".")[-1].strip('"').lower() for name in names)
+    except duckdb.Error:
+        found = None
+    _REFERENCED[key] = found
+    while len(_REFERENCED) > 32:
+        _REFERENCED.popitem(last=False)
+    return found
 
 
 def run_local_query(
@@ -886,17 +1033,19 @@ def run_local_query(
 ) -> QueryResult:
     """Run one read-only Athena statement on DuckDB over the home's files, stopped after `timeout` s."""
     check_text(sql, "the query")
+    ledger = backend.require_ledger()  # read once for the whole query
     cache_dir = catalog_folder(backend) if backend.keep_translations else None
-    translation = athena_sql.translate(sql, local_catalog(backend), cache_dir)
+    catalog = local_catalog(backend, ledger)
+    translation = athena_sql.translate(sql, catalog, cache_dir)
     if translation.metadata is not None:
-        columns, rows = athena_sql.answer_metadata(translation.metadata, local_catalog(backend), table_locations(backend))
+        columns, rows = athena_sql.answer_metadata(translation.metadata, catalog, table_locations(backend, ledger))
         return QueryResult(columns=columns, rows=rows)
     local_sql = check_read_only(translation.sql)
     import duckdb
 
     try:
         with _ENGINE_LOCK:
-            return _run_locked(backend, local_sql, strict=strict, timeout=timeout)
+            return _run_locked(backend, ledger, local_sql, strict=strict, timeout=timeout)
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None  # Ctrl-C while DuckDB was setting up the views
     except RuntimeError as exc:
@@ -905,16 +1054,14 @@ def run_local_query(
         raise
 
 
-def _run_locked(backend: LocalBackend, local_sql: str, *, strict: bool, timeout: float | None) -> QueryResult:
+def _run_locked(backend: LocalBackend, ledger: Ledger, local_sql: str, *, strict: bool, timeout: float | None) -> QueryResult:
     import duckdb
 
     for attempt in range(2):
-        con, tables = open_local_catalog(backend)
+        con, tables, views = _open_views(backend, ledger)
         try:
-            try:
-                referenced = {name.split(".")[-1].strip('"').lower() for name in con.get_table_names(local_sql)}
-            except duckdb.Error:
-                referenced = set(tables)
+            named = referenced_tables(con, local_sql, views)
+            referenced = frozenset(tables) if named is None else named
             skipped = sum(tables[name].skipped_rows for name in referenced if name in tables)
             if strict and skipped:
                 raise TollError(
