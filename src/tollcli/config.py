@@ -26,6 +26,19 @@ BUFFER_SECONDS_RANGE = (0, 900)
 DEFAULT_BUFFER_MB = 1
 DEFAULT_BUFFER_SECONDS = 60
 
+# Option defaults the command line shows in its help. They live here, in a module that imports nothing
+# heavy, so that cli/*.py need not import the anomaly app, the generator or the query engine (and numpy
+# with them) to print `toll --help`; the modules that use them import them from here.
+DEFAULT_THRESHOLD = 2.5  # alert above this anomaly score (the workshop's 2.5)
+DEFAULT_WINDOW_SECONDS = 10.0  # the anomaly app's tumbling window of event time
+DEFAULT_LATENESS_SECONDS = 2.0  # how long a window waits for late records
+DEFAULT_BASELINE_WINDOWS = 30  # a station's usual count: its median over this many windows without an alert
+DEFAULT_RATE = 100.0  # records per second; the workshop recommends 100
+DEFAULT_QUERY_TIMEOUT = 300.0  # seconds; `toll query ... --timeout`
+QUESTION_NAMES = ("busiest", "most-active", "quiet")  # `toll query NAME`: the workshop's three questions
+DEFAULT_DASHBOARD = Path("toll-dashboard.html")
+WARMING_UP = "warming up"  # the explanation of a row scored before the forest gives scores (`toll alerts` shows it)
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from tollcli.config import DEFAULT_RATE
 from tollcli.errors import TollError, UsageError
 from tollcli.kdg import (
     DateField,
@@ -55,7 +56,6 @@ from tollcli.units import format_duration, plural
 if TYPE_CHECKING:
     from tollcli.backends.base import Backend, RecordSink
 
-DEFAULT_RATE = 100.0  # the workshop recommends 100 records per second
 MAX_CHUNK = 32_768  # records per chunk: big enough to amortise numpy, small enough for memory
 CHUNK_BYTES = 32 * 1024 * 1024  # ... and at most about this many bytes (a 100 KB template makes big records)
 MIN_TICK = 0.05  # realtime: records are handed over at most this long after they are due

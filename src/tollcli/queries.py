@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from tollcli import athena_sql
 from tollcli.backends.base import QueryResult
+from tollcli.config import DEFAULT_QUERY_TIMEOUT
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import Ledger, atomic_write_json
@@ -692,7 +693,6 @@ def view_sql(files: TableFiles) -> str:
 # ---------------------------------------------------------------------------------------------
 # the engine's own guard: what DuckDB may touch, and how much it may use
 
-DEFAULT_QUERY_TIMEOUT = 300.0  # seconds; `toll query ... --timeout`
 MEMORY_ENV = "TOLL_QUERY_MEMORY"  # e.g. 2GB; default: a quarter of the machine's memory
 THREADS_ENV = "TOLL_QUERY_THREADS"  # default: the machine's cores, at most 4
 MAX_SPILL = "4GB"  # what DuckDB may spill to its (private) temp folder

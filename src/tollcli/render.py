@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
-from tollcli.backends.base import StatusReport
 from tollcli.oscompat import can_encode
+
+if TYPE_CHECKING:
+    from tollcli.backends.base import StatusReport
 
 BAR_BLOCK = "\u2588"  # a full block, where the console's encoding has one
 BAR_ASCII = "#"  # a console in a code page without it (cp1252 on Windows) gets this
@@ -69,6 +70,8 @@ def _describe(details: dict[str, Any]) -> str:
 def render_status(console: Console, report: StatusReport) -> None:
     console.print(f"[bold]{report.backend}[/] backend, home {safe(report.home)}")
     if report.resources:
+        from rich.table import Table  # lazy: keeps `toll --version` fast (cli/__init__ imports this module)
+
         table = Table("kind", "name", "state", "details", show_lines=False)
         for item in report.resources:
             style = "green" if item.state.lower() in {"present", "active", "available"} else "red"

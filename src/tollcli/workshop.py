@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
-from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS, TABLE_NAME
+from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS, DEFAULT_DASHBOARD, QUESTION_NAMES, TABLE_NAME
 from tollcli.dashboard import check_output_path, write_dashboard
 from tollcli.errors import Interrupted, TollError, UsageError
 from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation, signal_name
@@ -42,9 +42,8 @@ from tollcli.units import counted
 if TYPE_CHECKING:
     from tollcli.backends.base import Backend
 
-DEFAULT_DASHBOARD = Path("toll-dashboard.html")
 WINDOW_SECONDS = 10
-QUESTIONS = ("busiest", "most-active", "quiet")
+QUESTIONS = QUESTION_NAMES
 DELIVERY_WAIT_SECONDS = 150  # Firehose's 60 s buffer, S3's listing, Athena's start-up
 ALERT_WAIT_SECONDS = 60  # the last windows close, and the function scores them, after the traffic stops
 POLL_SECONDS = 10

@@ -49,9 +49,9 @@ from tollcli.anomaly.windows import (
     iso_utc,
     stations_from_lines,
 )
+from tollcli.config import DEFAULT_THRESHOLD
 from tollcli.errors import TollError, UsageError
 
-DEFAULT_THRESHOLD = 2.5
 WINDOW_RANGE = (1, 3600)
 LATENESS_RANGE = (0.0, 3600.0)
 STATE_MAGIC = b"TOLLRCF1"

@@ -25,7 +25,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-DEFAULT_BASELINE_WINDOWS = 30
+from tollcli.config import DEFAULT_BASELINE_WINDOWS
+
 BASELINE_WINDOWS_RANGE = (1, 1000)
 # A station "RCF attributes a real share to": 1% of the score or more. Not higher: RCF learns a
 # sustained change within a few windows (the trees then hold skewed points), so by the third

@@ -34,12 +34,12 @@ from typing import Any, NamedTuple, Protocol
 
 from tollcli.anomaly.baseline import Baseline, direction
 from tollcli.anomaly.windows import ClosedWindow
+from tollcli.config import WARMING_UP
 from tollcli.errors import UsageError
 
 MODES = ("default", "workshop")
 WORKSHOP_STATIONS = ("183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South")
 OTHER_STATIONS = "(other)"
-WARMING_UP = "warming up"  # the explanation of a row scored before the forest gives scores
 MODEL_MAGIC = b"TOLLMDL2"
 
 # krcf refuses 0 trees, a sample (capacity) of 0, a shingle of 0 and a negative decay; the upper

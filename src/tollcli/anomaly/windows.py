@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_WINDOW_SECONDS = 10.0
-DEFAULT_LATENESS_SECONDS = 2.0
+from tollcli.config import DEFAULT_LATENESS_SECONDS, DEFAULT_WINDOW_SECONDS
+
 MAX_COUNT_TABLE = 4_000_000  # cells of add_codes' (window x station) table: 32 MB
 
 

@@ -9,13 +9,7 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from tollcli.anomaly.alerts import usual_text
-from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
-from tollcli.anomaly.baseline import DEFAULT_BASELINE_WINDOWS
-from tollcli.anomaly.rcf import WARMING_UP
-from tollcli.anomaly.windows import DEFAULT_LATENESS_SECONDS, DEFAULT_WINDOW_SECONDS
 from tollcli.cli.common import (
     AppContext,
     SummaryFormat,
@@ -24,6 +18,13 @@ from tollcli.cli.common import (
     print_json,
     suggested_toll,
     summary_format_option,
+)
+from tollcli.config import (
+    DEFAULT_BASELINE_WINDOWS,
+    DEFAULT_LATENESS_SECONDS,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW_SECONDS,
+    WARMING_UP,
 )
 from tollcli.errors import ExitStatus, UsageError
 from tollcli.render import literal, safe
@@ -73,6 +74,8 @@ def deploy(
     output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Deploy the anomaly app: from now on every `toll generate` feeds it as records flow."""
+    from tollcli.anomaly.app import AnomalyConfig  # lazy: the anomaly app loads numpy; keeps `toll --help` fast
+
     app = app_context(ctx)
     config = AnomalyConfig.from_options(
         mode=mode,
@@ -216,6 +219,8 @@ def summarize_windows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _with_usual(row: dict[str, Any]) -> str:
     """A row's explanation with its count and usual count: `35South HIGH 54% (273, usually 11)`."""
+    from tollcli.anomaly.alerts import usual_text  # lazy: tollcli.anomaly loads numpy; keeps `toll --help` fast
+
     explanation = str(row.get("explanation") or "")
     if explanation == WARMING_UP:
         return ""  # a workshop-mode window whose first rows came before the forest gave scores
@@ -235,6 +240,8 @@ def _share_of(row: dict[str, Any]) -> float:
 
 def render_alerts(app: AppContext, alert_rows: list[dict[str, Any]], score_rows: list[dict[str, Any]] | None) -> None:
     if score_rows is not None:
+        from rich.table import Table  # lazy: keeps `toll --help` fast
+
         table = Table("window start", "vehicles", "score", "explanation", "alert", title="Scored windows")
         for summary in summarize_windows(score_rows):
             table.add_row(

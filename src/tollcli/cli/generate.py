@@ -7,33 +7,25 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
 
 from tollcli.cli.common import SummaryFormat, app_context, print_json, quiet_option, suggested_toll, summary_format_option
-from tollcli.delivery import StreamSink
+from tollcli.config import DEFAULT_RATE
 from tollcli.errors import ExitStatus, Interrupted, UsageError
-from tollcli.generator import (
-    DEFAULT_RATE,
-    GenerateOptions,
-    GenerateProgress,
-    GenerateSummary,
-    load_rate_profile,
-    run_generation,
-    sample_records,
-    signal_name,
-)
-from tollcli.kdg import default_spec, load_template, skewed_spec
 from tollcli.oscompat import handling_stop_signals, interrupt_signals
 from tollcli.paths import read_user_file, template_path
 from tollcli.render import bar, literal
 from tollcli.shipped import resolve_file, shipped_names
 from tollcli.skew import SkewState, check_station, reset_skew, skewed_weights, write_skew
 from tollcli.units import DURATION_HELP, counted, format_duration, parse_duration, parse_instant
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from tollcli.generator import GenerateProgress, GenerateSummary
 
 
 class StopRequest(threading.Event):
@@ -64,6 +56,8 @@ def stop_on_signals() -> Iterator[StopRequest]:
 
 
 def _station_table(console: Console, per_station: dict[str, int], total: int) -> Table:
+    from rich.table import Table  # lazy: keeps `toll --help` fast
+
     table = Table("station", "records", "share", box=None, pad_edge=False)
     for station, count in per_station.items():
         share = count / total if total else 0.0
@@ -156,6 +150,12 @@ def generate(
     drop: bool = typer.Option(False, "--drop", help="With --skew: the station reports nothing (a failed sensor)."),
 ) -> None:
     """Stream weighted toll records into the delivery stream, as the Kinesis Data Generator did."""
+    # lazy: the generator and the delivery stream load numpy; importing them here keeps `toll --help` fast
+    from rich.live import Live
+
+    from tollcli.delivery import StreamSink
+    from tollcli.generator import GenerateOptions, load_rate_profile, run_generation, sample_records, signal_name
+
     app = app_context(ctx)
     if output is not None and output != "-":
         raise UsageError(f"--output takes only '-' (stdout), not {output!r}")
@@ -243,6 +243,11 @@ def skew(
     output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Change the traffic of a running (or the next) `toll generate`: it applies within a second."""
+    # lazy: the KDG's template engine loads numpy; importing it here keeps `toll --help` fast
+    from rich.table import Table
+
+    from tollcli.kdg import default_spec, load_template, skewed_spec
+
     app = app_context(ctx)
     if reset and (station or drop):
         raise UsageError("--reset takes no --station or --drop")

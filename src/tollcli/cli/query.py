@@ -6,13 +6,11 @@ import csv
 import math
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from tollcli.athena_sql import athena_csv, athena_json, athena_rows
 from tollcli.cli.common import (
     AppContext,
     OutputFormat,
@@ -24,11 +22,13 @@ from tollcli.cli.common import (
     summary_format_option,
     to_jsonable,
 )
+from tollcli.config import DEFAULT_QUERY_TIMEOUT, QUESTION_NAMES
 from tollcli.errors import UsageError
-from tollcli.generator import live_runs
-from tollcli.queries import DEFAULT_QUERY_TIMEOUT, QUESTIONS, QUIET_SIGMAS, QuestionResult, run_question, time_range
 from tollcli.render import bar_chart, human_bytes, literal, safe
 from tollcli.units import DURATION_HELP, counted
+
+if TYPE_CHECKING:
+    from tollcli.queries import QuestionResult
 
 query_app = typer.Typer(
     name="query",
@@ -102,6 +102,8 @@ def _print_table(
 ) -> None:
     """One table; every float column with the same decimals, headers never cut short. A user's own
     SQL keeps its column names (`human_headers=False`): they are what the query said."""
+    from rich.table import Table  # lazy: keeps `toll --help` fast
+
     headers = [HEADERS.get(c, c) if human_headers else c for c in columns]
     table = Table(title=literal(title) if title else None, title_justify="left")
     decimals = [_decimals(row[i] for row in rows) for i in range(len(columns))]
@@ -115,6 +117,8 @@ def _print_table(
 def _quiet_rows(answer: QuestionResult) -> list[list[Any]]:
     """`quiet` for reading: a station above the median is not "below" it (blank, never negative),
     and a station far below the median that is not named says why."""
+    from tollcli.queries import QUIET_SIGMAS  # lazy: the query engine loads numpy; keeps `toll --help` fast
+
     columns = list(answer.columns)
     below, sigmas, quiet = columns.index("below_median_pct"), columns.index("sigmas_below"), columns.index("quiet")
     rows = []
@@ -173,6 +177,8 @@ def _ask(
     strict: bool,
     timeout: float,
 ) -> None:
+    from tollcli.queries import run_question, time_range  # lazy: the query engine loads numpy; keeps `toll --help` fast
+
     app = app_context(ctx)
     set_timeout(app, timeout)
     start, end = time_range(since=since, until=until, last=last)
@@ -183,6 +189,8 @@ def _ask(
 
 def _note_buffered_records(app: AppContext) -> None:
     """A live `toll generate` holds up to a buffer's worth (60 s) of records not yet in the table."""
+    from tollcli.generator import live_runs  # lazy: the generator loads numpy; keeps `toll --help` fast
+
     running = live_runs(app.settings.home) if app.backend.name == "local" else []
     if running:
         config: dict[str, Any] = getattr(app.backend, "stream_config", dict)()  # the local backend's stream settings
@@ -219,7 +227,7 @@ def _question_command(name: str) -> Any:
     return command
 
 
-for _name in QUESTIONS:
+for _name in QUESTION_NAMES:
     query_app.command(_name)(_question_command(_name))
 
 
@@ -232,6 +240,8 @@ def sql_command(
     timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
+    from tollcli.athena_sql import athena_csv, athena_json, athena_rows  # lazy: keeps `toll --help` fast
+
     app = app_context(ctx)
     set_timeout(app, timeout)
     app.backend.keep_translations = False  # a user's SQL changes nothing in the home, not even a cache

@@ -11,7 +11,6 @@ from rich.markup import escape
 from tollcli.cli.common import SummaryFormat, app_context, event_printer, print_json, suggested_toll, summary_format_option
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
 from tollcli.errors import ExitStatus, UsageError
-from tollcli.generator import EVENT_TIME_KIND, _iso, read_last_event
 from tollcli.render import literal, render_status, safe
 from tollcli.skew import SKEW_KIND, read_skew
 from tollcli.units import counted
@@ -80,6 +79,12 @@ def status(
 def describe_home_files(report: Any, home: Path) -> None:
     """The files `toll` keeps in the home say what they hold: which station the skew diverts (or
     silences), and up to when the home holds event time (where the next backfill continues)."""
+    from tollcli.generator import (  # lazy: the generator loads numpy; keeps `toll --help` fast
+        EVENT_TIME_KIND,
+        _iso,
+        read_last_event,
+    )
+
     for item in report.resources:
         if item.kind == SKEW_KIND and item.state == "present":
             state = read_skew(home)

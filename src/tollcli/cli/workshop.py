@@ -6,11 +6,8 @@ import webbrowser
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.rule import Rule
-from rich.status import Status
 
-from tollcli.anomaly.app import DEFAULT_THRESHOLD
 from tollcli.cli.common import (
     AppContext,
     SummaryFormat,
@@ -21,55 +18,9 @@ from tollcli.cli.common import (
     suggested_toll,
     summary_format_option,
 )
-from tollcli.dashboard import write_dashboard
+from tollcli.config import DEFAULT_DASHBOARD, DEFAULT_THRESHOLD
 from tollcli.errors import UsageError
 from tollcli.units import counted
-from tollcli.workshop import DEFAULT_DASHBOARD, StepReport, WorkshopOptions, WorkshopReporter, run_workshop
-
-STATUS_MARKS = {
-    "ok": "[green]done[/]",
-    "warning": "[yellow]done, with a warning[/]",
-    "failed": "[red]failed[/]",
-    "interrupted": "[red]interrupted[/]",
-    "skipped": "[dim]skipped[/]",
-}
-
-
-class ConsoleReporter(WorkshopReporter):
-    """Each step as a titled section an instructor can teach from."""
-
-    def __init__(self, console: Console, progress_console: Console) -> None:
-        self.console = console
-        self.progress_console = progress_console
-        self._status: Status | None = None
-
-    def begin(self, step: StepReport) -> None:
-        self.console.print()
-        self.console.print(
-            Rule(f"[bold]Step {step.number}/{step.total}: {step.title}[/]", align="left"), width=rule_width(self.console)
-        )
-        self.console.print(f"[dim]replaces:[/] {step.replaces}")
-        self.console.print(f"[dim]command: [/] [cyan]{step.command}[/]")
-
-    def line(self, step: StepReport, text: str) -> None:
-        self._stop_progress()
-        self.console.print(f"  {text}", markup=False, highlight=False)
-
-    def progress(self, step: StepReport, text: str) -> None:
-        if self._status is None:
-            self._status = self.progress_console.status(text)
-            self._status.start()
-        else:
-            self._status.update(text)
-
-    def _stop_progress(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-
-    def end(self, step: StepReport) -> None:
-        self._stop_progress()
-        self.console.print(f"  {STATUS_MARKS.get(step.status, step.status)} in {step.elapsed_s:.1f} s")
 
 
 def workshop(
@@ -94,6 +45,10 @@ def workshop(
     --backend aws it runs in real time. Everything is torn down at the end, even after Ctrl-C or a
     failure, unless --keep.
     """
+    # lazy: the workshop runs the generator, the queries and the anomaly app (numpy, DuckDB); keeps `toll --help` fast
+    from tollcli.cli.workshop_reporter import ConsoleReporter
+    from tollcli.workshop import WorkshopOptions, run_workshop
+
     app = app_context(ctx)
     options = WorkshopOptions(
         minutes=minutes,
@@ -139,6 +94,8 @@ def dashboard(
     ),
 ) -> None:
     """One offline HTML file with the workshop's charts: the QuickSight step, on either backend."""
+    from tollcli.dashboard import write_dashboard  # lazy: the dashboard reads the anomaly app's scores; keeps `toll --help` fast
+
     app = app_context(ctx)
     if quicksight or user is not None:
         publish_quicksight(app, quicksight=quicksight, user_arn=user, output_format=output_format, open_it=open_it)
