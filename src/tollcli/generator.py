@@ -51,7 +51,7 @@ from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
 from tollcli.state import Resource, atomic_write_json
-from tollcli.units import format_duration, plural
+from tollcli.units import format_duration, format_instant, plural
 
 if TYPE_CHECKING:
     from tollcli.backends.base import Backend, RecordSink
@@ -586,7 +586,7 @@ def record_last_event(backend: Backend, last_event: float) -> None:
     path = event_time_path(home)
     if ledger.find(EVENT_TIME_KIND, EVENT_TIME_FILE) is None:
         ledger.record(Resource(kind=EVENT_TIME_KIND, name=EVENT_TIME_FILE, settings={"path": str(path)}))
-    atomic_write_json(path, {"last_event": _iso(last_event), "last_event_epoch": last_event})
+    atomic_write_json(path, {"last_event": format_instant(last_event), "last_event_epoch": last_event})
 
 
 def ahead_of_clock(last_event: float | None, now: float) -> float:
@@ -600,7 +600,8 @@ def ahead_of_clock_note(last_event: float, ahead: float) -> str:
     """What a backfill that ended ahead of the clock says in its summary."""
     lead = format_duration(round(ahead))
     return (
-        f"event time here now runs {lead} ahead of the clock (up to {_iso(last_event)}): a live `toll generate` in this "
+        f"event time here now runs {lead} ahead of the clock (up to {format_instant(last_event)}): "
+        "a live `toll generate` in this "
         f"home is late for the anomaly app, and not scored, until the clock catches up in {lead}; to avoid that, give "
         "a backfill --start so that it ends before now"
     )
@@ -610,7 +611,7 @@ def live_run_behind_note(last_event: float, ahead: float) -> str:
     """What a live run says before it starts in a home whose event time is ahead of the clock."""
     lead = format_duration(round(ahead))
     return (
-        f"this home's event time runs {lead} ahead of the clock (a backfill delivered up to {_iso(last_event)}): "
+        f"this home's event time runs {lead} ahead of the clock (a backfill delivered up to {format_instant(last_event)}): "
         f"this live run's records carry the clock's time, so the anomaly app counts them late and does not score "
         f"them until the clock catches up in {lead} (continue with `toll generate --backfill` instead, or wait)"
     )
@@ -636,7 +637,7 @@ def mark_live_run(backend: Backend) -> Path | None:
             ledger.record(Resource(kind=LIVE_RUNS_KIND, name=LIVE_RUNS_DIR, settings={"path": str(folder)}))
         folder.mkdir(exist_ok=True)
         marker = folder / f"{os.getpid()}.json"
-        atomic_write_json(marker, {"pid": os.getpid(), "started": _iso(time.time())})
+        atomic_write_json(marker, {"pid": os.getpid(), "started": format_instant(time.time())})
     except OSError:
         return None  # a hint for queries, never a reason to stop generating
     return marker
@@ -724,10 +725,6 @@ class PreparedRun:
     limit: int | None  # records to send, when known up front
     start: float | None  # backfill start (epoch seconds)
     continued_after: float | None = None  # the home's last event time this backfill continues after
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # Firehose's Direct PUT quota per stream in its largest regions; a higher rate is a typo that fills disks.
@@ -849,7 +846,7 @@ def run_generation(
     watcher = SkewWatcher(home) if home is not None else None
     if run.continued_after is not None:
         notes.append(
-            f"this home already holds records up to {_iso(run.continued_after)}: the backfill continued after them "
+            f"this home already holds records up to {format_instant(run.continued_after)}: the backfill continued after them "
             "(give --start to choose its event time)"
         )
 
@@ -1002,12 +999,12 @@ def run_generation(
         per_station=factory.per_station(),
         stopped_by=stopped_by,
         backfill=options.backfill,
-        first_event=_iso(first_event) if first_event is not None else None,
-        last_event=_iso(last_event) if last_event is not None else None,
+        first_event=format_instant(first_event) if first_event is not None else None,
+        last_event=format_instant(last_event) if last_event is not None else None,
         skew=skew_state.to_json() if skew_state is not None else None,
         notes=notes,
         warnings=warnings,
-        continued_after=_iso(run.continued_after) if run.continued_after is not None else None,
+        continued_after=format_instant(run.continued_after) if run.continued_after is not None else None,
         ahead_of_clock_s=round(ahead, 3),
         late_records=late,
         api_calls=stats.api_calls,

@@ -53,7 +53,7 @@ from tollcli.config import DEFAULT_QUERY_TIMEOUT
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import Ledger, atomic_write_json
-from tollcli.units import counted, parse_duration, parse_instant
+from tollcli.units import counted, format_instant, parse_duration, parse_instant
 
 if TYPE_CHECKING:
     import duckdb
@@ -159,10 +159,6 @@ def time_range(
     return start, end
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def time_filter_sql(since: datetime | None, until: datetime | None) -> str:
     """An Athena condition on the string column `date` ([since, until)), or `true`.
 
@@ -171,9 +167,9 @@ def time_filter_sql(since: datetime | None, until: datetime | None) -> str:
     """
     conditions = []
     if since is not None:
-        conditions.append(f"try(from_iso8601_timestamp(\"date\")) >= from_iso8601_timestamp('{_iso(since)}')")
+        conditions.append(f"try(from_iso8601_timestamp(\"date\")) >= from_iso8601_timestamp('{format_instant(since)}')")
     if until is not None:
-        conditions.append(f"try(from_iso8601_timestamp(\"date\")) < from_iso8601_timestamp('{_iso(until)}')")
+        conditions.append(f"try(from_iso8601_timestamp(\"date\")) < from_iso8601_timestamp('{format_instant(until)}')")
     return " AND ".join(conditions) or "true"
 
 
@@ -268,8 +264,8 @@ def run_question(
         sql=sql,
         total_records=0,
         skipped_rows=result.skipped_rows,
-        since=_iso(since) if since else None,
-        until=_iso(until) if until else None,
+        since=format_instant(since) if since else None,
+        until=format_instant(until) if until else None,
         notes=list(result.notes),
     )
     if name == "quiet":

@@ -10,20 +10,21 @@ import json
 import os
 import shlex
 import tempfile
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tollcli.errors import UsageError
 from tollcli.oscompat import replace_file
+from tollcli.units import format_instant
 
 LEDGER_VERSION = 1
 LEDGER_TOOL = "tollcli"
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return format_instant(time.time(), timespec="seconds")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

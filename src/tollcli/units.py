@@ -71,6 +71,14 @@ def parse_instant(text: str, *, option: str = "the time") -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def format_instant(moment: datetime | float, *, timespec: str = "milliseconds") -> str:
+    """A time as the records carry it: UTC ISO-8601 with a Z (`2026-11-28T08:00:00.000Z`); `moment`
+    is a datetime or epoch seconds. The one formatter every module uses."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, tz=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def format_duration(seconds: float) -> str:
     """A short human form: `45 s`, `5 min`, `1 h 30 min`."""
     if seconds < 60:

@@ -37,7 +37,7 @@ from tollcli.oscompat import handling_stop_signals
 from tollcli.queries import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
 from tollcli.state import toll_command_for
-from tollcli.units import counted
+from tollcli.units import counted, format_instant
 
 if TYPE_CHECKING:
     from tollcli.backends.base import Backend
@@ -480,7 +480,8 @@ class Workshop:
         state = write_skew(self.backend, self.options.skew_station, drop=False)
         self._say(step, f"traffic now diverts to {state.station} (the second KDG template's weights)")
         offset = self.options.minutes + self.options.steady_minutes
-        self.skew_started = _iso(self.event_start + offset * 60) if self.backfill else _iso(time.time())
+        started = self.event_start + offset * 60 if self.backfill else time.time()
+        self.skew_started = format_instant(started, timespec="seconds")
         try:
             self._generate(step, self.options.skew_minutes)
         finally:
@@ -602,10 +603,6 @@ def _during_skew(row: dict[str, Any], skew_started: str) -> bool:
         return True
     window_start = datetime.fromisoformat(str(row["window_start"]).replace("Z", "+00:00"))
     return window_start.timestamp() + WINDOW_SECONDS > datetime.fromisoformat(skew_started.replace("Z", "+00:00")).timestamp()
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_workshop(backend: Backend, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> WorkshopReport:

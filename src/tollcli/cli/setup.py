@@ -81,9 +81,9 @@ def describe_home_files(report: Any, home: Path) -> None:
     silences), and up to when the home holds event time (where the next backfill continues)."""
     from tollcli.generator import (  # lazy: the generator loads numpy; keeps `toll --help` fast
         EVENT_TIME_KIND,
-        _iso,
         read_last_event,
     )
+    from tollcli.units import format_instant
 
     for item in report.resources:
         if item.kind == SKEW_KIND and item.state == "present":
@@ -93,7 +93,7 @@ def describe_home_files(report: Any, home: Path) -> None:
         elif item.kind == EVENT_TIME_KIND and item.state == "present":
             last = read_last_event(home)
             if last is not None:
-                item.details = {"last_event": _iso(last), "next_backfill": "continues after it", **item.details}
+                item.details = {"last_event": format_instant(last), "next_backfill": "continues after it", **item.details}
 
 
 def teardown(
