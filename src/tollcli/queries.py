@@ -332,6 +332,8 @@ def _check_read_only(sql: str) -> None:
     if len(statements) != 1:
         raise UsageError(f"give exactly one statement, not {len(statements)}")
     kind = statements[0].type
+    if kind == duckdb.StatementType.SELECT and _LEADING_PRAGMA.match(sql):
+        kind = duckdb.StatementType.PRAGMA  # DuckDB < 2 (on Python 3.10) calls a PRAGMA it rewrites a SELECT
     if kind == duckdb.StatementType.EXPLAIN:
         inner = explained_statement(statements[0].query)
         try:
@@ -347,6 +349,9 @@ def _check_read_only(sql: str) -> None:
         name = str(kind).rsplit(".", 1)[-1]
         article = "an" if name[:1] in "AEIOU" else "a"
         raise UsageError(f"only read-only queries (SELECT) are allowed here; this is {article} {name} statement")
+
+
+_LEADING_PRAGMA = re.compile(r"(?:\s|--[^\n]*\n|/\*.*?\*/)*PRAGMA\b", re.IGNORECASE | re.DOTALL)
 
 
 def check_text(text: str, what: str) -> None:
