@@ -22,6 +22,7 @@ import math
 import random
 import re
 import string
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -137,11 +138,12 @@ def parse_argument(text: str) -> Any:
 # Draws
 
 
-class Draw:
-    """How one helper's values are made for `count` records."""
+class Draw(ABC):
+    """How one helper's values are made for `count` records (Pick, Join and Each are the kinds)."""
 
+    @abstractmethod
     def values(self, rng: random.Random, count: int, now: np.ndarray) -> list[str]:
-        raise NotImplementedError
+        """`count` rendered values, one per record."""
 
 
 @dataclass(frozen=True)
