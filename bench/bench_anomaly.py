@@ -150,7 +150,7 @@ def generator_backfill(backend, records: int) -> float:
 @contextmanager
 def forced_scoring(scoring: str) -> Iterator[None]:
     """Feeds opened meanwhile score `inline` or `auto` (the backend asks `scoring_for`)."""
-    import tollcli.anomaly.local as local
+    import tollcli.backends.local.anomaly_feed as local
 
     shipped = local.scoring_for
     local.scoring_for = lambda *, bulk: scoring  # type: ignore[assignment]

@@ -33,10 +33,11 @@ import numpy as np
 
 from tollcli import athena_sql
 from tollcli.backends.local import LocalBackend
-from tollcli.compact import compact
+from tollcli.backends.local.compaction import compact
+from tollcli.backends.local.delivery import LocalDeliveryStream
+from tollcli.backends.local.engine import csv_reader_sql, ddl_columns, delivered_log_path, local_catalog
 from tollcli.config import Settings
-from tollcli.delivery import LocalDeliveryStream
-from tollcli.queries import QUESTIONS, csv_reader_sql, ddl_columns, delivered_log_path, local_catalog, question_sql, run_question
+from tollcli.queries import QUESTIONS, question_sql, run_question
 from tollcli.records import RecordChunk
 
 STATIONS = np.array(["183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South"])
@@ -226,7 +227,7 @@ def main() -> None:
         assert run_question(backend, "busiest").total_records == ARGS.records
         parquet_times = {name: median_time(lambda n=name: run_question(backend, n), ARGS.repeat) for name in QUESTIONS}
         parts = sorted(p for p in (home / "compacted").rglob("*.parquet"))
-        from tollcli.queries import sql_list
+        from tollcli.backends.local.engine import sql_list
 
         report("Parquet", parquet_times, direct_duckdb(f"read_parquet({sql_list(parts)})"))
     finally:

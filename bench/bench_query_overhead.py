@@ -21,8 +21,9 @@ import duckdb
 from bench_query import DIRECT_SQL, bucket_files
 
 from tollcli.backends.local import LocalBackend
+from tollcli.backends.local.engine import csv_reader_sql, ddl_columns, sql_list
 from tollcli.config import Settings
-from tollcli.queries import QUESTIONS, csv_reader_sql, ddl_columns, run_question, sql_list
+from tollcli.queries import QUESTIONS, run_question
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from tollcli.anomaly import AnomalyConfig
 from tollcli.anomaly.alerts import WebhookNotifier, alert_message
-from tollcli.anomaly.local import LocalAnomalyFeed, LocalAnomalyStore
 from tollcli.anomaly.scenario import SKEWED_WEIGHTS, scenario
+from tollcli.backends.local.anomaly_feed import LocalAnomalyFeed, LocalAnomalyStore
 from tollcli.errors import TollError
 from tollcli.records import RecordChunk
 

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from tollcli.anomaly import AnomalyApp, AnomalyConfig
-from tollcli.anomaly.local import LocalAnomalyFeed, LocalAnomalyStore, scoring_for
 from tollcli.anomaly.rcf import create_scorer
 from tollcli.anomaly.scenario import SKEWED_WEIGHTS, scenario
-from tollcli.anomaly.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.anomaly.windows import ClosedWindow, iso_utc
+from tollcli.backends.local.anomaly_feed import LocalAnomalyFeed, LocalAnomalyStore, scoring_for
+from tollcli.backends.local.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.errors import TollError
 from tollcli.generator import GenerateOptions, RecordFactory, default_spec
 from tollcli.records import RecordChunk
@@ -54,7 +54,7 @@ def forest_children() -> list[int]:
             state = (entry / "stat").read_text().split(") ", 1)[1][0]
         except OSError:
             continue
-        if b"tollcli.anomaly.scoring_process" in cmdline and state != "Z":
+        if b"tollcli.backends.local.scoring_process" in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
 
@@ -104,7 +104,7 @@ def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothin
 
 
 def test_a_child_that_cannot_start_leaves_a_backfill_scoring_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tollcli.anomaly.scoring_process as module
+    import tollcli.backends.local.scoring_process as module
 
     def no_processes(*_args: object, **_kwargs: object) -> None:
         raise OSError(11, "Resource temporarily unavailable")

@@ -147,7 +147,7 @@ def test_replay_scores_what_the_bucket_holds_and_twice_gives_the_same(toll, home
 
 
 def test_anomaly_scores_is_queryable_with_sql(toll, home: Path) -> None:
-    pytest.importorskip("tollcli.queries")
+    pytest.importorskip("duckdb")
     assert toll("setup").exit_code == 0 and toll("deploy").exit_code == 0
     feed_scenario(home)
     backend = open_backend(resolve_settings(backend=None, home=home, region=None, profile=None))

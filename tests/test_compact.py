@@ -11,7 +11,8 @@ import pytest
 
 from test_queries import BAD_LINES, START, make_records, set_up_home, write_objects
 from tollcli.backends.local import LocalBackend
-from tollcli.compact import CompactionManifest, compact
+from tollcli.backends.local.compaction import compact
+from tollcli.backends.local.manifest import CompactionManifest
 from tollcli.queries import run_question
 
 

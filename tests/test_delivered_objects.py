@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import tollcli.queries as queries
+import tollcli.backends.local.engine as engine
 from test_queries import make_records, write_objects
-from tollcli.delivery import well_formed_rows
+from tollcli.backends.local.delivery import well_formed_rows
 from tollcli.records import COLUMNS
 
 GOOD = b"2026-11-28T08:00:00.000Z,TX45,6LD7N\n2026-11-28T08:00:00.010Z,SH130,EDMTT\n"
@@ -49,8 +49,8 @@ def test_good_rows_are_counted() -> None:
 
 def _duckdb_good_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     columns = dict.fromkeys(COLUMNS, "VARCHAR")
-    reader = queries.csv_reader_sql([path], columns)
-    return con.execute(f"SELECT count(*) FROM {reader} WHERE {queries.valid_row_sql(columns)}").fetchone()[0]
+    reader = engine.csv_reader_sql([path], columns)
+    return con.execute(f"SELECT count(*) FROM {reader} WHERE {engine.valid_row_sql(columns)}").fetchone()[0]
 
 
 def test_well_formed_agrees_with_the_query_engine(tmp_path: Path) -> None:
@@ -77,13 +77,13 @@ def test_well_formed_agrees_with_the_query_engine(tmp_path: Path) -> None:
 def checked(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The objects the query engine checks (the real check runs; this only notes which)."""
     seen: list[Path] = []
-    original = queries.check_objects
+    original = engine.check_objects
 
     def noting(con, objects, columns):  # type: ignore[no-untyped-def]
         seen.extend(o.path for o in objects)
         return original(con, objects, columns)
 
-    monkeypatch.setattr(queries, "check_objects", noting)
+    monkeypatch.setattr(engine, "check_objects", noting)
     return seen
 
 

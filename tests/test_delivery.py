@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tollcli.delivery import LocalDeliveryStream, StreamSink, object_key
+from tollcli.backends.local.delivery import LocalDeliveryStream, object_key
 from tollcli.errors import TollError
 from tollcli.generator import RecordFactory
 from tollcli.kdg import default_spec
 from tollcli.records import RecordChunk
+from tollcli.stream_sink import StreamSink
 from tollcli.units import parse_instant as parse_start
 
 KEY = re.compile(r"(\d{4})/(\d\d)/(\d\d)/(\d\d)/toll-data-stream-1-(\d{4})-(\d\d)-(\d\d)-(\d\d)-\d\d-\d\d-[0-9a-f-]{36}")

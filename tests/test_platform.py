@@ -19,9 +19,9 @@ import pytest
 from rich.console import Console
 
 from tollcli import oscompat
-from tollcli.anomaly.local import LocalAnomalyStore, hold_feed_lock
+from tollcli.backends.local.anomaly_feed import LocalAnomalyStore, hold_feed_lock
+from tollcli.backends.local.compaction import compact, compaction_lock
 from tollcli.cli.generate import stop_on_signals
-from tollcli.compact import compact, compaction_lock
 from tollcli.errors import TollError, UsageError
 from tollcli.queries import run_question
 from tollcli.render import bar_chart

@@ -60,7 +60,7 @@ def scoring_children_of(pid: int) -> list[int]:
             fields = (entry / "stat").read_text().split(") ", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if b"tollcli.anomaly.scoring_process" in cmdline and fields[0] != "Z" and int(fields[1]) == pid:
+        if b"tollcli.backends.local.scoring_process" in cmdline and fields[0] != "Z" and int(fields[1]) == pid:
             found.append(int(entry.name))
     return found
 
@@ -237,7 +237,7 @@ import time
 from tollcli.anomaly import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.rcf import create_scorer
 from tollcli.anomaly.scenario import SKEWED_WEIGHTS, scenario
-from tollcli.anomaly.scoring_process import ScoringProcess
+from tollcli.backends.local.scoring_process import ScoringProcess
 config = AnomalyConfig.from_options(seed=7)
 times, stations = scenario(7, 2, SKEWED_WEIGHTS, 1)
 scoring = ScoringProcess(config, create_scorer(config.mode, config.forest, config.stations).to_bytes())

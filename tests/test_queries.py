@@ -13,15 +13,10 @@ import pytest
 
 from tollcli.athena_sql import Catalog, translate
 from tollcli.backends.local import LocalBackend
+from tollcli.backends.local.engine import check_read_only
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
-from tollcli.queries import (
-    check_read_only,
-    question_sql,
-    quiet_stations,
-    run_question,
-    time_range,
-)
+from tollcli.queries import question_sql, quiet_stations, run_question, time_range
 
 STATIONS = ["183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South"]
 WORKSHOP_WEIGHTS = [0.1] * 8 + [0.09, 0.01]
@@ -303,9 +298,9 @@ def test_other_ledger_tables_get_views_with_declared_types(backend: LocalBackend
 
 def test_the_ddl_template_matches_both_backends_tables() -> None:
     """One schema: the workshop's DDL, the local table's declared types and the Glue table agree."""
-    from tollcli.backends.local import TABLE_COLUMNS
+    from tollcli.backends.local.backend import TABLE_COLUMNS
+    from tollcli.backends.local.engine import ddl_columns
     from tollcli.paths import read_template
-    from tollcli.queries import ddl_columns
 
     assert ddl_columns() == TABLE_COLUMNS == {"date": "VARCHAR", "toll": "VARCHAR", "user": "VARCHAR"}
     glue = json.loads(read_template("aws", "glue-table.json").replace("${", "").replace("$", ""))

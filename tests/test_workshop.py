@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -246,7 +247,9 @@ def test_a_teardown_that_cannot_finish_fails_the_run(tmp_path: Path) -> None:
 
 
 class ScoresOnlyNewRecords(LocalBackend):
-    """A backend that, like AWS's Lambda app, cannot replay what the bucket already holds."""
+    """A backend that, like AWS's Lambda app, cannot replay what the bucket already holds (and says so)."""
+
+    capabilities = replace(LocalBackend.capabilities, replay=False)
 
     def deploy(self, *, config, replay=False, on_event=lambda _m: None):  # type: ignore[no-untyped-def]
         if replay:

@@ -626,7 +626,7 @@ LIVE_RUNS_KIND = "live-runs"
 
 
 def mark_live_run(backend: Backend) -> Path | None:
-    if getattr(backend, "bucket_path", None) is None:
+    if not backend.capabilities.local_delivery:
         return None
     try:
         ledger = backend.load_ledger()

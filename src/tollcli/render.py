@@ -19,7 +19,7 @@ from rich.text import Text
 from tollcli.oscompat import can_encode
 
 if TYPE_CHECKING:
-    from tollcli.backends.base import StatusReport
+    from tollcli.backends.reports import StatusReport
 
 BAR_BLOCK = "\u2588"  # a full block, where the console's encoding has one
 BAR_ASCII = "#"  # a console in a code page without it (cp1252 on Windows) gets this

@@ -232,7 +232,7 @@ class Workshop:
         self.backend = backend
         self.options = options.check()
         self.reporter = reporter or WorkshopReporter()
-        self.backfill = backend.name == "local" if options.backfill is None else options.backfill
+        self.backfill = backend.capabilities.local_delivery if options.backfill is None else options.backfill
         self.steps = workshop_steps(self.options, backfill=self.backfill)
         self.report = WorkshopReport(
             backend=backend.name, home=str(backend.settings.home), backfill=self.backfill, seed=options.seed
@@ -444,13 +444,11 @@ class Workshop:
 
     def deploy(self, step: StepReport) -> None:
         config = AnomalyConfig.from_options(threshold=self.options.threshold, seed=self.options.seed)
-        try:
+        if self.backend.capabilities.replay:
             # The model first learns the traffic already delivered, as the workshop's app had
             # minutes of traffic behind it before the anomaly was simulated.
             report = self.backend.deploy(config=config, replay=True)
-        except UsageError as exc:
-            if not exc.message.startswith("--replay"):
-                raise
+        else:
             # A backend that scores only new arrivals: let the model speak after half the steady windows.
             windows = int(self.options.steady_minutes * 60 / config.window_seconds)
             warm = max(8, min(config.forest.output_after, windows // 2))

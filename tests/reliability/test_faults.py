@@ -182,9 +182,9 @@ def test_a_full_disk_is_one_clear_error_and_no_partial_object(tmp_path: Path, mo
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 
-    monkeypatch.setattr("tollcli.delivery.os.fsync", fsync_until_full)
+    monkeypatch.setattr("tollcli.backends.local.delivery.os.fsync", fsync_until_full)
     result = runner.invoke(app, ["--home", str(home), "generate", "--backfill", "--count", "300000", "--format", "json"])
-    monkeypatch.setattr("tollcli.delivery.os.fsync", real_fsync)
+    monkeypatch.setattr("tollcli.backends.local.delivery.os.fsync", real_fsync)
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr

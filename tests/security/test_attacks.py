@@ -379,7 +379,7 @@ def test_the_query_engine_itself_refuses_what_the_statement_check_would(tmp_path
     overwrite one of those very files with `COPY ... (USE_TMP_FILE false)`: see the threat model."""
     import duckdb
 
-    from tollcli.queries import query_engine
+    from tollcli.backends.local.engine import query_engine
 
     data, other = tmp_path / "data.csv", tmp_path / "other.txt"
     data.write_text("1,2\n")

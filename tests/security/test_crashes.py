@@ -21,10 +21,10 @@ import pytest
 from typer.testing import CliRunner
 
 import tollcli.state
-from tollcli.anomaly.local import LocalAnomalyStore
 from tollcli.backends.local import LocalBackend
+from tollcli.backends.local.anomaly_feed import LocalAnomalyStore
+from tollcli.backends.local.manifest import CompactionManifest
 from tollcli.cli import app
-from tollcli.compact import CompactionManifest
 from tollcli.config import Settings
 from tollcli.state import Ledger
 
@@ -142,16 +142,16 @@ def test_compact_stopped_between_steps_loses_and_doubles_nothing(
 
         monkeypatch.setattr(CompactionManifest, "save", stop)
     else:
-        import tollcli.compact
+        import tollcli.backends.local.compaction as compaction
 
-        real_remove = tollcli.compact.remove_file
+        real_remove = compaction.remove_file
 
         def stop(path: Any) -> bool:
             if home / "bucket" in Path(path).parents:
                 raise KeyboardInterrupt  # Ctrl-C after the manifest holds the part, before the sources go
             return real_remove(path)
 
-        monkeypatch.setattr(tollcli.compact, "remove_file", stop)
+        monkeypatch.setattr(compaction, "remove_file", stop)
     result = toll(home, "compact")
     monkeypatch.undo()
     assert result.exit_code == (1 if stop_at == "manifest-save" else 130), repr(result.exception)

@@ -1,90 +1,55 @@
-"""The seam between backends: one abstract class, two implementations (`local`, `aws`).
+"""The seam between backends: the `Backend` interface, and its two implementations' only contract.
 
-The CLI and the shared code (generator, queries, anomaly) talk only to `Backend`; nothing
-outside `backends/` knows whether records land in a folder or in S3.
+Two packages implement it, `backends/local/` (a folder and DuckDB) and `backends/aws/` (Firehose,
+S3, Athena, Kinesis, Lambda). The CLI and the shared layer (generator, KDG, questions, anomaly
+core, workshop, dashboard) import only this module and `reports.py`, the result types beside it;
+`open_backend` (`backends/__init__.py`) is the one place that picks an implementation. What one
+backend can do and the other cannot is asked from `Backend.capabilities`, never found out by
+catching an error.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from tollcli.backends.reports import (
+    CompactReport,
+    DeployReport,
+    EventCallback,
+    QueryResult,
+    QuickSightReport,
+    SetupReport,
+    SinkStats,
+    StatusReport,
+    TeardownReport,
+    ignore_event,
+)
 from tollcli.config import Settings
-from tollcli.errors import TollError
+from tollcli.errors import UsageError
 from tollcli.records import RecordChunk
-from tollcli.state import Ledger, Resource, toll_command_for
+from tollcli.state import Ledger, toll_command_for
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (only for annotations: the anomaly core loads numpy, and every command loads this module)
     from tollcli.anomaly.app import AnomalyConfig
 
-EventCallback = Callable[[str], None]
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the core every backend has (setup, delivery, SQL, the anomaly app).
 
-def ignore_event(_: str) -> None:
-    return None
+    Callers ask before they offer or choose something; a method a backend lacks still refuses
+    with a clear UsageError, for a user who asks for it anyway."""
 
-
-@dataclass
-class SetupReport:
-    created: list[Resource] = field(default_factory=list)
-    existing: list[Resource] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created)
-
-
-@dataclass
-class ResourceStatus:
-    kind: str
-    name: str
-    state: str  # "present", "missing", "ACTIVE", ...
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class StatusReport:
-    backend: str
-    home: str
-    set_up: bool
-    resources: list[ResourceStatus] = field(default_factory=list)
-    unknown: list[ResourceStatus] = field(default_factory=list)  # tagged by toll, not in the ledger
-    notes: list[str] = field(default_factory=list)
-    monthly_cost_usd: float | None = None
-
-
-@dataclass
-class TeardownReport:
-    removed: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (resource, reason)
-    nothing_to_do: bool = False
-
-
-@dataclass
-class SinkStats:
-    accepted: int = 0  # records durably delivered (in an object, or acknowledged by Firehose)
-    retried: int = 0
-    failed: int = 0
-    objects: int = 0
-    api_calls: int = 0
-    stream_records: int = 0  # AWS: records the stream accepted (many lines each): what Firehose bills per
-    billed_bytes: int = 0  # AWS: their size as billed (each record rounded up to the service's unit)
-
-
-def refused_for_good(service: str, records: int, attempts: int, reason: str) -> TollError:
-    """A batch still refused after every attempt: what an AWS sink stops with."""
-    return TollError(
-        f"{service} refused {records:,} records {attempts} times in a row ({reason}): "
-        "the stream is throttled or failing; lower --rate or try again later"
-    )
-
-
-def stopped_with_count(error: TollError, *, accepted: int, received: int, destination: str) -> TollError:
-    """A sink that stops says how many of the records it took were delivered (exit 1: some were)."""
-    return TollError(f"{error.message} ({accepted:,} of {received:,} records were delivered to {destination}; the rest were not)")
+    replay: bool = False  # `deploy(replay=True)`: the app first learns what the bucket already holds
+    compact: bool = False  # `compact()`: delivered CSV objects rewritten as Parquet
+    quicksight: bool = False  # `publish_quicksight()`: the workshop's QuickSight analysis
+    # Records land where their event time says and this machine delivers them: a backfill gives the
+    # workshop's result in seconds (so `toll workshop` backfills by default), and a live run's
+    # buffered records can be pointed out to `toll query` (`generator.mark_live_run`).
+    local_delivery: bool = False
 
 
 class RecordSink(ABC):
@@ -124,35 +89,11 @@ class AnomalyFeed(ABC):
         """Checkpoint the model and windows so a later run resumes where this one stopped."""
 
 
-@dataclass
-class DeployReport:
-    """What `toll deploy` did: resources made or kept, notes for the user, and a replay's figures."""
-
-    created: list[Resource] = field(default_factory=list)
-    existing: list[Resource] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    config: dict[str, Any] = field(default_factory=dict)
-    replay: dict[str, Any] | None = None  # objects, records, windows, alerts, late_records, ...
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created)
-
-
-@dataclass
-class QueryResult:
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-    skipped_rows: int = 0
-    bytes_scanned: int | None = None
-    cost_usd: float | None = None
-    notes: list[str] = field(default_factory=list)
-
-
 class Backend(ABC):
     """One pipeline: provisioning, delivery, SQL, anomaly app. Keyword-only on purpose."""
 
-    name: str = "base"
+    name: ClassVar[str] = "base"
+    capabilities: ClassVar[Capabilities] = Capabilities()
     query_timeout: float | None = 300.0  # seconds a local query may run (`toll query --timeout`)
     # Our own SQL (the questions, the dashboard) may keep its translation under the home, so a later
     # process skips sqlglot; a user's `toll query sql` leaves the home exactly as it was (threat model).
@@ -167,8 +108,6 @@ class Backend(ABC):
 
     def require_ledger(self) -> Ledger:
         """The ledger, or a UsageError telling the user to run `toll setup` first."""
-        from tollcli.errors import UsageError
-
         ledger = self.load_ledger()
         if ledger is None:
             toll = toll_command_for(self.settings.home)
@@ -192,6 +131,10 @@ class Backend(ABC):
     def open_sink(self, *, realtime: bool) -> RecordSink:
         """A delivery stream to write records to; `realtime` chooses wall-clock buffering."""
 
+    @abstractmethod
+    def buffering_seconds(self) -> float:
+        """How long the delivery stream may hold a record before it lands (its interval hint)."""
+
     def open_anomaly_feed(self, *, on_alert: EventCallback | None = None, bulk: bool = False) -> AnomalyFeed | None:
         """The deployed anomaly app's input, or None when no app is deployed (`toll deploy`).
 
@@ -201,38 +144,29 @@ class Backend(ABC):
         return None
 
     # anomaly app ----------------------------------------------------------------------------
+    @abstractmethod
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
-        """Deploy (or reconfigure) the anomaly app; `replay` scores what the bucket already holds."""
-        from tollcli.errors import UsageError
+        """Deploy (or reconfigure) the anomaly app; `replay` (see `capabilities.replay`) first scores
+        what the bucket already holds."""
 
-        raise UsageError(f"`toll deploy` is not available on the {self.name} backend")
-
+    @abstractmethod
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         """The alerts raised, oldest first; `since` (a window start) keeps only later ones."""
-        from tollcli.errors import UsageError
 
-        raise UsageError(f"`toll alerts` is not available on the {self.name} backend")
-
+    @abstractmethod
     def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
         """Every scored window's rows (`anomaly_scores`), oldest first; `since` as for alerts."""
-        from tollcli.errors import UsageError
-
-        raise UsageError(f"`toll alerts --scores` is not available on the {self.name} backend")
-
-    # QuickSight (`toll dashboard --quicksight`) ---------------------------------------------
-    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
-        """The workshop's QuickSight analysis, shared with `user_arn`; a `quicksight.QuickSightReport`."""
-        from tollcli.errors import UsageError
-
-        raise UsageError("--quicksight needs --backend aws (QuickSight is an AWS service); `toll dashboard` alone works offline")
 
     # SQL ------------------------------------------------------------------------------------
     @abstractmethod
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:
         """Run one read-only statement in the dialect Athena accepts."""
 
-    def compact(self, *, on_event: EventCallback = ignore_event) -> Any:
-        """Rewrite delivered CSV objects as Parquet (`toll compact`); returns a CompactReport."""
-        from tollcli.errors import UsageError
-
+    # optional (see `capabilities`) ----------------------------------------------------------
+    def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
+        """Rewrite delivered CSV objects as Parquet (`toll compact`)."""
         raise UsageError(f"`toll compact` is not available on the {self.name} backend")
+
+    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> QuickSightReport:
+        """The workshop's QuickSight analysis, shared with `user_arn` (`toll dashboard --quicksight`)."""
+        raise UsageError("--quicksight needs --backend aws (QuickSight is an AWS service); `toll dashboard` alone works offline")

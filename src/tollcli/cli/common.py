@@ -19,7 +19,7 @@ from tollcli.state import toll_command_for
 
 if TYPE_CHECKING:
     from tollcli.backends import Backend
-    from tollcli.backends.base import EventCallback
+    from tollcli.backends.reports import EventCallback
 
 
 class OutputFormat(str, Enum):
@@ -53,7 +53,7 @@ def event_printer(app: AppContext, *, quiet: bool) -> EventCallback:
     """The `on_event` for setup, teardown, compact, deploy and publish: each event indented on stderr,
     printed literally; none when quiet (a JSON summary keeps stderr for errors)."""
     if quiet:
-        from tollcli.backends.base import ignore_event  # lazy: the backends load numpy; keeps `toll --help` fast
+        from tollcli.backends.reports import ignore_event  # lazy: the backends load numpy; keeps `toll --help` fast
 
         return ignore_event
     return lambda message: app.err_console.print(literal(f"  {message}"))

@@ -153,8 +153,8 @@ def generate(
     # lazy: the generator and the delivery stream load numpy; importing them here keeps `toll --help` fast
     from rich.live import Live
 
-    from tollcli.delivery import StreamSink
     from tollcli.generator import GenerateOptions, load_rate_profile, run_generation, sample_records, signal_name
+    from tollcli.stream_sink import StreamSink
 
     app = app_context(ctx)
     if output is not None and output != "-":

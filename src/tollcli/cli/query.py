@@ -191,10 +191,9 @@ def _note_buffered_records(app: AppContext) -> None:
     """A live `toll generate` holds up to a buffer's worth (60 s) of records not yet in the table."""
     from tollcli.generator import live_runs  # lazy: the generator loads numpy; keeps `toll --help` fast
 
-    running = live_runs(app.settings.home) if app.backend.name == "local" else []
+    running = live_runs(app.settings.home) if app.backend.capabilities.local_delivery else []
     if running:
-        config: dict[str, Any] = getattr(app.backend, "stream_config", dict)()  # the local backend's stream settings
-        seconds = config.get("buffering_seconds", 60)
+        seconds = round(app.backend.buffering_seconds())
         app.err_console.print(
             f"a `toll generate` is delivering here now (pid {', '.join(map(str, running))}): up to its last {seconds} s "
             "of records are still in the delivery stream's buffer and on their way; ask again for them",

@@ -33,13 +33,22 @@ from typing import Any
 
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
-from tollcli.backends.aws.client import error_code, is_missing, retry_while_role_propagates, translate_error, wait_until
+from tollcli.backends.aws.client import (
+    error_code,
+    is_missing,
+    refused_for_good,
+    retry_while_role_propagates,
+    stopped_with_count,
+    translate_error,
+    wait_until,
+)
 from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
 from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
 from tollcli.backends.aws.names import TAG_KEY
 from tollcli.backends.aws.packing import FLUSH_SECONDS, LineBuffer, PackedRecord, billed_bytes, cut_records
-from tollcli.backends.base import DeployReport, EventCallback, RecordSink, SinkStats, refused_for_good, stopped_with_count
+from tollcli.backends.base import RecordSink
+from tollcli.backends.reports import DeployReport, EventCallback, SinkStats
 from tollcli.config import DATABASE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template

@@ -702,3 +702,16 @@ def _stop_query(cursor: Any) -> None:
         cursor.cancel()
     except Exception:
         pass
+
+
+def refused_for_good(service: str, records: int, attempts: int, reason: str) -> TollError:
+    """A batch still refused after every attempt: what an AWS sink stops with."""
+    return TollError(
+        f"{service} refused {records:,} records {attempts} times in a row ({reason}): "
+        "the stream is throttled or failing; lower --rate or try again later"
+    )
+
+
+def stopped_with_count(error: TollError, *, accepted: int, received: int, destination: str) -> TollError:
+    """A sink that stops says how many of the records it took were delivered (exit 1: some were)."""
+    return TollError(f"{error.message} ({accepted:,} of {received:,} records were delivered to {destination}; the rest were not)")

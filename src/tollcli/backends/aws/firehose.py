@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
-from tollcli.backends.aws.client import RetryableError
+from tollcli.backends.aws.client import RetryableError, refused_for_good, stopped_with_count
 from tollcli.backends.aws.packing import (
     FIREHOSE_BILLING_BYTES,
     FLUSH_SECONDS,
@@ -35,7 +35,8 @@ from tollcli.backends.aws.packing import (
     billed_bytes,
     cut_records,
 )
-from tollcli.backends.base import RecordSink, SinkStats, refused_for_good, stopped_with_count
+from tollcli.backends.base import RecordSink
+from tollcli.backends.reports import SinkStats
 from tollcli.errors import TollError, UsageError
 from tollcli.records import RecordChunk
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from string import Template
 from typing import Any
 
@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from tollcli.backends.aws.client import AwsClient, error_code, error_message, tags_dict, tags_list
 from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.names import RESULTS_PREFIX, TAG_KEY
-from tollcli.backends.base import EventCallback, ResourceStatus
+from tollcli.backends.reports import EventCallback, QuickSightReport, ResourceStatus
 from tollcli.config import DATABASE_NAME, TABLE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
@@ -118,18 +118,6 @@ class QuickSightTarget:
     @property
     def tags(self) -> dict[str, str]:
         return {TAG_KEY: self.stack}
-
-
-@dataclass
-class QuickSightReport:
-    analysis_url: str = ""
-    principal: str = ""
-    created: list[Resource] = field(default_factory=list)
-    existing: list[Resource] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created)
 
 
 class QuickSight:

@@ -42,19 +42,18 @@ from tollcli.backends.aws.names import (
     TEARDOWN_ORDER,
 )
 from tollcli.backends.aws.packing import billed_bytes
-from tollcli.backends.base import (
-    Backend,
+from tollcli.backends.base import Backend, Capabilities, RecordSink
+from tollcli.backends.reports import (
     DeployReport,
     EventCallback,
     QueryResult,
-    RecordSink,
     ResourceStatus,
     SetupReport,
     StatusReport,
     TeardownReport,
     ignore_event,
 )
-from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, Settings, check_buffering
+from tollcli.config import DATABASE_NAME, DEFAULT_BUFFER_SECONDS, STREAM_NAME, TABLE_NAME, Settings, check_buffering
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.render import human_bytes
@@ -122,6 +121,7 @@ class StackNames:
 
 class AwsBackend(Backend):
     name = "aws"
+    capabilities = Capabilities(replay=False, compact=False, quicksight=True, local_delivery=False)
 
     def __init__(self, settings: Settings, *, aws: AwsClient | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(settings)
@@ -454,6 +454,11 @@ class AwsBackend(Backend):
             aws.delete_workgroup(name)
 
     # delivery and SQL -----------------------------------------------------------------------
+    def buffering_seconds(self) -> float:
+        """The interval hint setup gave the delivery stream (the ledger's record of it; 60 s by default)."""
+        stream = self.require_ledger().find(KIND_STREAM, STREAM_NAME)
+        return float((stream.settings if stream else {}).get("buffering_seconds", DEFAULT_BUFFER_SECONDS))
+
     def open_sink(self, *, realtime: bool) -> RecordSink:
         from tollcli.backends.aws.anomaly import open_live_sink
         from tollcli.backends.aws.firehose import FirehoseSink

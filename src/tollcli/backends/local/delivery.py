@@ -1,4 +1,4 @@
-"""Firehose-style delivery into a local bucket folder, and a stdout sink for `--output -`.
+"""Firehose-style delivery into the local bucket folder.
 
 `LocalDeliveryStream` buffers records until the size hint or the interval hint is reached
 (the interval counts event time in backfill, wall time otherwise), then delivers the buffer as
@@ -19,18 +19,17 @@ from __future__ import annotations
 import json
 import os
 import queue
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
-from tollcli.backends.base import RecordSink, SinkStats
+from tollcli.backends.base import RecordSink
+from tollcli.backends.reports import SinkStats
 from tollcli.errors import TollError
 from tollcli.oscompat import replace_file
 from tollcli.records import RecordChunk
@@ -310,30 +309,3 @@ class LocalDeliveryStream(RecordSink):
     def _raise_writer_error(self) -> None:
         if self._error is not None:
             raise self._error
-
-
-class StreamSink(RecordSink):
-    """`--output -`: records go to a byte stream (stdout) instead of the delivery stream."""
-
-    def __init__(self, stream: BinaryIO | None = None) -> None:
-        self._stream = stream if stream is not None else sys.stdout.buffer
-        self._stats = SinkStats()
-
-    @property
-    def stats(self) -> SinkStats:
-        return self._stats
-
-    def write(self, chunk: RecordChunk) -> None:
-        self._stream.write(chunk.lines)
-        self._stream.flush()
-        self._stats.accepted += chunk.count
-        self._stats.api_calls += 1
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            pass
-
-    def close(self) -> None:
-        self.flush()

@@ -46,9 +46,9 @@ import numpy as np
 from tollcli.anomaly.alerts import AlertLog, WebhookNotifier
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
 from tollcli.anomaly.rcf import create_scorer
-from tollcli.anomaly.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.anomaly.windows import ClosedWindow, stations_from_lines
 from tollcli.backends.base import AnomalyFeed
+from tollcli.backends.local.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.errors import TollError, UsageError
 from tollcli.oscompat import LockBusy, take_lock
 from tollcli.records import RecordChunk

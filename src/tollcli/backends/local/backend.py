@@ -18,13 +18,14 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tollcli.backends.base import (
-    AnomalyFeed,
-    Backend,
+from tollcli.backends.base import AnomalyFeed, Backend, Capabilities, RecordSink
+from tollcli.backends.local.delivery import LocalDeliveryStream
+from tollcli.backends.local.layout import COMPACTED_FOLDER, delivered_log_path
+from tollcli.backends.reports import (
+    CompactReport,
     DeployReport,
     EventCallback,
     QueryResult,
-    RecordSink,
     ResourceStatus,
     SetupReport,
     StatusReport,
@@ -37,8 +38,7 @@ from tollcli.state import Ledger, Resource, atomic_write_json, describe_resource
 
 if TYPE_CHECKING:
     from tollcli.anomaly.app import AnomalyConfig
-    from tollcli.anomaly.local import LocalAnomalyStore
-    from tollcli.compact import CompactReport
+    from tollcli.backends.local.anomaly_feed import LocalAnomalyStore
 
 TABLE_COLUMNS = {"date": "VARCHAR", "toll": "VARCHAR", "user": "VARCHAR"}
 ANOMALY_APP_KIND = "anomaly_app"
@@ -65,6 +65,7 @@ def folder_usage(path: Path) -> tuple[int, int]:
 
 class LocalBackend(Backend):
     name = "local"
+    capabilities = Capabilities(replay=True, compact=True, quicksight=False, local_delivery=True)
 
     # layout ---------------------------------------------------------------------------------
     @property
@@ -117,7 +118,7 @@ class LocalBackend(Backend):
             "bucket": self.bucket_path,
             "delivery_stream": self.home / "streams" / f"{name}.json",
             "query_cache": self.home / "catalog",
-            "compacted": self.home / "compacted" / name.rpartition(".")[2],
+            "compacted": self.home / COMPACTED_FOLDER / name.rpartition(".")[2],
             ANOMALY_APP_KIND: self.anomaly_path,
         }.get(kind)
 
@@ -267,9 +268,6 @@ class LocalBackend(Backend):
 
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
-        from tollcli.delivery import LocalDeliveryStream
-        from tollcli.queries import delivered_log_path
-
         config = self.stream_config()
         return LocalDeliveryStream(
             bucket=self.bucket_path,
@@ -280,14 +278,19 @@ class LocalBackend(Backend):
             delivered_log=delivered_log_path(self),  # well-formed objects, so queries need not check them
         )
 
+    def buffering_seconds(self) -> float:
+        return float(self.stream_config()["buffering_seconds"])
+
+    # The DuckDB engine (~0.12 s to import) and the anomaly feed (the forest, ~0.06 s) load only in the
+    # methods that use them: `toll setup`, `status`, `skew` and `teardown` never need them.
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:
-        from tollcli.queries import run_local_query
+        from tollcli.backends.local.engine import run_local_query  # lazy: see above
 
         self.require_ledger()
         return run_local_query(self, sql, strict=strict, timeout=self.query_timeout)
 
     def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
-        from tollcli.compact import compact
+        from tollcli.backends.local.compaction import compact  # lazy: it runs the DuckDB engine
 
         return compact(self, on_event=on_event)
 
@@ -298,7 +301,7 @@ class LocalBackend(Backend):
 
     def _anomaly_store(self) -> LocalAnomalyStore | None:
         """The deployed app's folder, or None when the ledger holds no app."""
-        from tollcli.anomaly.local import LocalAnomalyStore
+        from tollcli.backends.local.anomaly_feed import LocalAnomalyStore  # lazy: see `query`
 
         ledger = self.load_ledger()
         if ledger is None or ledger.find(ANOMALY_APP_KIND, ANOMALY_APP_NAME) is None:
@@ -313,8 +316,8 @@ class LocalBackend(Backend):
         return store
 
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
-        from tollcli.anomaly import SCORE_COLUMNS
-        from tollcli.anomaly.local import LocalAnomalyStore, hold_feed_lock
+        from tollcli.anomaly import SCORE_COLUMNS  # lazy: see `query`
+        from tollcli.backends.local.anomaly_feed import LocalAnomalyStore, hold_feed_lock
 
         config.check()
         if config.email or config.phone:
@@ -356,7 +359,7 @@ class LocalBackend(Backend):
         return report
 
     def _replay(self, store: LocalAnomalyStore, config: AnomalyConfig, on_event: EventCallback) -> dict[str, Any]:
-        from tollcli.anomaly.local import LocalAnomalyFeed, replay_objects, scoring_for
+        from tollcli.backends.local.anomaly_feed import LocalAnomalyFeed, replay_objects, scoring_for  # lazy: see `query`
 
         figures = {"objects": 0, "records": 0, "unreadable_records": 0}
         on_event(f"replaying the records in {self.bucket_path}")
@@ -377,7 +380,7 @@ class LocalBackend(Backend):
         return figures
 
     def open_anomaly_feed(self, *, on_alert: EventCallback | None = None, bulk: bool = False) -> AnomalyFeed | None:
-        from tollcli.anomaly.local import LocalAnomalyFeed, print_to_stderr, scoring_for
+        from tollcli.backends.local.anomaly_feed import LocalAnomalyFeed, print_to_stderr, scoring_for  # lazy: see `query`
 
         store = self._anomaly_store()
         if store is None:

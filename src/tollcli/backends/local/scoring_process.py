@@ -155,7 +155,7 @@ class ScoringProcess:
         ours, theirs = socket.socketpair()
         try:
             self.process = start_child_with_socket(  # in its own session: the terminal's Ctrl-C is for the parent
-                [sys.executable, "-m", "tollcli.anomaly.scoring_process"],
+                [sys.executable, "-m", "tollcli.backends.local.scoring_process"],
                 theirs,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -1,0 +1,17 @@
+"""The local backend, whole: the workshop's pipeline on this machine, with no AWS account.
+
+    backend.py          LocalBackend: setup, status, teardown, deploy (the `Backend` interface)
+    layout.py           the home's folders, and `LocalHome`, what the modules below need of the backend
+    delivery.py         Firehose: records buffered (1 MB / 60 s) into objects under <home>/bucket/
+    engine.py           Athena: read-only SQL in Athena's dialect, translated and run by DuckDB
+    manifest.py         which Parquet parts replaced which CSV objects (read by the engine)
+    compaction.py       `toll compact`: CSV objects rewritten as Parquet (Firehose's conversion)
+    anomaly_feed.py     Kinesis Data Analytics: windows scored by the forest as records arrive
+    scoring_process.py  the feed's child process, scoring on another core during a backfill
+
+Nothing outside this package imports these modules but `tollcli.backends.open_backend`.
+"""
+
+from tollcli.backends.local.backend import LocalBackend
+
+__all__ = ["LocalBackend"]
