@@ -237,7 +237,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_anomaly_feed_process import CONFIG, TIMES, feed_all
-from tollcli.anomaly.local import LocalAnomalyFeed, LocalAnomalyStore
+from tollcli.backends.local.anomaly_feed import LocalAnomalyFeed, LocalAnomalyStore
 feed = LocalAnomalyFeed(LocalAnomalyStore(Path({str(tmp_path)!r})), CONFIG, on_alert=lambda _m: None, scoring="process")
 feed_all(feed, 0, 3000)
 print(feed.scoring_process.process.pid, flush=True)
