@@ -1,4 +1,8 @@
-"""Backends: `open_backend(settings)` picks one with pipx's precedence (flag, ledger, env)."""
+"""Backends: `open_backend(settings)` picks one with pipx's precedence (flag, ledger, env).
+
+`base.py` is the interface and `reports.py` its result types: all that the CLI and the shared layer
+import. `local/` and `aws/` are the two implementations, each a package whole; this module is the
+only one outside them that imports them."""
 
 from __future__ import annotations
 
@@ -20,11 +24,13 @@ def open_backend(settings: Settings) -> Backend:
                 f"use --backend {ledger.backend} or another --home"
             )
         settings = replace(settings, backend=ledger.backend)
+    # lazy: only the chosen backend loads; the AWS one (boto3 and its models) takes ~0.2 s to
+    # import, which a local command never needs (bench/bench_startup.py).
     if settings.backend == "local":
         from tollcli.backends.local import LocalBackend
 
         return LocalBackend(settings)
-    from tollcli.backends.aws import AwsBackend
+    from tollcli.backends.aws import AwsBackend  # lazy: see above
 
     return AwsBackend(settings)
 
