@@ -33,12 +33,12 @@ import numpy as np
 
 from tollcli import athena_sql
 from tollcli.backends.local import LocalBackend
-from tollcli.backends.local.compaction import compact
+from tollcli.backends.local.compact import compact
 from tollcli.backends.local.delivery import LocalDeliveryStream
 from tollcli.backends.local.engine import csv_reader_sql, ddl_columns, local_catalog
 from tollcli.backends.local.layout import delivered_log_path
 from tollcli.config import Settings
-from tollcli.queries import QUESTIONS, question_sql, run_question
+from tollcli.questions import QUESTIONS, question_sql, run_question
 from tollcli.records import RecordChunk
 
 STATIONS = np.array(["183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South"])

@@ -23,7 +23,7 @@ from bench_query import DIRECT_SQL, bucket_files
 from tollcli.backends.local import LocalBackend
 from tollcli.backends.local.engine import csv_reader_sql, ddl_columns, sql_list
 from tollcli.config import Settings
-from tollcli.queries import QUESTIONS, run_question
+from tollcli.questions import QUESTIONS, run_question
 
 
 def main() -> None:

@@ -196,7 +196,7 @@ def test_question_shares_are_the_same_double_on_both_engines(lake, home: Path) -
     from athena_corpus import dround
     from tollcli.backends.local import LocalBackend
     from tollcli.config import Settings
-    from tollcli.queries import question_sql, run_question
+    from tollcli.questions import question_sql, run_question
 
     assert "CAST(count(*) AS double)" in question_sql("busiest") and "CAST(count(*) AS double)" in question_sql("most-active")
     backend = LocalBackend(Settings(home=home))

@@ -11,9 +11,9 @@ import pytest
 
 from test_queries import BAD_LINES, START, make_records, set_up_home, write_objects
 from tollcli.backends.local import LocalBackend
-from tollcli.backends.local.compaction import compact
+from tollcli.backends.local.compact import compact
 from tollcli.backends.local.manifest import CompactionManifest
-from tollcli.queries import run_question
+from tollcli.questions import run_question
 
 
 def station_counts(backend: LocalBackend) -> dict[str, int]:

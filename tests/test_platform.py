@@ -20,10 +20,10 @@ from rich.console import Console
 
 from tollcli import oscompat
 from tollcli.backends.local.anomaly_feed import LocalAnomalyStore, hold_feed_lock
-from tollcli.backends.local.compaction import compact, compaction_lock
+from tollcli.backends.local.compact import compact, compaction_lock
 from tollcli.cli.generate import stop_on_signals
 from tollcli.errors import TollError, UsageError
-from tollcli.queries import run_question
+from tollcli.questions import run_question
 from tollcli.render import bar_chart
 from tollcli.state import atomic_write_bytes
 

@@ -16,7 +16,7 @@ from tollcli.backends.local import LocalBackend
 from tollcli.backends.local.engine import check_read_only
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
-from tollcli.queries import question_sql, quiet_stations, run_question, time_range
+from tollcli.questions import question_sql, quiet_stations, run_question, time_range
 
 STATIONS = ["183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South"]
 WORKSHOP_WEIGHTS = [0.1] * 8 + [0.09, 0.01]

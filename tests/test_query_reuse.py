@@ -20,11 +20,11 @@ import pytest
 
 from test_queries import START, make_records, set_up_home, write_objects
 from tollcli.backends.local import LocalBackend
-from tollcli.backends.local.compaction import compact
+from tollcli.backends.local.compact import compact
 from tollcli.backends.local.engine import run_with_deadline, sql_string
 from tollcli.backends.local.manifest import CompactionManifest
 from tollcli.errors import TollError
-from tollcli.queries import run_question
+from tollcli.questions import run_question
 
 SLOW = "SELECT count(*) FROM range(100000000000000)"  # minutes of work: only a deadline ends it
 

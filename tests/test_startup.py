@@ -60,7 +60,7 @@ def test_every_question_the_engine_answers_is_a_query_command() -> None:
     """`toll query` registers its commands from tollcli.config's light list of names (so that it need not
     import the query engine): the list must name exactly the questions the engine defines."""
     from tollcli.cli.query import query_app
-    from tollcli.queries import QUESTIONS
+    from tollcli.questions import QUESTIONS
 
     commands = {command.name for command in query_app.registered_commands} - {"sql"}
     assert commands == set(QUESTIONS)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tollcli.errors import UsageError
-from tollcli.queries import time_range
+from tollcli.questions import time_range
 from tollcli.units import counted, format_duration, parse_duration, parse_instant
 
 

@@ -34,7 +34,7 @@ from tollcli.errors import Interrupted, TollError, UsageError
 from tollcli.generator import GenerateOptions, GenerateProgress, GenerateSummary, run_generation, signal_name
 from tollcli.kdg import default_spec
 from tollcli.oscompat import handling_stop_signals
-from tollcli.queries import run_question
+from tollcli.questions import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
 from tollcli.state import toll_command_for
 from tollcli.units import counted, format_instant

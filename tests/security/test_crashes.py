@@ -142,7 +142,7 @@ def test_compact_stopped_between_steps_loses_and_doubles_nothing(
 
         monkeypatch.setattr(CompactionManifest, "save", stop)
     else:
-        import tollcli.backends.local.compaction as compaction
+        import tollcli.backends.local.compact as compaction
 
         real_remove = compaction.remove_file
 

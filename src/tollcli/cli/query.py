@@ -28,7 +28,7 @@ from tollcli.render import bar_chart, human_bytes, literal, safe
 from tollcli.units import DURATION_HELP, counted
 
 if TYPE_CHECKING:
-    from tollcli.queries import QuestionResult
+    from tollcli.questions import QuestionResult
 
 query_app = typer.Typer(
     name="query",
@@ -117,7 +117,7 @@ def _print_table(
 def _quiet_rows(answer: QuestionResult) -> list[list[Any]]:
     """`quiet` for reading: a station above the median is not "below" it (blank, never negative),
     and a station far below the median that is not named says why."""
-    from tollcli.queries import QUIET_SIGMAS  # lazy: the query engine loads numpy; keeps `toll --help` fast
+    from tollcli.questions import QUIET_SIGMAS  # lazy: the query engine loads numpy; keeps `toll --help` fast
 
     columns = list(answer.columns)
     below, sigmas, quiet = columns.index("below_median_pct"), columns.index("sigmas_below"), columns.index("quiet")
@@ -177,7 +177,7 @@ def _ask(
     strict: bool,
     timeout: float,
 ) -> None:
-    from tollcli.queries import run_question, time_range  # lazy: the query engine loads numpy; keeps `toll --help` fast
+    from tollcli.questions import run_question, time_range  # lazy: the query engine loads numpy; keeps `toll --help` fast
 
     app = app_context(ctx)
     set_timeout(app, timeout)

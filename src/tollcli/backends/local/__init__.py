@@ -5,7 +5,7 @@
     delivery.py         Firehose: records buffered (1 MB / 60 s) into objects under <home>/bucket/
     engine.py           Athena: read-only SQL in Athena's dialect, translated and run by DuckDB
     manifest.py         which Parquet parts replaced which CSV objects (read by the engine)
-    compaction.py       `toll compact`: CSV objects rewritten as Parquet (Firehose's conversion)
+    compact.py          `toll compact`: CSV objects rewritten as Parquet (Firehose's conversion)
     anomaly_feed.py     Kinesis Data Analytics: windows scored by the forest as records arrive
     scoring_process.py  the feed's child process, scoring on another core during a backfill
 

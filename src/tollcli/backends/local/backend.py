@@ -290,7 +290,7 @@ class LocalBackend(Backend):
         return run_local_query(self, sql, strict=strict, timeout=self.query_timeout)
 
     def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
-        from tollcli.backends.local.compaction import compact  # lazy: it runs the DuckDB engine
+        from tollcli.backends.local.compact import compact  # lazy: it runs the DuckDB engine
 
         return compact(self, on_event=on_event)
 

@@ -2,7 +2,7 @@
 
 `<home>/compacted/<table>/manifest.json` is the truth for both readers of a table: the query
 engine reads the parts it lists plus every CSV object it does not list as a source, and
-`toll compact` (`compaction.py`) appends a part only after the part is in place and removes the
+`toll compact` (`compact.py`) appends a part only after the part is in place and removes the
 sources only after the manifest is saved. Every path in it is relative and is checked to stay
 inside its folder before anything is read or deleted.
 """
