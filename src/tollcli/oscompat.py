@@ -127,25 +127,22 @@ class LockBusy(Exception):
     """Another process holds the lock."""
 
 
-def _filelock() -> Any:
-    """The `filelock` module; without fcntl off Windows (only in a test's simulated platform) it
-    falls back to a soft lock, and says so in a warning nobody can act on."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import filelock
-
-    return filelock
-
-
 def take_lock(path: Path) -> BaseFileLock:
     """Take `path`'s lock (call `.release()` when done), or raise LockBusy at once if another
     process holds it. The operating system drops it when the process dies, however it dies."""
-    filelock = _filelock()
+    # Without fcntl off Windows (only in a test's simulated platform) filelock falls back to a soft lock,
+    # and says so in a warning nobody can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # lazy: filelock takes ~15 ms to import (logging, secrets, decimal), and this module is on the path of
+        # `toll --help` (a third of a bare `import typer`), which never takes a lock
+        from filelock import FileLock, Timeout
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock: BaseFileLock = filelock.FileLock(str(path), timeout=0)
+    lock: BaseFileLock = FileLock(str(path), timeout=0)
     try:
         lock.acquire()
-    except filelock.Timeout:
+    except Timeout:
         raise LockBusy(str(path)) from None
     return lock
 
@@ -274,7 +271,7 @@ def process_alive(pid: int) -> bool:
 
 
 def _windows_process_alive(pid: int) -> bool:
-    import ctypes
+    import ctypes  # lazy: Windows only (ctypes.windll); ~1.3 ms to import that `toll --help` elsewhere need not pay
 
     kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]  # Windows only
     handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)

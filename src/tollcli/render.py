@@ -70,7 +70,8 @@ def _describe(details: dict[str, Any]) -> str:
 def render_status(console: Console, report: StatusReport) -> None:
     console.print(f"[bold]{report.backend}[/] backend, home {safe(report.home)}")
     if report.resources:
-        from rich.table import Table  # lazy: keeps `toll --version` fast (cli/__init__ imports this module)
+        # lazy: rich.table takes ~4 ms to import; `toll --version` draws no table (cli/__init__ imports this module)
+        from rich.table import Table
 
         table = Table("kind", "name", "state", "details", show_lines=False)
         for item in report.resources:

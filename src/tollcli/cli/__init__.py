@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup, TyperOption  # TyperGroup: the documented base for Typer(cls=...)
 
 from tollcli import __version__
+from tollcli.cli import anomaly, generate, query, setup, workshop
 from tollcli.cli.common import AppContext, reflow_command_help
 from tollcli.config import resolve_settings
 from tollcli.errors import ExitStatus, TollError
@@ -168,8 +169,6 @@ def root(
 
 def _register() -> None:
     """Attach each topic's commands; a module per topic keeps this file small."""
-    from tollcli.cli import anomaly, generate, query, setup, workshop
-
     for topic in (setup, generate, query, anomaly, workshop):
         topic.register(app)
     reflow_command_help(app)

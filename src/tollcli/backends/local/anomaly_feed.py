@@ -32,6 +32,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -59,8 +60,6 @@ if TYPE_CHECKING:
 
 
 def print_to_stderr(message: str) -> None:
-    import sys
-
     sys.stderr.write(f"toll: {message}\n")
     sys.stderr.flush()
 

@@ -334,8 +334,6 @@ class ObjectIndex:
             self.entries = known[1]
             return
         try:
-            import json
-
             data = json.loads(raw)
             if isinstance(data, dict) and isinstance(data.get("objects"), dict):
                 self.entries = data["objects"]
