@@ -79,7 +79,7 @@ def read_last_event(home: Path) -> float | None:
         return None
 
 
-def describe_resource(kind: str, name: str, path: Any = None) -> str:
+def describe_resource(kind: str, name: str, path: object = None) -> str:
     """`bucket bucket` says nothing: a local resource whose file or folder bears its name is named by its path."""
     what = kind.replace("_", " ")
     if path is not None and Path(str(path)).name == name:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup, TyperOption  # TyperGroup: the documented base for Typer(cls=...)
@@ -44,6 +45,8 @@ def _display_type_rich(self: TyperOption, ctx: ClickContext) -> str | None:
 
 
 TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign]
+
+T = TypeVar("T")
 
 GLOBAL_OPTIONS = {"--backend": True, "--home": True, "--region": True, "--profile": True}  # option: takes a value
 
@@ -90,7 +93,7 @@ def _is_help_request(exc: typer.TyperException) -> bool:
 class TollGroup(TyperGroup):
     """Maps our exceptions and click's usage errors to one line and an exit status."""
 
-    def _guard(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+    def _guard(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return call(*args, **kwargs)
         except TollError as exc:

@@ -109,7 +109,7 @@ def suggested_toll(app: AppContext) -> str:
     return toll_command_for(app.settings.home)
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(asdict(value))
     if isinstance(value, dict):
@@ -125,7 +125,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def print_json(payload: Any) -> None:
+def print_json(payload: object) -> None:
     """Machine-readable output: stdout only, nothing else printed."""
     sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, default=str) + "\n")
     sys.stdout.flush()

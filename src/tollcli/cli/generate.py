@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -45,7 +46,7 @@ def stop_on_signals() -> Iterator[StopRequest]:
         yield stop
         return
 
-    def request_stop(signum: int, _frame: Any) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set() and signum in interrupt_signals():
             raise Interrupted(signum)
         stop.signum = signum

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -201,7 +201,7 @@ def _note_buffered_records(app: AppContext) -> None:
         )
 
 
-def _question_command(name: str) -> Any:
+def _question_command(name: str) -> Callable[..., None]:
     def command(
         ctx: typer.Context,
         since: str = typer.Option(None, "--since", metavar="TIME", help=SINCE_HELP, show_default=False),

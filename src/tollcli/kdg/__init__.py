@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tollcli.errors import UsageError
-from tollcli.kdg.fakerjs import compile_helper, js_string, parse_argument
+from tollcli.kdg.fakerjs import Draw, compile_helper, js_string, parse_argument
 from tollcli.kdg.moment import (
     DEFAULT_LOCAL,
     DEFAULT_UTC,
@@ -103,7 +103,7 @@ class FakerField:
     helper: str
     argument: str = ""
 
-    def draw(self) -> Any:
+    def draw(self) -> Draw:
         return compile_helper(self.helper, _argument(self.argument))
 
 

@@ -1188,7 +1188,7 @@ def uuid(rng: random.Random) -> str:
     return str(uuid_module.UUID(int=rng.getrandbits(128), version=4))
 
 
-def nearby_gps(rng: random.Random, arg: Any) -> Any:
+def nearby_gps(rng: random.Random, arg: Any) -> list[str]:
     if not isinstance(arg, dict):
         raise TypeError("address.nearbyGPSCoordinate needs an object")
     radius = arg.get("radius") or 10.0
@@ -1373,7 +1373,7 @@ def _semver(arg: Any) -> Draw:
 
 
 def _shuffle(arg: Any) -> Draw:
-    def make(r: random.Random, now: float) -> Any:
+    def make(r: random.Random, now: float) -> list[Any]:
         items = list(arg) if isinstance(arg, list) and arg else ["a", "b", "c"]
         i = len(items) - 1
         while i:

@@ -662,7 +662,7 @@ def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
             continue
 
 
-def table_location(backend: LocalHome, resource_name: str, value: Any) -> Path:
+def table_location(backend: LocalHome, resource_name: str, value: object) -> Path:
     """A ledger table's location, refused unless it is a folder inside the home (not the home itself)."""
     location = resolve_location(str(value or ""))
     home = backend.home.resolve()
