@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from tollcli.config import DEFAULT_RATE
-from tollcli.errors import TollError, UsageError
+from tollcli.errors import Interrupted, TollError, UsageError
 from tollcli.kdg import (
     DateField,
     FakerField,
@@ -944,7 +944,7 @@ def run_generation(
                 now = clock()
                 time.sleep(min(MAX_TICK, max(MIN_TICK, next_due - now)))
     except KeyboardInterrupt as exc:
-        stopped_by = signal_name(getattr(exc, "signum", signal.SIGINT))
+        stopped_by = signal_name(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
     except BrokenPipeError:
         stopped_by = "output closed"
     finally:

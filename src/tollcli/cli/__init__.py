@@ -20,7 +20,7 @@ from tollcli import __version__
 from tollcli.cli import anomaly, generate, query, setup, workshop
 from tollcli.cli.common import AppContext, reflow_command_help
 from tollcli.config import resolve_settings
-from tollcli.errors import ExitStatus, TollError
+from tollcli.errors import ExitStatus, Interrupted, TollError
 from tollcli.oscompat import tolerate_unencodable_output
 from tollcli.render import escape_controls
 
@@ -111,8 +111,9 @@ class TollGroup(TyperGroup):
             fail_line(f"{exc.format_message()}{hint}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or a signal a command turned into one: 128 + its number
-            fail_line("interrupted" if getattr(exc, "signum", signal.SIGINT) == signal.SIGINT else "terminated")
-            raise typer.Exit(getattr(exc, "exit_status", int(ExitStatus.INTERRUPTED))) from None
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            fail_line("interrupted" if signum == signal.SIGINT else "terminated")
+            raise typer.Exit(exc.exit_status if isinstance(exc, Interrupted) else int(ExitStatus.INTERRUPTED)) from None
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: ClickContext | None = None, **extra: Any
