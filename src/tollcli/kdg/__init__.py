@@ -133,7 +133,8 @@ class GeneratorSpec:
     @property
     def station_field(self) -> WeightedChoice | None:
         index = self.station_part_index
-        return None if index is None else self.parts[index]  # type: ignore[return-value]
+        part = None if index is None else self.parts[index]
+        return part if isinstance(part, WeightedChoice) else None  # (station_part_index found one)
 
     def with_station_weights(self, weights: list[float] | tuple[float, ...]) -> GeneratorSpec:
         index = self.station_part_index
