@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tollcli.backends.local.scoring_process as scoring_process_module
 from tollcli.anomaly import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.rcf import create_scorer
 from tollcli.anomaly.scenario import SKEWED_WEIGHTS, scenario
@@ -104,12 +105,10 @@ def test_auto_scores_inline_then_hands_the_model_to_a_process_and_changes_nothin
 
 
 def test_a_child_that_cannot_start_leaves_a_backfill_scoring_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tollcli.backends.local.scoring_process as module
-
     def no_processes(*_args: object, **_kwargs: object) -> None:
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(module.subprocess, "Popen", no_processes)
+    monkeypatch.setattr(scoring_process_module.subprocess, "Popen", no_processes)
     inline_rows, inline_alerts, _ = run_feed(tmp_path / "inline", scoring="inline")
     store, problems, alerts = LocalAnomalyStore(tmp_path / "auto"), [], []
     with LocalAnomalyFeed(

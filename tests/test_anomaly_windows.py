@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import tollcli.anomaly.windows as windows_module
 from tollcli.anomaly.windows import TumblingWindows, iso_utc, stations_from_lines
 
 T0 = 1_800_000_000.0  # a multiple of 10 s
@@ -76,13 +77,11 @@ def test_state_round_trip_resumes_the_same_windows() -> None:
 
 def test_station_codes_count_as_station_names_do_with_late_records_and_a_wide_span(monkeypatch) -> None:
     """`add_codes` (the generator's code column, counted by bincount) against `add` (names)."""
-    import tollcli.anomaly.windows as module
-
     names = ("A", "B", "C")
     rng = np.random.default_rng(5)
     chunks = [np.sort(rng.uniform(lo, lo + 60, 400)) for lo in (0, 50, 20, 200)]  # the third is mostly late
     chunks.append(np.array([300.0, 3.0e6]))  # one far-future record: a table too wide, counted the slow way
-    monkeypatch.setattr(module, "MAX_COUNT_TABLE", 1000)
+    monkeypatch.setattr(windows_module, "MAX_COUNT_TABLE", 1000)
     by_codes, by_names = TumblingWindows(size=10, lateness=2), TumblingWindows(size=10, lateness=2)
     for times in chunks:
         codes = rng.integers(0, 3, len(times))

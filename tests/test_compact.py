@@ -13,6 +13,8 @@ from test_queries import BAD_LINES, START, make_records, set_up_home, write_obje
 from tollcli.backends.local import LocalBackend
 from tollcli.backends.local.compact import compact
 from tollcli.backends.local.manifest import CompactionManifest
+from tollcli.config import Settings
+from tollcli.errors import UsageError
 from tollcli.questions import run_question
 
 
@@ -91,8 +93,5 @@ def test_compaction_is_recorded_for_teardown(backend: LocalBackend) -> None:
 
 
 def test_compact_before_setup_is_usage_error(tmp_path: Path) -> None:
-    from tollcli.config import Settings
-    from tollcli.errors import UsageError
-
     with pytest.raises(UsageError, match=r"nothing is set up in .*: run `toll (--home \S+ )?setup` first"):
         compact(LocalBackend(Settings(home=tmp_path / "none")))

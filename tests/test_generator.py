@@ -14,15 +14,18 @@ from tollcli.backends.local import LocalBackend
 from tollcli.config import resolve_settings
 from tollcli.errors import UsageError
 from tollcli.generator import (
+    CHUNK_BYTES,
+    MAX_CHUNK,
     GenerateOptions,
     GenerateProgress,
     RecordFactory,
     Schedule,
+    _apply_skew,
     load_rate_profile,
     run_generation,
     sample_records,
 )
-from tollcli.kdg import default_spec, skewed_spec
+from tollcli.kdg import default_spec, parse_template, skewed_spec
 from tollcli.paths import template_path
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, write_skew
@@ -67,8 +70,6 @@ def test_station_and_plate_frequencies_follow_the_weights(profile: str) -> None:
 
 
 def test_skew_reweights_as_the_second_template_and_drop_silences_a_station() -> None:
-    from tollcli.generator import _apply_skew
-
     factory = RecordFactory(default_spec(), seed=2)
     assert _apply_skew(factory, SkewState("35South")) is None
     skewed = skewed_spec().station_field
@@ -266,9 +267,6 @@ def test_bad_weekly_rate_profiles_are_usage_errors(tmp_path: Path, text: str) ->
 
 
 def test_long_records_make_smaller_chunks() -> None:
-    from tollcli.generator import CHUNK_BYTES, MAX_CHUNK, RecordFactory
-    from tollcli.kdg import parse_template
-
     factory = RecordFactory(parse_template("x" * 50_000 + "{{random.number(9)}}"), seed=1)
     assert factory.chunk_records <= CHUNK_BYTES // 50_000 < MAX_CHUNK  # estimated from the template before any chunk
     chunk = factory.make_chunk(START + np.arange(10.0))

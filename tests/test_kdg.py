@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tollcli.kdg import (
     skewed_spec,
     workshop_spec,
 )
+from tollcli.kdg.fakerjs import helper_names
 from tollcli.paths import read_template
 
 STATIONS = ("183A", "SH130", "TX45", "TX290", "Exit79", "Exit29", "Exit620", "Exit66", "35North", "35South")
@@ -191,7 +193,6 @@ def test_faker_js_helpers_have_faker_js_shapes(template: str, pattern: str) -> N
 @pytest.fixture
 def zone(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Run a test's rendering in a given local time zone (TZ + tzset), restored afterwards."""
-    import time
 
     def use(name: str) -> None:
         monkeypatch.setenv("TZ", name)
@@ -246,8 +247,6 @@ ODD_ARGUMENTS = ["", "{}", "[]", '"x"', "-1", "0", "1e308", "null", "true", "NaN
 
 
 def test_no_helper_argument_makes_a_traceback() -> None:
-    from tollcli.kdg.fakerjs import helper_names
-
     refused = 0
     for helper in [*helper_names(), "date.now", "date.utc", "date.simTime", "random.weightedArrayElement"]:
         for argument in ODD_ARGUMENTS:

@@ -36,7 +36,7 @@ import pytest
 from tollcli.errors import UsageError
 from tollcli.generator import RecordFactory
 from tollcli.kdg import clean_template, parse_template
-from tollcli.kdg.fakerjs import helper_names
+from tollcli.kdg.fakerjs import helper_names, js_number
 
 FAKER_VERSION = "3.1.0"  # web/js/faker.js in the KDG's repository is faker.js 3.1.0 plus the KDG's additions
 MOMENT_VERSION = "2.17.1"  # web/producer.html loads cdnjs moment.js/2.17.1
@@ -491,8 +491,6 @@ def test_the_help_page_examples_render_as_the_kdg_renders_them(
 
 
 def test_numbers_print_as_javascript_prints_them(node_modules: Path) -> None:
-    from tollcli.kdg.fakerjs import js_number
-
     rng = np.random.default_rng(5)
     numbers = [0.1 * 3, 1e21, 1e20 * 1.5, 123456789012345680000.0, 1.5e-7, 0.000001, 1e-6 * 1.5, -0.0, 2**53 + 2.0, 5e-324]
     numbers += [float(x) for x in rng.standard_normal(40) * 10.0 ** rng.integers(-12, 25, 40)]

@@ -5,6 +5,7 @@ The whole CLI in a simulated Windows is tests/test_platform_simulated.py."""
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import signal
@@ -481,8 +482,6 @@ class FakeKernel32:
 
 def test_on_windows_a_process_is_asked_about_never_sent_signal_0(monkeypatch: pytest.MonkeyPatch, windows: None) -> None:
     """On Windows os.kill(pid, 0) sends CTRL_C_EVENT: process_alive asks kernel32 instead."""
-    import ctypes
-
     kernel32 = FakeKernel32(exit_codes={100: 259, 200: 0, 300: 1}, denied={400})
     monkeypatch.setattr(ctypes, "windll", type("WinDLL", (), {"kernel32": kernel32}), raising=False)
 

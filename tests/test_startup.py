@@ -1,4 +1,5 @@
-"""`toll --help` and `toll --version` start fast (issue 19): they import none of the heavy libraries.
+"""`toll --help` and `toll --version` start fast (issue 19): they import none of the heavy libraries; nor
+does `toll status` import the generator.
 
 Each check runs `python -m tollcli ...` in a fresh interpreter (through runpy, as `python -m` does) and
 reads `sys.modules` when the command has finished. How long start-up takes is measured by
@@ -10,9 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tollcli.state import read_last_event
 
 HEAVY = ("numpy", "duckdb", "sqlglot", "boto3", "botocore", "krcf", "pyathena")
 
@@ -29,10 +34,10 @@ print("\\n" + json.dumps({"status": status, "loaded": sorted(m for m in json.loa
 """
 
 
-def loaded_after(home: Path, *args: str) -> dict[str, object]:
-    """Which HEAVY modules `toll --home HOME ARGS...` imported, and its exit status."""
+def loaded_after(home: Path, *args: str, modules: tuple[str, ...] = HEAVY) -> dict[str, object]:
+    """Which of `modules` (the HEAVY ones unless told) `toll --home HOME ARGS...` imported, and its exit status."""
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(HEAVY), "--home", str(home), *args],
+        [sys.executable, "-c", PROBE, json.dumps(modules), "--home", str(home), *args],
         capture_output=True,
         text=True,
         check=True,
@@ -64,3 +69,22 @@ def test_every_question_the_engine_answers_is_a_query_command() -> None:
 
     commands = {command.name for command in query_app.registered_commands} - {"sql"}
     assert commands == set(QUESTIONS)
+
+
+def test_status_reads_the_event_time_file_without_the_generator(home: Path, toll: Callable[..., Any]) -> None:
+    """`toll status` describes `<home>/event-time.json` (where the next backfill continues) from tollcli.state,
+    the file's light home: it imports neither the generator nor the KDG (numpy and the template engine)."""
+    assert toll("setup").exit_code == 0
+    assert toll("generate", "--backfill", "--count", "50", "--seed", "1", "--quiet").exit_code == 0
+    assert read_last_event(home) is not None  # the file status describes is there
+    result = loaded_after(home, "status", "--format", "json", modules=("tollcli.generator", "tollcli.kdg", "duckdb"))
+    assert result["status"] == 0
+    assert result["loaded"] == []
+
+
+def test_the_event_time_names_are_still_importable_from_the_generator() -> None:
+    """They moved to tollcli.state; code written against tollcli.generator keeps working."""
+    from tollcli import generator, state
+
+    assert (generator.EVENT_TIME_KIND, generator.EVENT_TIME_FILE) == (state.EVENT_TIME_KIND, state.EVENT_TIME_FILE)
+    assert generator.event_time_path is state.event_time_path and generator.read_last_event is state.read_last_event

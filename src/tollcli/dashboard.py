@@ -21,7 +21,7 @@ import html
 import itertools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,14 +117,14 @@ def choose_resolution(first: str | None, last: str | None) -> tuple[int, int]:
     return RESOLUTIONS[-1][1:]
 
 
-def _as_bool(value: Any) -> bool:
+def _as_bool(value: object) -> bool:
     return value is True or str(value).strip().lower() in {"true", "1", "t"}
 
 
 def _deployed_threshold(backend: Backend) -> float:
     """The threshold the anomaly app was deployed with, as the ledger records it."""
     ledger = backend.load_ledger()
-    for resource in getattr(ledger, "resources", []) or []:
+    for resource in ledger.resources if ledger is not None else []:
         value = resource.settings.get("threshold") if isinstance(resource.settings, dict) else None
         if isinstance(value, (int, float)):
             return float(value)
@@ -286,7 +286,7 @@ WIDTH, HEIGHT = 640, 300
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 16, 14, 30
 
 
-def _esc(value: Any) -> str:
+def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
@@ -307,7 +307,7 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def _time_axis(start: float, end: float, to_x: Any, plot_bottom: float) -> list[str]:
+def _time_axis(start: float, end: float, to_x: Callable[[float], float], plot_bottom: float) -> list[str]:
     span = max(end - start, 1.0)
     step = next((s for s in (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400) if span / s <= 7), 86400 * 7)
     first = math.ceil(start / step) * step

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from tollcli.config import DEFAULT_RATE
-from tollcli.errors import TollError, UsageError
+from tollcli.errors import Interrupted, TollError, UsageError
 from tollcli.kdg import (
     DateField,
     FakerField,
@@ -50,7 +50,14 @@ from tollcli.oscompat import process_alive
 from tollcli.paths import read_user_file
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
-from tollcli.state import Resource, atomic_write_json
+from tollcli.state import (  # the event-time file's names: importable from here too, as before
+    EVENT_TIME_FILE,
+    EVENT_TIME_KIND,
+    Resource,
+    atomic_write_json,
+    event_time_path,
+    read_last_event,
+)
 from tollcli.units import format_duration, format_instant, plural
 
 if TYPE_CHECKING:
@@ -557,21 +564,7 @@ class Schedule:
 # Event time this far ahead of the clock is not worth a word (a backfill "ending now" ends a hair after).
 AHEAD_TOLERANCE_S = 1.0
 
-EVENT_TIME_FILE = "event-time.json"
-EVENT_TIME_KIND = "event-time"
-
-
-def event_time_path(home: Path) -> Path:
-    return Path(home) / EVENT_TIME_FILE
-
-
-def read_last_event(home: Path) -> float | None:
-    """Epoch seconds of the last event time delivered into this home, or None (nothing recorded)."""
-    try:
-        data = json.loads(event_time_path(home).read_text(encoding="utf-8"))
-        return float(data["last_event_epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+# The file's names and `read_last_event` are in tollcli.state (importable from here too, as before).
 
 
 def record_last_event(backend: Backend, last_event: float) -> None:
@@ -951,7 +944,7 @@ def run_generation(
                 now = clock()
                 time.sleep(min(MAX_TICK, max(MIN_TICK, next_due - now)))
     except KeyboardInterrupt as exc:
-        stopped_by = signal_name(getattr(exc, "signum", signal.SIGINT))
+        stopped_by = signal_name(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
     except BrokenPipeError:
         stopped_by = "output closed"
     finally:

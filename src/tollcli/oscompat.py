@@ -53,6 +53,10 @@ REPLACE_RETRY_SECONDS = 5.0  # how long Windows may hold a renamed-over file ope
 REPLACE_RETRY_PAUSE = 0.05
 CHILD_HANDLE_FROM_STDIN = "-"  # the child's argument when its socket comes as share bytes on stdin
 
+# What `signal.signal` takes and returns: a function of (signal number, frame), SIG_DFL or SIG_IGN, or None
+# (a handler not installed from Python).
+SignalHandler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
+
 
 # --- stop signals ----------------------------------------------------------------------------
 def stop_signals() -> tuple[int, ...]:
@@ -96,7 +100,7 @@ def interrupts_held() -> Iterator[None]:
             _deliver(previous[arrived[0][0]], *arrived[0])
 
 
-def _deliver(handler: Any, signum: int, frame: FrameType | None) -> None:
+def _deliver(handler: SignalHandler, signum: int, frame: FrameType | None) -> None:
     """Run what a signal would have run had it not been held."""
     if callable(handler):
         handler(signum, frame)
@@ -109,7 +113,7 @@ def _deliver(handler: Any, signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def handling_stop_signals(handler: Callable[[int, FrameType | None], Any] | int) -> Iterator[None]:
+def handling_stop_signals(handler: Callable[[int, FrameType | None], object] | int) -> Iterator[None]:
     """Install `handler` for the stop signals for the block (main thread only), then restore."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -127,25 +131,22 @@ class LockBusy(Exception):
     """Another process holds the lock."""
 
 
-def _filelock() -> Any:
-    """The `filelock` module; without fcntl off Windows (only in a test's simulated platform) it
-    falls back to a soft lock, and says so in a warning nobody can act on."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import filelock
-
-    return filelock
-
-
 def take_lock(path: Path) -> BaseFileLock:
     """Take `path`'s lock (call `.release()` when done), or raise LockBusy at once if another
     process holds it. The operating system drops it when the process dies, however it dies."""
-    filelock = _filelock()
+    # Without fcntl off Windows (only in a test's simulated platform) filelock falls back to a soft lock,
+    # and says so in a warning nobody can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # lazy: filelock takes ~15 ms to import (logging, secrets, decimal), and this module is on the path of
+        # `toll --help` (a third of a bare `import typer`), which never takes a lock
+        from filelock import FileLock, Timeout
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock: BaseFileLock = filelock.FileLock(str(path), timeout=0)
+    lock: BaseFileLock = FileLock(str(path), timeout=0)
     try:
         lock.acquire()
-    except filelock.Timeout:
+    except Timeout:
         raise LockBusy(str(path)) from None
     return lock
 
@@ -274,7 +275,7 @@ def process_alive(pid: int) -> bool:
 
 
 def _windows_process_alive(pid: int) -> bool:
-    import ctypes
+    import ctypes  # lazy: Windows only (ctypes.windll); ~1.3 ms to import that `toll --help` elsewhere need not pay
 
     kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]  # Windows only
     handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
@@ -290,7 +291,7 @@ def _windows_process_alive(pid: int) -> bool:
 
 
 # --- terminals -------------------------------------------------------------------------------
-def can_encode(stream: Any, text: str) -> bool:
+def can_encode(stream: object, text: str) -> bool:
     """Whether `stream` (or a Rich console: anything with an `encoding`) can show `text`."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:

@@ -58,7 +58,28 @@ def toll_command_for(home: Path | str) -> str:
     return f"toll --home {shlex.quote(str(resolved))}"
 
 
-def describe_resource(kind: str, name: str, path: Any = None) -> str:
+# The generator's `<home>/event-time.json`: the last event time delivered into the home, where the next
+# `--backfill` continues (see tollcli.generator, which writes it). Its names live here, beside the ledger
+# that records the file, so that what reads only the home (`toll status`, a backend's teardown) need not
+# import the generator (numpy and the KDG: ~110 ms).
+EVENT_TIME_FILE = "event-time.json"
+EVENT_TIME_KIND = "event-time"
+
+
+def event_time_path(home: Path) -> Path:
+    return Path(home) / EVENT_TIME_FILE
+
+
+def read_last_event(home: Path) -> float | None:
+    """Epoch seconds of the last event time delivered into this home, or None (nothing recorded)."""
+    try:
+        data = json.loads(event_time_path(home).read_text(encoding="utf-8"))
+        return float(data["last_event_epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def describe_resource(kind: str, name: str, path: object = None) -> str:
     """`bucket bucket` says nothing: a local resource whose file or folder bears its name is named by its path."""
     what = kind.replace("_", " ")
     if path is not None and Path(str(path)).name == name:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, AnomalyConfig
@@ -208,7 +209,7 @@ def interrupts_raise() -> Iterator[None]:
         yield
         return
 
-    def interrupt(signum: int, _frame: Any) -> None:
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
         raise Interrupted(signum)  # exits 128 + signum once teardown is done (130 for Ctrl-C, 143 for SIGTERM)
 
     with handling_stop_signals(interrupt):

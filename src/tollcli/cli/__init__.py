@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup, TyperOption  # TyperGroup: the documented base for Typer(cls=...)
 
 from tollcli import __version__
+from tollcli.cli import anomaly, generate, query, setup, workshop
 from tollcli.cli.common import AppContext, reflow_command_help
 from tollcli.config import resolve_settings
-from tollcli.errors import ExitStatus, TollError
+from tollcli.errors import ExitStatus, Interrupted, TollError
 from tollcli.oscompat import tolerate_unencodable_output
 from tollcli.render import escape_controls
 
@@ -43,6 +45,8 @@ def _display_type_rich(self: TyperOption, ctx: ClickContext) -> str | None:
 
 
 TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign]
+
+T = TypeVar("T")
 
 GLOBAL_OPTIONS = {"--backend": True, "--home": True, "--region": True, "--profile": True}  # option: takes a value
 
@@ -89,7 +93,7 @@ def _is_help_request(exc: typer.TyperException) -> bool:
 class TollGroup(TyperGroup):
     """Maps our exceptions and click's usage errors to one line and an exit status."""
 
-    def _guard(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+    def _guard(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return call(*args, **kwargs)
         except TollError as exc:
@@ -107,8 +111,9 @@ class TollGroup(TyperGroup):
             fail_line(f"{exc.format_message()}{hint}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or a signal a command turned into one: 128 + its number
-            fail_line("interrupted" if getattr(exc, "signum", signal.SIGINT) == signal.SIGINT else "terminated")
-            raise typer.Exit(getattr(exc, "exit_status", int(ExitStatus.INTERRUPTED))) from None
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            fail_line("interrupted" if signum == signal.SIGINT else "terminated")
+            raise typer.Exit(exc.exit_status if isinstance(exc, Interrupted) else int(ExitStatus.INTERRUPTED)) from None
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: ClickContext | None = None, **extra: Any
@@ -168,8 +173,6 @@ def root(
 
 def _register() -> None:
     """Attach each topic's commands; a module per topic keeps this file small."""
-    from tollcli.cli import anomaly, generate, query, setup, workshop
-
     for topic in (setup, generate, query, anomaly, workshop):
         topic.register(app)
     reflow_command_help(app)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from tollcli.config import Settings
+from tollcli.config import Settings, resolve_settings
 from tollcli.render import literal
 from tollcli.state import toll_command_for
 
@@ -53,7 +53,8 @@ def event_printer(app: AppContext, *, quiet: bool) -> EventCallback:
     """The `on_event` for setup, teardown, compact, deploy and publish: each event indented on stderr,
     printed literally; none when quiet (a JSON summary keeps stderr for errors)."""
     if quiet:
-        from tollcli.backends.reports import ignore_event  # lazy: the backends load numpy; keeps `toll --help` fast
+        # lazy: tollcli.backends loads numpy (~50 ms to import); keeps `toll --help` fast
+        from tollcli.backends.reports import ignore_event
 
         return ignore_event
     return lambda message: app.err_console.print(literal(f"  {message}"))
@@ -89,7 +90,7 @@ class AppContext:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            from tollcli.backends import open_backend  # lazy: the backends load numpy; keeps `toll --help` fast
+            from tollcli.backends import open_backend  # lazy: it loads numpy (~50 ms to import); keeps `toll --help` fast
 
             self._backend = open_backend(self.settings)
         return self._backend
@@ -98,8 +99,6 @@ class AppContext:
 def app_context(ctx: typer.Context) -> AppContext:
     obj = ctx.find_object(AppContext)
     if obj is None:  # a command invoked without the root callback (tests of sub-apps)
-        from tollcli.config import resolve_settings
-
         obj = AppContext(settings=resolve_settings(backend=None, home=None, region=None, profile=None))
         ctx.obj = obj
     return obj
@@ -110,7 +109,7 @@ def suggested_toll(app: AppContext) -> str:
     return toll_command_for(app.settings.home)
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(asdict(value))
     if isinstance(value, dict):
@@ -126,7 +125,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def print_json(payload: Any) -> None:
+def print_json(payload: object) -> None:
     """Machine-readable output: stdout only, nothing else printed."""
     sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, default=str) + "\n")
     sys.stdout.flush()

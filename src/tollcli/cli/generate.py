@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -45,7 +46,7 @@ def stop_on_signals() -> Iterator[StopRequest]:
         yield stop
         return
 
-    def request_stop(signum: int, _frame: Any) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set() and signum in interrupt_signals():
             raise Interrupted(signum)
         stop.signum = signum
@@ -56,7 +57,7 @@ def stop_on_signals() -> Iterator[StopRequest]:
 
 
 def _station_table(console: Console, per_station: dict[str, int], total: int) -> Table:
-    from rich.table import Table  # lazy: keeps `toll --help` fast
+    from rich.table import Table  # lazy: rich.table takes ~4 ms to import, which `toll --help` need not pay
 
     table = Table("station", "records", "share", box=None, pad_edge=False)
     for station, count in per_station.items():
@@ -150,7 +151,8 @@ def generate(
     drop: bool = typer.Option(False, "--drop", help="With --skew: the station reports nothing (a failed sensor)."),
 ) -> None:
     """Stream weighted toll records into the delivery stream, as the Kinesis Data Generator did."""
-    # lazy: the generator and the delivery stream load numpy; importing them here keeps `toll --help` fast
+    # lazy: the generator and the delivery stream load numpy and the KDG (~110 ms to import), rich.live ~1 ms;
+    # importing them here keeps `toll --help` fast
     from rich.live import Live
 
     from tollcli.generator import GenerateOptions, load_rate_profile, run_generation, sample_records, signal_name
@@ -243,7 +245,8 @@ def skew(
     output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Change the traffic of a running (or the next) `toll generate`: it applies within a second."""
-    # lazy: the KDG's template engine loads numpy; importing it here keeps `toll --help` fast
+    # lazy: the KDG's template engine loads numpy (~70 ms to import), rich.table ~4 ms; importing them here keeps
+    # `toll --help` fast
     from rich.table import Table
 
     from tollcli.kdg import default_spec, load_template, skewed_spec

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -13,7 +13,11 @@ from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
 from tollcli.errors import ExitStatus, UsageError
 from tollcli.render import literal, render_status, safe
 from tollcli.skew import SKEW_KIND, read_skew
-from tollcli.units import counted
+from tollcli.state import EVENT_TIME_KIND, read_last_event
+from tollcli.units import counted, format_instant
+
+if TYPE_CHECKING:
+    from tollcli.backends.reports import StatusReport
 
 
 def setup(
@@ -76,15 +80,9 @@ def status(
     render_status(app.console, report)
 
 
-def describe_home_files(report: Any, home: Path) -> None:
+def describe_home_files(report: StatusReport, home: Path) -> None:
     """The files `toll` keeps in the home say what they hold: which station the skew diverts (or
     silences), and up to when the home holds event time (where the next backfill continues)."""
-    from tollcli.generator import (  # lazy: the generator loads numpy; keeps `toll --help` fast
-        EVENT_TIME_KIND,
-        read_last_event,
-    )
-    from tollcli.units import format_instant
-
     for item in report.resources:
         if item.kind == SKEW_KIND and item.state == "present":
             state = read_skew(home)

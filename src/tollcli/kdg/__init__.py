@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tollcli.errors import UsageError
-from tollcli.kdg.fakerjs import compile_helper, js_string, parse_argument
+from tollcli.kdg.fakerjs import Draw, compile_helper, js_string, parse_argument
 from tollcli.kdg.moment import (
     DEFAULT_LOCAL,
     DEFAULT_UTC,
@@ -103,7 +103,7 @@ class FakerField:
     helper: str
     argument: str = ""
 
-    def draw(self) -> Any:
+    def draw(self) -> Draw:
         return compile_helper(self.helper, _argument(self.argument))
 
 
@@ -133,7 +133,8 @@ class GeneratorSpec:
     @property
     def station_field(self) -> WeightedChoice | None:
         index = self.station_part_index
-        return None if index is None else self.parts[index]  # type: ignore[return-value]
+        part = None if index is None else self.parts[index]
+        return part if isinstance(part, WeightedChoice) else None  # (station_part_index found one)
 
     def with_station_weights(self, weights: list[float] | tuple[float, ...]) -> GeneratorSpec:
         index = self.station_part_index

@@ -18,10 +18,13 @@ columns and three dots) or `Each` (a Python function per record, for the composi
 
 from __future__ import annotations
 
+import importlib
+import json
 import math
 import random
 import re
 import string
+import uuid as uuid_module  # `uuid` is the name of the faker.js helper below
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -126,8 +129,6 @@ def parse_argument(text: str) -> Any:
     """faker.fake: `JSON.parse(text)`, or the text itself when it is not JSON; '' means no argument."""
     if text == "":
         return UNDEFINED
-    import json
-
     try:
         return json.loads(text, parse_constant=lambda name: name)  # NaN/Infinity are not JSON: kept as text
     except ValueError:
@@ -187,8 +188,6 @@ def digits(width: int) -> Join:
 
 @cache
 def _python_faker(module: str, attribute: str) -> Any:
-    import importlib
-
     return getattr(importlib.import_module(f"faker.providers.{module}").Provider, attribute)
 
 
@@ -1186,12 +1185,10 @@ def hex_color(rng: random.Random, base: Any = None) -> str:
 
 def uuid(rng: random.Random) -> str:
     """faker.js random.uuid: 'xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx' with y in 8-b (an RFC 4122 version 4)."""
-    import uuid as uuid_module
-
     return str(uuid_module.UUID(int=rng.getrandbits(128), version=4))
 
 
-def nearby_gps(rng: random.Random, arg: Any) -> Any:
+def nearby_gps(rng: random.Random, arg: Any) -> list[str]:
     if not isinstance(arg, dict):
         raise TypeError("address.nearbyGPSCoordinate needs an object")
     radius = arg.get("radius") or 10.0
@@ -1376,7 +1373,7 @@ def _semver(arg: Any) -> Draw:
 
 
 def _shuffle(arg: Any) -> Draw:
-    def make(r: random.Random, now: float) -> Any:
+    def make(r: random.Random, now: float) -> list[Any]:
         items = list(arg) if isinstance(arg, list) and arg else ["a", "b", "c"]
         i = len(items) - 1
         while i:

@@ -32,14 +32,15 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -57,10 +58,10 @@ from tollcli.state import atomic_write_bytes, atomic_write_json
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
+T = TypeVar("T")
+
 
 def print_to_stderr(message: str) -> None:
-    import sys
-
     sys.stderr.write(f"toll: {message}\n")
     sys.stderr.flush()
 
@@ -261,7 +262,7 @@ class LocalAnomalyFeed(AnomalyFeed):
         self.stats.records += chunk.count
         self._score(closed)
 
-    def process(self, times: np.ndarray, stations: Any) -> None:
+    def process(self, times: np.ndarray, stations: Sequence[str | None] | np.ndarray) -> None:
         """Count records (event time, station each); score the windows they close."""
         self._check_running()
         closed = self.app.count(times, stations)
@@ -331,7 +332,7 @@ class LocalAnomalyFeed(AnomalyFeed):
             self.app.tally(scored)
             self._scored(scored)
 
-    def _guarded(self, call: Callable[..., Any], *args: Any) -> Any:
+    def _guarded(self, call: Callable[..., T], *args: Any) -> T:
         """A scoring-process call whose failure stops this feed (a Ctrl-C is not a failure)."""
         try:
             return call(*args)

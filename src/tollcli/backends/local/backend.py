@@ -316,7 +316,8 @@ class LocalBackend(Backend):
         return store
 
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
-        from tollcli.anomaly import SCORE_COLUMNS  # lazy: see `query`
+        # lazy: see `query`
+        from tollcli.anomaly import SCORE_COLUMNS
         from tollcli.backends.local.anomaly_feed import LocalAnomalyStore, hold_feed_lock
 
         config.check()

@@ -334,8 +334,6 @@ class ObjectIndex:
             self.entries = known[1]
             return
         try:
-            import json
-
             data = json.loads(raw)
             if isinstance(data, dict) and isinstance(data.get("objects"), dict):
                 self.entries = data["objects"]
@@ -664,7 +662,7 @@ def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
             continue
 
 
-def table_location(backend: LocalHome, resource_name: str, value: Any) -> Path:
+def table_location(backend: LocalHome, resource_name: str, value: object) -> Path:
     """A ledger table's location, refused unless it is a folder inside the home (not the home itself)."""
     location = resolve_location(str(value or ""))
     home = backend.home.resolve()
