@@ -27,7 +27,7 @@ def open_backend(settings: Settings) -> Backend:
     # lazy: only the chosen backend loads; the AWS one (boto3 and its models) takes ~0.2 s to
     # import, which a local command never needs (bench/bench_startup.py).
     if settings.backend == "local":
-        from tollcli.backends.local import LocalBackend
+        from tollcli.backends.local import LocalBackend  # lazy: see above
 
         return LocalBackend(settings)
     from tollcli.backends.aws import AwsBackend  # lazy: see above
