@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tollcli.backends.base import AnomalyFeed
 from tollcli.backends.local import LocalBackend
 from tollcli.config import resolve_settings
 from tollcli.errors import UsageError
@@ -122,7 +123,9 @@ def test_bad_rate_profiles_are_usage_errors(tmp_path: Path, text: str) -> None:
         load_rate_profile(path)
 
 
-class RecordingFeed:
+class RecordingFeed(AnomalyFeed):
+    """An anomaly feed (the interface's, so the generator sees what a real one offers) that counts."""
+
     def __init__(self) -> None:
         self.records = 0
         self.stations_filled = True
@@ -141,7 +144,7 @@ class BackendWithFeed(LocalBackend):
 
     feed = RecordingFeed()
 
-    def open_anomaly_feed(self, *, on_alert=None, bulk=False) -> RecordingFeed:  # type: ignore[override]
+    def open_anomaly_feed(self, *, on_alert=None, bulk=False) -> RecordingFeed:  # type: ignore[no-untyped-def]
         return self.feed
 
 

@@ -900,9 +900,7 @@ def run_generation(
                 message = _apply_skew(factory, skew_state)
                 if message and message not in notes:
                     notes.append(message)
-        poll = getattr(sink, "poll", None)
-        if poll is not None:
-            poll()
+        sink.poll()
         if on_progress is not None and now - last_progress >= PROGRESS_EVERY:
             last_progress = now
             on_progress(_progress(now))
@@ -963,7 +961,7 @@ def run_generation(
                         pass  # a full disk already fails the run; the next backfill then starts as in a new home
     elapsed = max(clock() - began, 1e-9)
     stats = sink.stats
-    late = int(getattr(feed, "late_records", 0) or 0)  # a feed that counts windows here (locally) knows
+    late = feed.late_records if feed is not None else 0
     if late:
         if options.backfill:
             why = "a backfill should start after the home's last event"

@@ -67,6 +67,10 @@ class RecordSink(ABC):
     def close(self) -> None:
         """Flush and release; safe to call twice."""
 
+    def poll(self) -> None:
+        """Called while the generator waits between records: deliver what a wall-clock interval says is due."""
+        return None
+
     @property
     @abstractmethod
     def stats(self) -> SinkStats: ...
@@ -87,6 +91,11 @@ class AnomalyFeed(ABC):
     @abstractmethod
     def close(self) -> None:
         """Checkpoint the model and windows so a later run resumes where this one stopped."""
+
+    @property
+    def late_records(self) -> int:
+        """Records that came after their window had closed, so were not scored (never, where windows go by arrival)."""
+        return 0
 
 
 class Backend(ABC):
