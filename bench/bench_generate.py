@@ -105,7 +105,7 @@ def read_seconds(src: Path, template: Path) -> float:
     """Seconds to read and parse a template (and build its first record) with the sources in `src`."""
     code = (
         "import sys,time,numpy as np;from pathlib import Path;t=time.perf_counter();"
-        "from tollcli.kdg import load_template;from tollcli.generator import RecordFactory;"
+        "from tollcli.kdg import load_template;from tollcli.kdg.factory import RecordFactory;"
         "RecordFactory(load_template(Path(sys.argv[1])),seed=1).make_chunk(np.asarray([1.8e9]));"
         "print(time.perf_counter()-t)"
     )

@@ -23,7 +23,8 @@ from tollcli.anomaly.windows import ClosedWindow, iso_utc
 from tollcli.backends.local.anomaly_feed import LocalAnomalyFeed, LocalAnomalyStore, scoring_for
 from tollcli.backends.local.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.errors import TollError
-from tollcli.generator import GenerateOptions, RecordFactory, default_spec
+from tollcli.generator import GenerateOptions, default_spec
+from tollcli.kdg.factory import RecordFactory
 from tollcli.records import RecordChunk
 
 CONFIG = AnomalyConfig.from_options(seed=7)

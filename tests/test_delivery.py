@@ -11,8 +11,8 @@ import pytest
 
 from tollcli.backends.local.delivery import LocalDeliveryStream, object_key
 from tollcli.errors import TollError
-from tollcli.generator import RecordFactory
 from tollcli.kdg import default_spec
+from tollcli.kdg.factory import RecordFactory
 from tollcli.records import RecordChunk
 from tollcli.stream_sink import StreamSink
 from tollcli.units import parse_instant as parse_start

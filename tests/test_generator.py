@@ -15,11 +15,8 @@ from tollcli.backends.local import LocalBackend
 from tollcli.config import resolve_settings
 from tollcli.errors import UsageError
 from tollcli.generator import (
-    CHUNK_BYTES,
-    MAX_CHUNK,
     GenerateOptions,
     GenerateProgress,
-    RecordFactory,
     Schedule,
     _apply_skew,
     load_rate_profile,
@@ -27,6 +24,7 @@ from tollcli.generator import (
     sample_records,
 )
 from tollcli.kdg import default_spec, parse_template, skewed_spec
+from tollcli.kdg.factory import CHUNK_BYTES, MAX_CHUNK, RecordFactory
 from tollcli.paths import template_path
 from tollcli.records import RecordChunk
 from tollcli.skew import SkewState, write_skew

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from tollcli.errors import UsageError
-from tollcli.generator import RecordFactory
 from tollcli.kdg import (
     DateField,
     FakerField,
@@ -26,6 +25,7 @@ from tollcli.kdg import (
     skewed_spec,
     workshop_spec,
 )
+from tollcli.kdg.factory import RecordFactory
 from tollcli.kdg.fakerjs import helper_names
 from tollcli.paths import read_template
 

@@ -34,8 +34,8 @@ import numpy as np
 import pytest
 
 from tollcli.errors import UsageError
-from tollcli.generator import RecordFactory
 from tollcli.kdg import clean_template, parse_template
+from tollcli.kdg.factory import RecordFactory
 from tollcli.kdg.fakerjs import helper_names, js_number
 
 FAKER_VERSION = "3.1.0"  # web/js/faker.js in the KDG's repository is faker.js 3.1.0 plus the KDG's additions

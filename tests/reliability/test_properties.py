@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tollcli.errors import TollError, UsageError
-from tollcli.generator import GenerateOptions, RecordFactory, sample_records
+from tollcli.generator import GenerateOptions, sample_records
 from tollcli.kdg import Literal, WeightedChoice, parse_template, workshop_spec
+from tollcli.kdg.factory import RecordFactory
 
 # date.now's own format (ISO seconds with an offset) in a template; the workshop's default spec writes ms and Z.
 ANY_DATE_RECORD = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?(?:Z|[+-]\d\d:\d\d),([0-9A-Za-z]+),([0-9A-Za-z]+)")

@@ -6,7 +6,7 @@ surrounding whitespace go (JavaScript's `trim()`), line feeds are removed (only 
 next to a line break stay), the first `{{current.timestamp}}` becomes `{{date.now}}`, and each record
 is one line. A field's argument is one value: `JSON.parse` of the text between the parentheses, or
 that text as a string. `parse_template` returns a `GeneratorSpec`: an immutable list of parts that
-`generator.RecordFactory` turns into records column-wise.
+`factory.RecordFactory` turns into records column-wise.
 
 Fields: `date.now` / `date.utc` / `date.simTime` (moment.js 2.17 formats, `kdg.moment`; event time),
 `random.weightedArrayElement` (the KDG's), `random.arrayElement` and `random.number` (drawn as codes

@@ -13,7 +13,7 @@ words, currencies, MIME types) are Python Faker's, the short English ones are li
 `compile_helper(name, argument)` returns a `Draw`: `Pick` (one of a list: drawn column-wise as codes
 into a table), `Join` (a concatenation of draws: still column-wise, so `internet.ip` is four code
 columns and three dots) or `Each` (a Python function per record, for the compositions that branch).
-`generator.RecordFactory` turns draws into byte segments; `sample(...)` renders them for tests.
+`factory.RecordFactory` turns draws into byte segments; `sample(...)` renders them for tests.
 """
 
 from __future__ import annotations
