@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from string import Template
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
@@ -302,8 +303,6 @@ class QuickSight:
         ]
         current = version["Document"]
         if isinstance(current, str):
-            from urllib.parse import unquote
-
             current = json.loads(unquote(current))
         if current == json.loads(document):
             return
