@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from test_queries import make_records, set_up_home, write_objects
-from tollcli.athena_sql import Catalog, java_double, joda_to_strftime, translate
+from tollcli.athena_sql import Catalog, java_double, translate
+from tollcli.athena_translate import joda_to_strftime
 from tollcli.errors import UsageError
 
 LINES_SQL = (
