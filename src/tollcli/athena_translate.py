@@ -11,7 +11,8 @@ sqlglot takes ~0.1 s, which a `toll query` process whose SQL is cached never pay
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import NamedTuple
 
 import sqlglot
 from sqlglot import exp
@@ -21,6 +22,8 @@ from sqlglot.optimizer.qualify import qualify
 
 from tollcli.athena_sql import NON_UTC_ISO8601, NON_UTC_ZONE, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
 from tollcli.errors import UsageError
+
+Rewrite = Callable[[exp.Expr], exp.Expr]  # a node -> the node DuckDB answers as Trino would
 
 
 def to_duckdb(sql: str, catalog: Catalog) -> str:
@@ -41,7 +44,7 @@ def to_duckdb(sql: str, catalog: Catalog) -> str:
         return sql  # not a query: the read-only guard refuses it with its own words
     tree = _drop_catalog_prefix(tree)
     tree = _name_unnamed_columns(tree)
-    schema = {s: {t: dict(c) for t, c in ts.items()} for s, ts in catalog.tables.items()}
+    schema: dict[str, object] = {s: {t: dict(c) for t, c in ts.items()} for s, ts in catalog.tables.items()}
     tree = _annotate(tree, schema, catalog.default_schema)
     tree = _trino_typeof(tree)
     tree = _keep_zones_or_refuse(tree)
@@ -69,7 +72,7 @@ def _unsupported_name(message: str) -> str:
     return what.lower() if re.fullmatch(r"\w+", what) else what
 
 
-def _syntax_error(exc: Any) -> str:
+def _syntax_error(exc: ParseError) -> str:
     errors = getattr(exc, "errors", None) or [{}]
     first = errors[0]
     where = f" at line {first['line']}, column {first['col']}" if first.get("line") else ""
@@ -80,14 +83,14 @@ def _syntax_error(exc: Any) -> str:
     return f"SQL error: syntax error{where}{near} ({detail})"
 
 
-def _drop_catalog_prefix(tree: Any) -> Any:
+def _drop_catalog_prefix(tree: exp.Expr) -> exp.Expr:
     for table in tree.find_all(exp.Table):
         if table.args.get("catalog") is not None and table.catalog.lower() == "awsdatacatalog":
             table.set("catalog", None)
     return tree
 
 
-def _name_unnamed_columns(tree: Any) -> Any:
+def _name_unnamed_columns(tree: exp.Expr) -> exp.Expr:
     """Trino calls a result column that is not a plain column and has no alias `_col<position>`."""
     for select in tree.find_all(exp.Select):
         for position, projection in enumerate(select.expressions):
@@ -96,7 +99,7 @@ def _name_unnamed_columns(tree: Any) -> Any:
     return tree
 
 
-def _annotate(tree: Any, schema: dict[str, Any], default_schema: str) -> Any:
+def _annotate(tree: exp.Expr, schema: dict[str, object], default_schema: str) -> exp.Expr:
     """sqlglot's type annotation, with the catalog's column types; left as it is if it cannot qualify."""
     try:
         qualified = qualify(
@@ -114,11 +117,17 @@ def _annotate(tree: Any, schema: dict[str, Any], default_schema: str) -> Any:
         return annotate_types(tree, schema=schema, dialect="athena")
 
 
-# Trino numeric types as far as the rewrites need them: ("int",), ("double",), ("decimal", scale) or None.
-NumericType = tuple[Any, ...] | None
+class NumericType(NamedTuple):
+    """A Trino numeric type as far as the rewrites need it: "int", "double", or "decimal" with its scale."""
+
+    kind: str
+    scale: int = 0  # digits after the point (a decimal's; 0 otherwise)
 
 
-def trino_numeric_type(node: Any) -> NumericType:
+INT, DOUBLE = NumericType("int"), NumericType("double")
+
+
+def trino_numeric_type(node: exp.Expr) -> NumericType | None:
     """The Trino type of a numeric expression, where sqlglot's annotation (DuckDB-minded) is not enough."""
     if isinstance(node, exp.Paren):
         return trino_numeric_type(node.this)
@@ -127,70 +136,69 @@ def trino_numeric_type(node: Any) -> NumericType:
     if isinstance(node, exp.Literal) and not node.is_string:
         text = node.this.lower()
         if "e" in text:
-            return ("double",)
+            return DOUBLE
         if "." in text:
-            return ("decimal", len(text.split(".", 1)[1]))
-        return ("int",)
+            return NumericType("decimal", len(text.split(".", 1)[1]))
+        return INT
     if isinstance(node, exp.Cast):
         return _type_of_datatype(node.to)
     if isinstance(node, (exp.Mul, exp.Add, exp.Sub, exp.Div, exp.Mod)):
         left, right = trino_numeric_type(node.this), trino_numeric_type(node.expression)
         if left is None or right is None:
             return None
-        if "double" in (left[0], right[0]):
-            return ("double",)
-        if left[0] == "int" and right[0] == "int":
-            return ("int",)
-        s1 = left[1] if left[0] == "decimal" else 0
-        s2 = right[1] if right[0] == "decimal" else 0
-        return ("decimal", s1 + s2 if isinstance(node, exp.Mul) else max(s1, s2))
-    if isinstance(node, (exp.Round, exp.Abs)) and isinstance(node.this, exp.Expression):
+        if DOUBLE in (left, right):
+            return DOUBLE
+        if left == right == INT:
+            return INT
+        s1, s2 = left.scale, right.scale  # an int's is 0
+        return NumericType("decimal", s1 + s2 if isinstance(node, exp.Mul) else max(s1, s2))
+    if isinstance(node, (exp.Round, exp.Abs)) and isinstance(node.this, exp.Expr):
         inner = trino_numeric_type(node.this)
         return inner
     if isinstance(node, exp.Count):
-        return ("int",)
+        return INT
     if isinstance(node, exp.Window):
         return trino_numeric_type(node.this)
     if isinstance(node, (exp.Sum, exp.Max, exp.Min)):
         return trino_numeric_type(node.this)
     if isinstance(node, exp.Avg):
         inner = trino_numeric_type(node.this)
-        return inner if inner and inner[0] == "decimal" else ("double",)
+        return inner if inner and inner.kind == "decimal" else DOUBLE
     annotated = getattr(node, "type", None)
     return _type_of_datatype(annotated) if annotated is not None else None
 
 
-def _type_of_datatype(datatype: Any) -> NumericType:
+def _type_of_datatype(datatype: exp.DataType | None) -> NumericType | None:
     if datatype is None:
         return None
     kind = datatype.this
     if kind in exp.DataType.INTEGER_TYPES:
-        return ("int",)
+        return INT
     if kind in (exp.DType.DOUBLE, exp.DType.FLOAT):
-        return ("double",)
+        return DOUBLE
     if kind == exp.DType.DECIMAL:
         params = datatype.expressions
-        return ("decimal", int(params[1].this.this) if len(params) > 1 else 0)
+        return NumericType("decimal", int(params[1].this.this) if len(params) > 1 else 0)
     return None
 
 
-def _rewrite(node: Any) -> Any:
+def _rewrite(node: exp.Expr) -> exp.Expr:
     rewrite = _REWRITES.get(type(node))
     if rewrite is None and isinstance(node, exp.Anonymous):
         rewrite = _ANONYMOUS_REWRITES.get(node.name.lower())
     return rewrite(node) if rewrite is not None else node
 
 
-def _call(name: str, *args: Any) -> Any:
+def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _rewrite_div(node: Any) -> Any:
+def _rewrite_div(node: exp.Expr) -> exp.Expr:
     """Decimal division at Trino's result scale; integer division is sqlglot's (typed, truncating)."""
     result = trino_numeric_type(node)
-    if result is None or result[0] != "decimal":
+    if result is None or result.kind != "decimal":
         return node
-    scale = result[1]
+    scale = result.scale
     quotient = exp.Div(
         this=exp.cast(node.this.copy(), "DOUBLE"), expression=exp.cast(node.expression.copy(), "DOUBLE"), typed=False, safe=False
     )
@@ -198,27 +206,28 @@ def _rewrite_div(node: Any) -> Any:
     return exp.cast(rounded, f"DECIMAL(38, {scale})")
 
 
-def _rewrite_round(node: Any) -> Any:
+def _rewrite_round(node: exp.Expr) -> exp.Expr:
     """round(decimal(p, s), n) keeps the scale s in Trino (2.345 -> 2.350); DuckDB narrows it."""
     source = trino_numeric_type(node.this)
-    if source is None or source[0] != "decimal" or node.args.get("decimals") is None:
+    if source is None or source.kind != "decimal" or node.args.get("decimals") is None:
         return node
-    return exp.cast(node, f"DECIMAL(38, {source[1]})")
+    return exp.cast(node, f"DECIMAL(38, {source.scale})")
 
 
-def _rewrite_date_add(node: Any) -> Any:
+def _rewrite_date_add(node: exp.Expr) -> exp.Expr:
     """date_add(unit, n, date) is a DATE in Trino; DuckDB's date + interval is a TIMESTAMP."""
     value = node.this
     kind = getattr(getattr(value, "type", None), "this", None)
     is_date = kind == exp.DType.DATE or (isinstance(value, exp.Cast) and value.to.this == exp.DType.DATE)
     is_date = is_date or isinstance(value, (exp.Date, exp.DateStrToDate, exp.CurrentDate, exp.TsOrDsToDate))
-    unit = (node.args.get("unit").name if node.args.get("unit") is not None else "day").lower()
+    unit_node = node.args.get("unit")
+    unit = (unit_node.name if unit_node is not None else "day").lower()
     if is_date and unit in {"day", "week", "month", "quarter", "year"}:
         return exp.cast(node, "DATE")
     return node
 
 
-def _rewrite_cardinality(node: Any) -> Any:
+def _rewrite_cardinality(node: exp.Expr) -> exp.Expr:
     """cardinality() of a map: DuckDB's array_length takes lists only."""
     value = node.this
     kind = getattr(getattr(value, "type", None), "this", None)
@@ -232,7 +241,7 @@ def _rewrite_cardinality(node: Any) -> Any:
     return node
 
 
-def _rewrite_slice(node: Any) -> Any:
+def _rewrite_slice(node: exp.Expr) -> exp.Expr:
     """Trino's slice(array, start, length); DuckDB's list_slice takes start and end."""
     start, length = node.args.get("start"), node.args.get("end")
     if start is None or length is None:
@@ -241,30 +250,30 @@ def _rewrite_slice(node: Any) -> Any:
     return _call("list_slice", node.this.copy(), start.copy(), end)
 
 
-def _rewrite_cast(node: Any) -> Any:
+def _rewrite_cast(node: exp.Expr) -> exp.Expr:
     """CAST(double AS integer type) rounds half away from zero in Trino."""
-    if node.to.this not in exp.DataType.INTEGER_TYPES:
+    if not isinstance(node, exp.Cast) or node.to.this not in exp.DataType.INTEGER_TYPES:  # TryCast is a Cast
         return node
     source = trino_numeric_type(node.this)
-    if source != ("double",):
+    if source != DOUBLE:
         return node
     node.set("this", exp.Round(this=node.this.copy()))
     return node
 
 
-def _rewrite_date_diff(node: Any) -> Any:
+def _rewrite_date_diff(node: exp.Expr) -> exp.Expr:
     """Trino counts whole elapsed units: DuckDB's date_sub, not its date_diff (crossed boundaries)."""
     unit = node.args.get("unit")
     unit_name = (unit.name if unit is not None else "day").lower()
     return _call("date_sub", exp.Literal.string(unit_name), node.expression.copy(), node.this.copy())
 
 
-def _rewrite_regexp_extract(node: Any) -> Any:
+def _rewrite_regexp_extract(node: exp.Expr) -> exp.Expr:
     group = node.args.get("group") or exp.Literal.number(0)
     return _call("toll_regexp_extract", node.this.copy(), node.expression.copy(), group.copy())
 
 
-def _rewrite_regexp_replace(node: Any) -> Any:
+def _rewrite_regexp_replace(node: exp.Expr) -> exp.Expr:
     """Trino writes a group in the replacement as $1; DuckDB (RE2) as \\1."""
     replacement = node.args.get("replacement")
     if isinstance(replacement, exp.Literal) and replacement.is_string:
@@ -275,8 +284,8 @@ def _rewrite_regexp_replace(node: Any) -> Any:
     return node
 
 
-def _rewrite_joda(function: str, target: str) -> Any:
-    def rewrite(node: Any) -> Any:
+def _rewrite_joda(function: str, target: str) -> Rewrite:
+    def rewrite(node: exp.Expr) -> exp.Expr:
         args = list(node.expressions) if isinstance(node, exp.Anonymous) else [node.this, node.args.get("format")]
         if len(args) != 2 or not (isinstance(args[1], exp.Literal) and args[1].is_string):
             raise UsageError(UNSUPPORTED.format(f"{function} with a pattern that is not a literal"))
@@ -289,14 +298,14 @@ def _rewrite_joda(function: str, target: str) -> Any:
     return rewrite
 
 
-def _rename(name: str) -> Any:
-    def rewrite(node: Any) -> Any:
+def _rename(name: str) -> Rewrite:
+    def rewrite(node: exp.Expr) -> exp.Expr:
         return _call(name, *(e.copy() for e in node.expressions))
 
     return rewrite
 
 
-def _rewrite_from_unixtime(node: Any) -> Any:
+def _rewrite_from_unixtime(node: exp.Expr) -> exp.Expr:
     """from_unixtime(x), or with the zone 'UTC' or a zero offset; any other zone is kept by Trino, refused here."""
     if not isinstance(node, exp.UnixToTime) or node.args.get("scale") is not None:
         return node
@@ -317,7 +326,7 @@ _TIMESTAMP_ZONE = re.compile(
 )
 
 
-def _is_utc_zone(zone: Any) -> bool:
+def _is_utc_zone(zone: exp.Expr | None) -> bool:
     return isinstance(zone, exp.Literal) and zone.is_string and bool(_UTC_NAME.match(zone.this.strip()))
 
 
@@ -330,7 +339,7 @@ def iso8601_is_utc(text: str) -> bool:
     return offset is None or bool(_UTC_NAME.match(offset.group(1)))
 
 
-def _only_the_instant_counts(node: Any) -> bool:
+def _only_the_instant_counts(node: exp.Expr) -> bool:
     """`node` is compared or sorted (through try() or parentheses): Trino compares instants, whatever the zone."""
     parent = node.parent
     while isinstance(parent, (exp.Try, exp.Paren)):
@@ -339,7 +348,7 @@ def _only_the_instant_counts(node: Any) -> bool:
     return isinstance(parent, comparisons)
 
 
-def _keep_zones_or_refuse(tree: Any) -> Any:
+def _keep_zones_or_refuse(tree: exp.Expr) -> exp.Expr:
     """Timestamps with a zone other than UTC: Trino keeps the zone, DuckDB's TIMESTAMPTZ cannot, so refuse them.
 
     A literal is checked here; a column at run time (`toll_from_iso8601_timestamp`), except where only
@@ -347,14 +356,14 @@ def _keep_zones_or_refuse(tree: Any) -> Any:
     check moves outside the try (DuckDB's try() takes no error()); a computed argument under try()
     is the one case left unchecked (documented in the module docstring).
     """
-    for node in list(tree.find_all(exp.Cast)):
-        if node.to.this == exp.DType.TIMESTAMPTZ and isinstance(node.this, exp.Literal) and node.this.is_string:
-            zone = _TIMESTAMP_ZONE.match(node.this.this)
+    for cast in list(tree.find_all(exp.Cast)):
+        if cast.to.this == exp.DType.TIMESTAMPTZ and isinstance(cast.this, exp.Literal) and cast.this.is_string:
+            zone = _TIMESTAMP_ZONE.match(cast.this.this)
             if zone and zone.group(1):
                 if not _UTC_NAME.match(zone.group(1)):
                     raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format("a timestamp literal")))
-                node.set("this", exp.Literal.string(node.this.this[: zone.start(1)].strip()))
-    guarded: dict[int, tuple[Any, list[Any]]] = {}
+                cast.set("this", exp.Literal.string(cast.this.this[: zone.start(1)].strip()))
+    guarded: dict[int, tuple[exp.Try, list[exp.Column]]] = {}
     for node in list(tree.find_all(exp.FromISO8601Timestamp)):
         value = node.this
         if isinstance(value, exp.Literal) and value.is_string:
@@ -381,14 +390,14 @@ def _keep_zones_or_refuse(tree: Any) -> Any:
             tree = case
         else:
             outer_try.replace(case)
-    for node in list(tree.find_all(exp.AtTimeZone)):
-        if not _is_utc_zone(node.args.get("zone")):
+    for at_zone in list(tree.find_all(exp.AtTimeZone)):
+        if not _is_utc_zone(at_zone.args.get("zone")):
             raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format("AT TIME ZONE")))
-        node.replace(exp.cast(node.this.copy(), "TIMESTAMPTZ"))
+        at_zone.replace(exp.cast(at_zone.this.copy(), "TIMESTAMPTZ"))
     return tree
 
 
-def _trino_typeof(tree: Any) -> Any:
+def _trino_typeof(tree: exp.Expr) -> exp.Expr:
     """typeof() in Trino's names: `integer`, `varchar(3)` for 'abc', `decimal(2,1)` for 1.5.
 
     A literal, a cast and a plain column are named here or by `toll_typeof`; a computed varchar or
@@ -409,7 +418,7 @@ def _trino_typeof(tree: Any) -> Any:
     return tree
 
 
-def _literal_trino_type(value: Any) -> str | None:
+def _literal_trino_type(value: exp.Expr) -> str | None:
     if isinstance(value, exp.Paren):
         return _literal_trino_type(value.this)
     if isinstance(value, exp.Null):
@@ -429,10 +438,10 @@ def _literal_trino_type(value: Any) -> str | None:
     return "integer" if -(2**31) <= int(text) < 2**31 else "bigint"
 
 
-def _rewrite_with_timezone(function: str) -> Any:
+def _rewrite_with_timezone(function: str) -> Rewrite:
     """with_timezone(timestamp, 'UTC') and at_timezone(ts, 'UTC') are the session zone's TIMESTAMPTZ; other zones refused."""
 
-    def rewrite(node: Any) -> Any:
+    def rewrite(node: exp.Expr) -> exp.Expr:
         args = list(node.expressions)
         if len(args) != 2 or not _is_utc_zone(args[1]):
             raise UsageError(UNSUPPORTED.format(NON_UTC_ZONE.format(function)))
@@ -441,7 +450,7 @@ def _rewrite_with_timezone(function: str) -> Any:
     return rewrite
 
 
-def _refuse_sql_json(node: Any) -> Any:
+def _refuse_sql_json(node: exp.Expr) -> exp.Expr:
     """json_query/json_value/json_exists take Trino's SQL/JSON path ('lax $.a', 'strict $.a', wrappers,
     ON EMPTY/ON ERROR); DuckDB reads the path as its own JSONPath ('lax $.a' finds nothing: NULL)."""
     if isinstance(node, exp.JSONValue):
@@ -454,7 +463,7 @@ def _refuse_sql_json(node: Any) -> Any:
 
 
 # The nodes whose DuckDB spelling answers differently from Trino, and their rewrites (`_rewrite`, bottom-up).
-_REWRITES: dict[type, Any] = {
+_REWRITES: dict[type[exp.Expr], Rewrite] = {
     exp.Div: _rewrite_div,
     exp.Cast: _rewrite_cast,
     exp.TryCast: _rewrite_cast,
