@@ -38,6 +38,7 @@ from botocore.exceptions import ReadTimeoutError
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
 from tollcli.backends.aws.client import (
+    Result,
     error_code,
     is_missing,
     refused_for_good,
@@ -247,7 +248,7 @@ class AnomalyDeployer:
 
         wait_until(what, ready, sleep=self.sleep, timeout=self.wait_seconds, interval=interval, on_wait=announce)
 
-    def _retry_while_role_propagates(self, what: str, call: Callable[[], Any]) -> Any:
+    def _retry_while_role_propagates(self, what: str, call: Callable[[], Result]) -> Result:
         """New IAM roles take seconds to be usable by Lambda and Firehose: the client's retry."""
         try:
             return retry_while_role_propagates(
@@ -636,7 +637,7 @@ class AnomalyDeployer:
         elif kind == KIND_PACKAGE:  # the build folder under the home (wheels and zips)
             shutil.rmtree(name, ignore_errors=True)
 
-    def _wait_gone(self, what: str, describe: Callable[[], Any]) -> None:
+    def _wait_gone(self, what: str, describe: Callable[[], object]) -> None:
         def gone() -> bool:
             try:
                 describe()

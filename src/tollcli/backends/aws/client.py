@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import botocore
@@ -158,13 +158,16 @@ def role_not_ready(exc: BaseException) -> bool:
     )
 
 
+Result = TypeVar("Result")  # what a retried AWS call returns
+
+
 def retry_while_role_propagates(
-    call: Callable[[], Any],
+    call: Callable[[], Result],
     *,
     sleep: Callable[[float], None],
     on_retry: Callable[[int], None] | None = None,
     attempts: int = 12,
-) -> Any:
+) -> Result:
     """`call()`, retried (2, 4, ... 10 s apart, about 90 s in all) only while `role_not_ready`."""
     for attempt in range(attempts):
         try:

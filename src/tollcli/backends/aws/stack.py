@@ -62,6 +62,7 @@ from tollcli.backends.reports import (
     DeployReport,
     EventCallback,
     QueryResult,
+    QuickSightReport,
     ResourceStatus,
     SetupReport,
     StatusReport,
@@ -486,7 +487,7 @@ class AwsBackend(Backend):
         return read_scores_on_backend(self.context(self.require_ledger(), check_account=False), since=since)
 
     # QuickSight (`toll dashboard --quicksight`, in backends/aws/quicksight.py) -------------------------
-    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
+    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> QuickSightReport:
         if user_arn is not None:
             user_arn = check_user_arn(user_arn)
         return publish_on_backend(self.context(self.require_ledger()), user_arn=user_arn, on_event=on_event)
