@@ -161,6 +161,10 @@ st_union st_within st_x st_xmax st_xmin st_y st_ymax st_ymin to_geojson_geometry
 TRINO_FUNCTIONS = frozenset(re.findall(r"\w+", _TRINO_FUNCTION_NAMES))
 
 
+# (default schema, databases, every (schema, table, ((column, type), ...)) in order): a catalog's value
+CatalogKey = tuple[str, tuple[str, ...], tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]]
+
+
 @dataclass(frozen=True, eq=False)
 class Catalog:
     """What the translation needs to know of the tables: schema -> table -> column -> DuckDB type."""
@@ -169,7 +173,7 @@ class Catalog:
     default_schema: str
     databases: tuple[str, ...] = ()
 
-    def key(self) -> tuple[Any, ...]:
+    def key(self) -> CatalogKey:
         return (
             self.default_schema,
             self.databases,
@@ -440,7 +444,7 @@ def _like(pattern: str) -> re.Pattern[str]:
 
 def answer_metadata(
     statement: tuple[str, ...], catalog: Catalog, locations: Mapping[str, str] | None = None
-) -> tuple[list[str], list[tuple[Any, ...]]]:
+) -> tuple[list[str], list[tuple[str, ...]]]:
     """Columns and rows of a SHOW/DESCRIBE statement, in Athena's layout."""
     kind = statement[0]
     if kind == "databases":
@@ -486,7 +490,7 @@ def answer_metadata(
 # printing values as Athena does
 
 
-def athena_text(value: Any) -> str | None:
+def athena_text(value: object) -> str | None:
     """A value as Athena's console and result CSV print it; None stays None (NULL)."""
     if value is None:
         return None
@@ -515,7 +519,7 @@ def athena_text(value: Any) -> str | None:
     return str(value)
 
 
-def _nested(value: Any) -> str:
+def _nested(value: object) -> str:
     text = athena_text(value)
     return "null" if text is None else text
 
@@ -537,7 +541,7 @@ def java_double(value: float) -> str:
     return ("-" if sign else "") + shown[0] + "." + (shown[1:] or "0") + f"E{power}"
 
 
-def athena_json(value: Any) -> Any:
+def athena_json(value: object) -> Any:
     """A value for `--format json`: numbers and booleans stay JSON's, arrays and maps nest, the rest as Athena prints it."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -550,11 +554,11 @@ def athena_json(value: Any) -> Any:
     return athena_text(value)
 
 
-def athena_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[str | None, ...]]:
+def athena_rows(rows: Iterable[Sequence[object]]) -> list[tuple[str | None, ...]]:
     return [tuple(athena_text(v) for v in row) for row in rows]
 
 
-def athena_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def athena_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """Athena's result CSV: every value quoted, NULL an empty unquoted field, so '' and NULL differ."""
 
     def field(text: str | None) -> str:
