@@ -110,7 +110,7 @@ def check_forest(settings: ForestSettings) -> ForestSettings:
     return settings
 
 
-def krcf_options(settings: ForestSettings, dimensions: int) -> dict[str, Any]:
+def krcf_options(settings: ForestSettings, dimensions: int) -> dict[str, float]:
     """The exact options handed to `krcf.RandomCutForest` (tests run krcf directly with these)."""
     return {
         "dimensions": dimensions,
