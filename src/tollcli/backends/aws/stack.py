@@ -349,7 +349,7 @@ class AwsBackend(Backend):
     def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """Files under the home that the ledger records (`toll skew`'s skew.json, the generator's
         event-time.json): not AWS's to delete."""
-        # lazy: tollcli.generator (the KDG with it) adds ~10 ms to every AWS command and only teardown needs these two
+        # lazy: tollcli.generator (the KDG with it) adds 10-15 ms to every AWS command and only teardown needs these two
         from tollcli.generator import EVENT_TIME_KIND, event_time_path
 
         home_files = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}
