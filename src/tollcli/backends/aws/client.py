@@ -641,7 +641,7 @@ class AwsClient:
         query neither keeps scanning (and billing) nor keeps the terminal."""
         # lazy: pyathena adds ~6 ms to the AWS backend's import (after boto3) and only `toll query` needs it
         from pyathena import connect
-        from pyathena.error import Error as AthenaError
+        from pyathena.error import Error as AthenaError  # lazy too: see the line above
 
         kwargs: dict[str, Any] = {
             "s3_staging_dir": staging_dir,
