@@ -21,7 +21,7 @@ from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from tollcli.athena_sql import NON_UTC_ISO8601, NON_UTC_ZONE, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
+from tollcli.athena_dialect import NON_UTC_ISO8601, NON_UTC_ZONE, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
 from tollcli.errors import UsageError
 
 Rewrite = Callable[[exp.Expr], exp.Expr]  # a node -> the node DuckDB answers as Trino would
