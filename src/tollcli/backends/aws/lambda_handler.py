@@ -240,5 +240,5 @@ def _client(name: str) -> Any:
     return _CLIENTS[name]
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:  # context: the Lambda runtime's, unused
     return process(event, config=HandlerConfig.from_environ(), s3=_client("s3"), sns=_client("sns"))
