@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from test_queries import make_records, set_up_home, write_objects
-from tollcli.athena_sql import Catalog, java_double, joda_to_strftime, translate
+from tollcli.athena_sql import Catalog, java_double, translate
+from tollcli.athena_translate import joda_to_strftime
 from tollcli.errors import UsageError
 
 LINES_SQL = (
@@ -167,6 +168,37 @@ def test_a_cli_run_finds_its_translation_on_disk(toll_process, lake, home: Path)
     assert [r.stderr.strip().splitlines()[-1] for r in runs] == ["SQLGLOT", "NO-SQLGLOT"], [r.stderr for r in runs]
     assert json.loads(runs[0].stdout) == json.loads(runs[1].stdout)
     assert (home / "catalog" / "translations.json").exists()
+
+
+def _imports(path: Path, *, top_level_only: bool) -> set[str]:
+    """The modules a source file imports (at its top only, or anywhere, functions included)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in tree.body if top_level_only else ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_only_the_translator_imports_sqlglot_and_it_imports_nothing_back() -> None:
+    """What lets a cached query skip sqlglot (the test above) without an import cycle: athena_sql and
+    athena_dialect never import sqlglot; athena_translate imports it at its top and takes what it shares
+    from athena_dialect, never from athena_sql, which imports the translator only inside a function."""
+    import tollcli.athena_sql
+
+    folder = Path(tollcli.athena_sql.__file__).parent
+    front, shared, translator = (folder / f"{name}.py" for name in ("athena_sql", "athena_dialect", "athena_translate"))
+    for light in (front, shared):
+        assert not {m for m in _imports(light, top_level_only=False) if m.split(".")[0] == "sqlglot"}, light.name
+    front_anywhere = _imports(front, top_level_only=False)
+    assert "tollcli.athena_translate" in front_anywhere - _imports(front, top_level_only=True)
+    assert "sqlglot" in _imports(translator, top_level_only=True)
+    translator_anywhere = _imports(translator, top_level_only=False)
+    assert "tollcli.athena_dialect" in translator_anywhere and "tollcli.athena_sql" not in translator_anywhere
 
 
 @pytest.mark.parametrize(

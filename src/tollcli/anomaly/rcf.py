@@ -32,6 +32,8 @@ import struct
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple, Protocol
 
+import krcf
+
 from tollcli.anomaly.baseline import Baseline, direction
 from tollcli.anomaly.windows import ClosedWindow
 from tollcli.config import WARMING_UP
@@ -108,7 +110,7 @@ def check_forest(settings: ForestSettings) -> ForestSettings:
     return settings
 
 
-def krcf_options(settings: ForestSettings, dimensions: int) -> dict[str, Any]:
+def krcf_options(settings: ForestSettings, dimensions: int) -> dict[str, float]:
     """The exact options handed to `krcf.RandomCutForest` (tests run krcf directly with these)."""
     return {
         "dimensions": dimensions,
@@ -121,10 +123,8 @@ def krcf_options(settings: ForestSettings, dimensions: int) -> dict[str, Any]:
     }
 
 
-def new_forest(settings: ForestSettings, dimensions: int) -> Any:
-    """An empty `krcf.RandomCutForest` (imported here: commands that score nothing do not load it)."""
-    import krcf
-
+def new_forest(settings: ForestSettings, dimensions: int) -> krcf.RandomCutForest:
+    """An empty `krcf.RandomCutForest`."""
     # krcf's RandomCutForestOptions cannot declare its "lambda" key (a Python keyword), so a type checker
     # refuses the time decay that krcf itself reads.
     return krcf.RandomCutForest(krcf_options(settings, dimensions))  # type: ignore[arg-type]
@@ -157,7 +157,7 @@ class WindowScorer:
 
     mode = "default"
 
-    def __init__(self, forest: Any, stations: tuple[str, ...], baseline: Baseline | None = None) -> None:
+    def __init__(self, forest: krcf.RandomCutForest, stations: tuple[str, ...], baseline: Baseline | None = None) -> None:
         self.forest = forest
         self.stations = stations
         self.baseline = baseline or Baseline()
@@ -208,7 +208,7 @@ class RowScorer:
 
     mode = "workshop"
 
-    def __init__(self, forest: Any, stations: tuple[str, ...], baseline: Baseline | None = None) -> None:
+    def __init__(self, forest: krcf.RandomCutForest, stations: tuple[str, ...], baseline: Baseline | None = None) -> None:
         self.forest = forest
         self.stations = stations
         self.baseline = baseline or Baseline()
@@ -265,7 +265,7 @@ def create_scorer(mode: str, settings: ForestSettings, stations: tuple[str, ...]
     return (RowScorer if mode == "workshop" else WindowScorer).create(settings, stations)
 
 
-def model_bytes(baseline: Baseline, forest: Any) -> bytes:
+def model_bytes(baseline: Baseline, forest: krcf.RandomCutForest) -> bytes:
     """A scorer's bytes: the baseline and the forest (the module docstring gives the layout)."""
     head = json.dumps(baseline.to_json(), separators=(",", ":")).encode()
     return MODEL_MAGIC + struct.pack(">Q", len(head)) + head + bytes(forest.to_msgpack())
@@ -274,8 +274,6 @@ def model_bytes(baseline: Baseline, forest: Any) -> bytes:
 def load_scorer(mode: str, blob: bytes, stations: tuple[str, ...]) -> Scorer:
     """The scorer `to_bytes` wrote; bytes from before the baseline (the forest alone) load with an
     empty one. Raises ValueError (or KeyError, TypeError, struct.error) on bytes it cannot read."""
-    import krcf
-
     baseline = Baseline()
     if blob[: len(MODEL_MAGIC)] == MODEL_MAGIC:
         start = len(MODEL_MAGIC) + 8

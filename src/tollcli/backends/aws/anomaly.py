@@ -22,18 +22,23 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import ReadTimeoutError
+
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
 from tollcli.backends.aws.client import (
+    Result,
     error_code,
     is_missing,
     refused_for_good,
@@ -44,7 +49,7 @@ from tollcli.backends.aws.client import (
 )
 from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
-from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage
+from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage, build_lambda_package
 from tollcli.backends.aws.names import TAG_KEY
 from tollcli.backends.aws.packing import FLUSH_SECONDS, LineBuffer, PackedRecord, billed_bytes, cut_records
 from tollcli.backends.base import RecordSink
@@ -243,7 +248,7 @@ class AnomalyDeployer:
 
         wait_until(what, ready, sleep=self.sleep, timeout=self.wait_seconds, interval=interval, on_wait=announce)
 
-    def _retry_while_role_propagates(self, what: str, call: Callable[[], Any]) -> Any:
+    def _retry_while_role_propagates(self, what: str, call: Callable[[], Result]) -> Result:
         """New IAM roles take seconds to be usable by Lambda and Firehose: the client's retry."""
         try:
             return retry_while_role_propagates(
@@ -632,7 +637,7 @@ class AnomalyDeployer:
         elif kind == KIND_PACKAGE:  # the build folder under the home (wheels and zips)
             shutil.rmtree(name, ignore_errors=True)
 
-    def _wait_gone(self, what: str, describe: Callable[[], Any]) -> None:
+    def _wait_gone(self, what: str, describe: Callable[[], object]) -> None:
         def gone() -> bool:
             try:
                 describe()
@@ -658,10 +663,6 @@ def deploy_anomaly_app(
     on_event: EventCallback = lambda _m: None,
 ) -> AnomalyDeployment:
     """Check the input, build the function's package, then create or update the app."""
-    from dataclasses import replace
-
-    from tollcli.backends.aws.lambda_package import build_lambda_package
-
     config = replace(
         config.check(),
         threshold=check_threshold(config.threshold),
@@ -721,8 +722,6 @@ class KinesisSink(RecordSink):
         flush_seconds: float = FLUSH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        import random
-
         if not 1 <= record_bytes <= RECORD_MAX_BYTES:
             raise UsageError(f"a Kinesis record holds 1 to {RECORD_MAX_BYTES:,} bytes, not {record_bytes:,}")
         self.kinesis = kinesis
@@ -834,9 +833,6 @@ class KinesisSink(RecordSink):
 
 def _is_transient(exc: Exception) -> bool:
     """Connection resets and timeouts: worth a resend of the same entries."""
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import ReadTimeoutError
-
     return isinstance(exc, (BotoConnectionError, ReadTimeoutError))
 
 

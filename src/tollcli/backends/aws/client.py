@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import botocore
@@ -40,6 +40,9 @@ from botocore.exceptions import (
 
 from tollcli.backends.aws.names import TAG_KEY as TAG_KEY  # re-exported: tests and older callers
 from tollcli.errors import TollError, UsageError
+
+if TYPE_CHECKING:
+    from pyathena.cursor import Cursor
 
 # The oldest botocore whose service models take every parameter we send (pyproject.toml's boto3
 # floor is the boto3 of the same release): 1.35.23 (2024-09-19) added `Tags` to Lambda's
@@ -155,13 +158,16 @@ def role_not_ready(exc: BaseException) -> bool:
     )
 
 
+Result = TypeVar("Result")  # what a retried AWS call returns
+
+
 def retry_while_role_propagates(
-    call: Callable[[], Any],
+    call: Callable[[], Result],
     *,
     sleep: Callable[[float], None],
     on_retry: Callable[[int], None] | None = None,
     attempts: int = 12,
-) -> Any:
+) -> Result:
     """`call()`, retried (2, 4, ... 10 s apart, about 90 s in all) only while `role_not_ready`."""
     for attempt in range(attempts):
         try:
@@ -633,8 +639,9 @@ class AwsClient:
         """Run one statement through PyAthena: (columns, rows, bytes scanned). After `timeout`
         seconds, or on Ctrl-C, the query is stopped in Athena (StopQueryExecution), so a runaway
         query neither keeps scanning (and billing) nor keeps the terminal."""
+        # lazy: pyathena adds ~6 ms to the AWS backend's import (after boto3) and only `toll query` needs it
         from pyathena import connect
-        from pyathena.error import Error as AthenaError
+        from pyathena.error import Error as AthenaError  # lazy too: see the line above
 
         kwargs: dict[str, Any] = {
             "s3_staging_dir": staging_dir,
@@ -667,7 +674,7 @@ class AwsClient:
         return arns
 
 
-def _execute_within(cursor: Any, sql: str, timeout: float | None) -> None:
+def _execute_within(cursor: Cursor, sql: str, timeout: float | None) -> None:
     """`cursor.execute(sql)` (PyAthena polls until the query ends) on a worker thread, so that the
     main thread can stop the query in Athena when `timeout` runs out or on Ctrl-C."""
     outcome: dict[str, BaseException] = {}
@@ -695,7 +702,7 @@ def _execute_within(cursor: Any, sql: str, timeout: float | None) -> None:
         raise outcome["error"]
 
 
-def _stop_query(cursor: Any) -> None:
+def _stop_query(cursor: Cursor) -> None:
     """StopQueryExecution for the cursor's query, if it has started; a failure here changes nothing
     the user can act on (the workgroup's own scan limit still bounds the query)."""
     try:

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import boto3
+
 from tollcli.anomaly.alerts import WebhookNotifier
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.windows import ClosedWindow
@@ -234,11 +236,9 @@ _CLIENTS: dict[str, Any] = {}
 def _client(name: str) -> Any:
     """One boto3 client per cold start (the Lambda runtime provides boto3)."""
     if name not in _CLIENTS:
-        import boto3
-
         _CLIENTS[name] = boto3.client(name)
     return _CLIENTS[name]
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:  # context: the Lambda runtime's, unused
     return process(event, config=HandlerConfig.from_environ(), s3=_client("s3"), sns=_client("sns"))

@@ -25,13 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from string import Template
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
 from tollcli.backends.aws.client import AwsClient, error_code, error_message, tags_dict, tags_list
 from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.names import RESULTS_PREFIX, TAG_KEY
-from tollcli.backends.reports import EventCallback, QuickSightReport, ResourceStatus
+from tollcli.backends.reports import EventCallback, QuickSightReport, ResourceStatus, TeardownReport
 from tollcli.config import DATABASE_NAME, TABLE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
@@ -78,7 +79,7 @@ def analysis_url(region: str, analysis_id: str) -> str:
     return f"https://{region}.quicksight.aws.amazon.com/sn/analyses/{analysis_id}"
 
 
-def fill_template(name: str, **values: str) -> Any:
+def fill_template(name: str, **values: str) -> dict[str, Any]:
     """A shipped definition (templates/quicksight/<name>.json) with its placeholders filled."""
     return json.loads(Template(read_template("quicksight", f"{name}.json")).substitute(values))
 
@@ -302,8 +303,6 @@ class QuickSight:
         ]
         current = version["Document"]
         if isinstance(current, str):
-            from urllib.parse import unquote
-
             current = json.loads(unquote(current))
         if current == json.loads(document):
             return
@@ -551,7 +550,7 @@ def live_state_on_backend(ctx: AwsContext, resource: Resource) -> tuple[str, dic
     return _backend_quicksight(ctx, lambda _m: None).live_state(resource)
 
 
-def teardown_on_backend(ctx: AwsContext, report: Any, on_event: EventCallback) -> None:
+def teardown_on_backend(ctx: AwsContext, report: TeardownReport, on_event: EventCallback) -> None:
     """`toll teardown` on AWS: analysis, dataset, data source, grant; before the stack they read."""
     if not has_quicksight_resources(ctx.ledger):
         return

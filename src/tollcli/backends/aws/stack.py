@@ -23,10 +23,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tollcli.anomaly.app import AnomalyConfig
+from tollcli.backends.aws.anomaly import (
+    ANOMALY_KINDS,
+    AnomalyDeployer,
+    AnomalyTarget,
+    check_deploy_request,
+    deploy_on_backend,
+    live_state,
+    open_live_sink,
+    read_alerts_on_backend,
+    read_scores_on_backend,
+)
+from tollcli.backends.aws.anomaly import monthly_cost_usd as anomaly_cost
 from tollcli.backends.aws.client import AwsClient
 from tollcli.backends.aws.context import AwsContext
+from tollcli.backends.aws.firehose import FirehoseSink
 from tollcli.backends.aws.names import (
     ERRORS_PREFIX,
     KIND_BUCKET,
@@ -42,11 +56,13 @@ from tollcli.backends.aws.names import (
     TEARDOWN_ORDER,
 )
 from tollcli.backends.aws.packing import billed_bytes
+from tollcli.backends.aws.quicksight import check_user_arn, live_state_on_backend, publish_on_backend, teardown_on_backend
 from tollcli.backends.base import Backend, Capabilities, RecordSink
 from tollcli.backends.reports import (
     DeployReport,
     EventCallback,
     QueryResult,
+    QuickSightReport,
     ResourceStatus,
     SetupReport,
     StatusReport,
@@ -57,10 +73,8 @@ from tollcli.config import DATABASE_NAME, DEFAULT_BUFFER_SECONDS, STREAM_NAME, T
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.render import human_bytes
+from tollcli.skew import SKEW_KIND, skew_path
 from tollcli.state import Ledger, Resource
-
-if TYPE_CHECKING:
-    from tollcli.anomaly.app import AnomalyConfig
 
 BYTES_SCANNED_CUTOFF = 1024**3  # 1 GiB per query: at most half a cent
 STACK_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -232,8 +246,6 @@ class AwsBackend(Backend):
         report.unknown = self._unknown_tagged(aws, ledger, report.notes)
         report.monthly_cost_usd = round(stored_bytes / 1024**3 * S3_USD_PER_GB_MONTH, 4)
         if ledger.meta.get("anomaly_app"):  # the live stream's shard-hours (backends/aws/anomaly.py)
-            from tollcli.backends.aws.anomaly import monthly_cost_usd as anomaly_cost
-
             report.monthly_cost_usd = round(report.monthly_cost_usd + anomaly_cost(ledger), 4)
             report.notes.append("the anomaly app's Kinesis stream costs its shard-hours while it exists ($0.015/hour)")
         report.notes.append(
@@ -271,12 +283,8 @@ class AwsBackend(Backend):
             workgroup = aws.get_workgroup(name)
             return (workgroup["State"] if workgroup else "missing"), details
         if kind.startswith("quicksight-"):  # `toll dashboard --quicksight` (backends/aws/quicksight.py)
-            from tollcli.backends.aws.quicksight import live_state_on_backend
-
             return live_state_on_backend(self.context(ledger, check_account=False), resource)
         if kind.startswith("anomaly-"):  # `toll deploy` (backends/aws/anomaly.py)
-            from tollcli.backends.aws.anomaly import live_state
-
             return live_state(aws, resource, details)
         return "recorded", details  # kinds other commands add report themselves
 
@@ -341,8 +349,8 @@ class AwsBackend(Backend):
     def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """Files under the home that the ledger records (`toll skew`'s skew.json, the generator's
         event-time.json): not AWS's to delete."""
+        # lazy: tollcli.generator (the KDG with it) adds 10-15 ms to every AWS command and only teardown needs these two
         from tollcli.generator import EVENT_TIME_KIND, event_time_path
-        from tollcli.skew import SKEW_KIND, skew_path
 
         home_files = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}
         for resource in [r for r in ledger.resources if r.kind in home_files]:
@@ -353,14 +361,10 @@ class AwsBackend(Backend):
 
     def _teardown_quicksight(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The QuickSight analysis, dataset, data source and grant read this stack: they go first."""
-        from tollcli.backends.aws.quicksight import teardown_on_backend
-
         teardown_on_backend(self.context(ledger, check_account=False), report, on_event)
 
     def _teardown_anomaly_app(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The Section 2 app (`toll deploy`) sits on this stack: it goes first."""
-        from tollcli.backends.aws.anomaly import ANOMALY_KINDS, AnomalyDeployer, AnomalyTarget
-
         if not any(r.kind in ANOMALY_KINDS for r in ledger.resources):
             return
         bucket = ledger.find(KIND_BUCKET)
@@ -460,9 +464,6 @@ class AwsBackend(Backend):
         return float((stream.settings if stream else {}).get("buffering_seconds", DEFAULT_BUFFER_SECONDS))
 
     def open_sink(self, *, realtime: bool) -> RecordSink:
-        from tollcli.backends.aws.anomaly import open_live_sink
-        from tollcli.backends.aws.firehose import FirehoseSink
-
         ledger = self.require_ledger()
         aws = self.client_for(ledger)
         live = open_live_sink(self.context(ledger, check_account=False), realtime=realtime)  # after `toll deploy`
@@ -476,25 +477,17 @@ class AwsBackend(Backend):
 
     # the anomaly app (Section 2 on AWS, in backends/aws/anomaly.py) -------------------------------
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
-        from tollcli.backends.aws.anomaly import check_deploy_request, deploy_on_backend
-
         check_deploy_request(config, replay=replay)
         return deploy_on_backend(self.context(self.require_ledger()), config=config, on_event=on_event)
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
-        from tollcli.backends.aws.anomaly import read_alerts_on_backend
-
         return read_alerts_on_backend(self.context(self.require_ledger(), check_account=False), since=since)
 
     def read_scores(self, *, since: str | None = None) -> list[dict[str, Any]]:
-        from tollcli.backends.aws.anomaly import read_scores_on_backend
-
         return read_scores_on_backend(self.context(self.require_ledger(), check_account=False), since=since)
 
     # QuickSight (`toll dashboard --quicksight`, in backends/aws/quicksight.py) -------------------------
-    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> Any:
-        from tollcli.backends.aws.quicksight import check_user_arn, publish_on_backend
-
+    def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> QuickSightReport:
         if user_arn is not None:
             user_arn = check_user_arn(user_arn)
         return publish_on_backend(self.context(self.require_ledger()), user_arn=user_arn, on_event=on_event)
