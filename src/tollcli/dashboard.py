@@ -29,9 +29,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from tollcli.anomaly.alerts import usual_text
-from tollcli.anomaly.app import DEFAULT_THRESHOLD
-from tollcli.anomaly.rcf import WARMING_UP
-from tollcli.config import TABLE_NAME
+from tollcli.config import DEFAULT_THRESHOLD, TABLE_NAME, WARMING_UP
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.state import atomic_write_bytes

@@ -74,7 +74,7 @@ from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.render import human_bytes
 from tollcli.skew import SKEW_KIND, skew_path
-from tollcli.state import Ledger, Resource
+from tollcli.state import EVENT_TIME_KIND, Ledger, Resource, event_time_path
 
 BYTES_SCANNED_CUTOFF = 1024**3  # 1 GiB per query: at most half a cent
 STACK_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -349,8 +349,6 @@ class AwsBackend(Backend):
     def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """Files under the home that the ledger records (`toll skew`'s skew.json, the generator's
         event-time.json): not AWS's to delete."""
-        # lazy: tollcli.generator (the KDG with it) adds 10-15 ms to every AWS command and only teardown needs these two
-        from tollcli.generator import EVENT_TIME_KIND, event_time_path
 
         home_files = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}
         for resource in [r for r in ledger.resources if r.kind in home_files]:
