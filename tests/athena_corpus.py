@@ -646,7 +646,7 @@ UNSUPPORTED: dict[str, str] = {
 
 def answer_all(home: Path) -> dict[str, Any]:
     """Every corpus query and every declared-unsupported one on the local engine, as Athena prints them."""
-    from tollcli.athena_sql import athena_rows
+    from tollcli.athena_values import athena_rows
     from tollcli.backends.local import LocalBackend
     from tollcli.config import Settings
     from tollcli.errors import TollError, UsageError

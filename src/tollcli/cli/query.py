@@ -239,7 +239,7 @@ def sql_command(
     timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
-    from tollcli.athena_sql import athena_csv, athena_json, athena_rows  # lazy: ~13 ms to import; keeps `toll --help` fast
+    from tollcli.athena_values import athena_csv, athena_json, athena_rows  # lazy: ~13 ms to import; keeps `toll --help` fast
 
     app = app_context(ctx)
     set_timeout(app, timeout)

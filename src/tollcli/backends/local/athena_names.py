@@ -1,9 +1,9 @@
 """What both halves of the local Athena dialect share: the refusal's wording, Trino's function
 names, the catalog a query is translated against, and an error's first line.
 
-`athena_sql` (caches, SHOW/DESCRIBE, DuckDB's errors, Athena's printing) and `athena_translate`
-(sqlglot) both import this module, and `athena_translate` imports nothing of `athena_sql`: so
-`athena_sql`'s one lazy import of the translator (on a cache miss) makes no import cycle.
+`athena` (caches, SHOW/DESCRIBE, DuckDB's errors) and `athena_translate` (sqlglot) both import
+this module, and `athena_translate` imports nothing of `athena`: so `athena`'s one lazy import of
+the translator (on a cache miss) makes no import cycle.
 """
 
 from __future__ import annotations

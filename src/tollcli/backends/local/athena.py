@@ -1,4 +1,4 @@
-"""Athena's SQL dialect on the local engine: translation to DuckDB, Athena's metadata statements, Athena's printing.
+"""The local backend's Athena dialect: translation to DuckDB, and Athena's metadata statements.
 
     translate(sql, catalog)          Athena (Trino) SQL -> a `Translation`
         .metadata is set             SHOW ... / DESCRIBE: answered from the catalog (`answer_metadata`), no DuckDB
@@ -11,7 +11,8 @@ differently from Trino (see its `_REWRITES`), names unnamed result columns `_col
 Trino does, and writes DuckDB's dialect. Results are cached per (SQL, catalog) in the process and,
 with `cache_dir`, on disk; `athena_translate` (and sqlglot with it) is imported only on a miss, so a
 `toll query` process that finds its SQL there never imports sqlglot (65-80 ms saved).
-What both halves share (`UNSUPPORTED`, Trino's function names, `Catalog`) is in `athena_dialect`.
+What both halves share (`UNSUPPORTED`, Trino's function names, `Catalog`) is in `athena_names`;
+how values print as Athena prints them is shared by both backends (`tollcli.athena_values`).
 
 What sqlglot does not cover is done by the macros `SESSION_STATEMENTS` defines in every local
 connection (they also pin the session time zone to UTC, Athena's, whatever `TZ` says).
@@ -48,21 +49,18 @@ small sets and within its 2.3% standard error of the exact count on large ones).
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import importlib.metadata
 import json
-import math
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tollcli.athena_dialect import NON_UTC_ISO8601, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
+from tollcli.backends.local.athena_names import NON_UTC_ISO8601, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
 from tollcli.errors import UsageError
 from tollcli.state import atomic_write_json
 
@@ -149,7 +147,7 @@ _MEMORY: OrderedDict[tuple[str, Catalog], Translation] = OrderedDict()
 DISK_CACHE_NAME = "translations.json"
 DISK_CACHE_ENTRIES = 200
 # The modules whose code a cached translation depends on (athena_translate is imported only on a cache miss).
-TRANSLATION_SOURCES = ("athena_sql.py", "athena_dialect.py", "athena_translate.py")
+TRANSLATION_SOURCES = ("athena.py", "athena_names.py", "athena_translate.py")
 
 
 def _disk_key(sql: str, catalog: Catalog) -> str:
@@ -214,7 +212,7 @@ def _translate_uncached(sql: str, catalog: Catalog) -> Translation:
         return Translation(sql=text)  # not a query: the read-only guard refuses it in its own words
     # lazy: athena_translate imports sqlglot, 65-80 ms on top of the local engine's imports; a process whose
     # SQL is in the disk cache never loads it
-    from tollcli.athena_translate import to_duckdb
+    from tollcli.backends.local.athena_translate import to_duckdb
 
     return Translation(sql=prefix + to_duckdb(_backticks_to_quotes(query), catalog))
 
@@ -393,86 +391,3 @@ def answer_metadata(
         "  'delimiter'=',')",
     ]
     return ["createtab_stmt"], [(line,) for line in lines]
-
-
-# ---------------------------------------------------------------------------------------------
-# printing values as Athena does
-
-
-def athena_text(value: object) -> str | None:
-    """A value as Athena's console and result CSV print it; None stays None (NULL)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        text = value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
-        if value.tzinfo is not None:
-            offset = value.utcoffset()
-            text += " UTC" if not offset else " " + value.strftime("%z")[:3] + ":" + value.strftime("%z")[3:]
-        return text
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
-    if isinstance(value, float):
-        return java_double(value)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_nested(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_nested(k)}={_nested(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return " ".join(f"{b:02x}" for b in bytes(value))
-    return str(value)
-
-
-def _nested(value: object) -> str:
-    text = athena_text(value)
-    return "null" if text is None else text
-
-
-def java_double(value: float) -> str:
-    """Java's Double.toString, which Athena prints doubles with: 1.0, 20.345, 1.0E7, NaN, Infinity."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "-0.0" if math.copysign(1, value) < 0 else "0.0"
-    if 1e-3 <= abs(value) < 1e7:
-        text = repr(value)
-        return text if "." in text or "e" in text else text + ".0"
-    sign, digits, exponent = Decimal(repr(value)).as_tuple()
-    shown = "".join(map(str, digits)).rstrip("0") or "0"
-    power = len(digits) - 1 + int(exponent)
-    return ("-" if sign else "") + shown[0] + "." + (shown[1:] or "0") + f"E{power}"
-
-
-def athena_json(value: object) -> Any:
-    """A value for `--format json`: numbers and booleans stay JSON's, arrays and maps nest, the rest as Athena prints it."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else java_double(value)
-    if isinstance(value, (list, tuple)):
-        return [athena_json(v) for v in value]
-    if isinstance(value, dict):
-        return {_nested(k): athena_json(v) for k, v in value.items()}
-    return athena_text(value)
-
-
-def athena_rows(rows: Iterable[Sequence[object]]) -> list[tuple[str | None, ...]]:
-    return [tuple(athena_text(v) for v in row) for row in rows]
-
-
-def athena_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Athena's result CSV: every value quoted, NULL an empty unquoted field, so '' and NULL differ."""
-
-    def field(text: str | None) -> str:
-        return "" if text is None else '"' + text.replace('"', '""') + '"'
-
-    lines = [",".join(field(c) for c in columns)]
-    lines += [",".join(field(athena_text(v)) for v in row) for row in rows]
-    return "\n".join(lines) + "\n"
