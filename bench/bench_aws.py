@@ -61,7 +61,7 @@ def records(count: int, offset: int = 0) -> list[bytes]:
 
 
 def run_sink(backend: object, lines: list[bytes], workers: int, record_bytes: int) -> tuple[float, int, int, int, int]:
-    from tollcli.backends.aws.firehose import FirehoseSink
+    from tollcli.backends.aws.sinks import FirehoseSink
 
     aws = backend.client_for(None)  # type: ignore[attr-defined]
     sink = FirehoseSink(aws, "toll-data-stream", realtime=False, workers=workers, record_bytes=record_bytes)

@@ -14,7 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tollcli.backends.aws.anomaly import PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_COUNT, KinesisSink, read_alerts, read_scores
+from tollcli.backends.aws.anomaly import read_alerts, read_scores
+from tollcli.backends.aws.sinks import PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_COUNT, KinesisSink
 from tollcli.errors import TollError
 from tollcli.records import RecordChunk
 

@@ -238,17 +238,17 @@ def test_the_cheap_readme_commands_run_as_written(tmp_path: Path, runner: CliRun
 # --- what the README says of the AWS sink is what the code does ---------------------------------
 def test_the_readme_describes_the_firehose_sink_as_it_packs_and_batches() -> None:
     """Issue 16 packed many lines into each Firehose record; the README must not say a line per record."""
-    from tollcli.backends.aws import firehose, packing
+    from tollcli.backends.aws import packing, sinks
 
     text = readme_text()
     start = text.index("`toll generate` then ")
     paragraph = " ".join(text[start : text.index("\n\n", start)].split())
     assert "many newline-terminated lines into each Firehose record" in paragraph
-    assert f"up to {firehose.RECORD_MAX_BYTES // 1024:,} KiB" in paragraph
+    assert f"up to {sinks.RECORD_MAX_BYTES // 1024:,} KiB" in paragraph
     assert f"rounded up to {packing.FIREHOSE_BILLING_BYTES // 1024} KB" in paragraph
-    limits = f"{firehose.BATCH_MAX_RECORDS} records / {firehose.BATCH_MAX_BYTES // 2**20} MiB at most"
-    workers = inspect.signature(firehose.FirehoseSink).parameters["workers"].default
+    limits = f"{sinks.BATCH_MAX_RECORDS} records / {sinks.BATCH_MAX_BYTES // 2**20} MiB at most"
+    workers = inspect.signature(sinks.FirehoseSink).parameters["workers"].default
     assert f"`PutRecordBatch` calls ({limits}, {workers} in flight" in paragraph
     assert f"at least once a {'second' if packing.FLUSH_SECONDS == 1 else packing.FLUSH_SECONDS}" in paragraph
-    attempts = inspect.signature(firehose.FirehoseSink).parameters["max_attempts"].default
+    attempts = inspect.signature(sinks.FirehoseSink).parameters["max_attempts"].default
     assert f"after {attempts} attempts" in paragraph and "exactly the records that failed" in paragraph

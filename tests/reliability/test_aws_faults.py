@@ -39,7 +39,7 @@ from moto.core.models import botocore_stubber
 import iam_lint
 import tollcli.backends.aws.stack
 from tollcli.backends.aws.client import AwsClient
-from tollcli.backends.aws.firehose import FirehoseSink
+from tollcli.backends.aws.sinks import FirehoseSink
 from tollcli.errors import TollError
 from tollcli.records import RecordChunk
 from tollcli.state import Ledger

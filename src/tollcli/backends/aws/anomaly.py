@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
 import time
@@ -32,18 +31,12 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from botocore.exceptions import ReadTimeoutError
-
 from tollcli.anomaly.alerts import check_threshold
 from tollcli.anomaly.app import DEFAULT_THRESHOLD, SCORE_COLUMNS, AnomalyConfig
 from tollcli.backends.aws.client import (
     Result,
-    error_code,
     is_missing,
-    refused_for_good,
     retry_while_role_propagates,
-    stopped_with_count,
     translate_error,
     wait_until,
 )
@@ -51,13 +44,11 @@ from tollcli.backends.aws.context import AwsContext
 from tollcli.backends.aws.lambda_handler import ALERTS_PREFIX, CONFIG_VARIABLE, SCORES_PREFIX
 from tollcli.backends.aws.lambda_package import HANDLER, LAMBDA_RUNTIME, LambdaPackage, build_lambda_package
 from tollcli.backends.aws.names import TAG_KEY
-from tollcli.backends.aws.packing import FLUSH_SECONDS, LineBuffer, PackedRecord, billed_bytes, cut_records
-from tollcli.backends.base import RecordSink
-from tollcli.backends.reports import DeployReport, EventCallback, SinkStats
+from tollcli.backends.aws.sinks import KinesisSink
+from tollcli.backends.reports import DeployReport, EventCallback
 from tollcli.config import DATABASE_NAME
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
-from tollcli.records import RecordChunk
 from tollcli.state import Ledger, Resource
 
 TUMBLING_WINDOW_SECONDS = 10
@@ -679,163 +670,6 @@ def deploy_anomaly_app(
 
 
 # --- the live record stream as a sink for `toll generate` ---------------------------------------
-PUT_RECORDS_MAX_COUNT = 500
-PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # data and partition keys, per call
-RECORD_MAX_BYTES = 1024 * 1024
-PACKED_RECORD_BYTES = 1000 * 1024  # also within Firehose's record limit, for the stream's delivery stream
-RETRYABLE_CALL_ERRORS = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "LimitExceededException",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "KMSThrottlingException",
-}
-
-
-class KinesisSink(RecordSink):
-    """`PutRecords` to the live stream: at most 500 records and 5 MiB a call; resends exactly
-    the entries that failed (and whole calls that were throttled) with backoff and jitter.
-
-    Lines are packed many to a Kinesis record (up to `record_bytes`, 1,000 KiB: see `packing`),
-    since Kinesis bills 25 KB PUT units and the stream's delivery stream bills each record rounded
-    up to 5 KB; the Lambda handler and Firehose both read a record's lines as sent. Live runs
-    (`realtime`) send what waited `flush_seconds`; backfills send full calls.
-
-    Entries still refused after `max_attempts`, or a call that resending cannot fix (expired
-    credentials, a missing stream), stop the sink, as `FirehoseSink` does: nothing more is sent and
-    one `TollError` (exit 1: records were already sent) names the problem and how many records
-    Kinesis accepted. A run never goes on dropping records."""
-
-    def __init__(
-        self,
-        kinesis: Any,
-        stream: str,
-        *,
-        realtime: bool = True,
-        max_attempts: int = 8,
-        base_delay: float = 0.1,
-        max_delay: float = 5.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] | None = None,
-        record_bytes: int = PACKED_RECORD_BYTES,
-        flush_seconds: float = FLUSH_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if not 1 <= record_bytes <= RECORD_MAX_BYTES:
-            raise UsageError(f"a Kinesis record holds 1 to {RECORD_MAX_BYTES:,} bytes, not {record_bytes:,}")
-        self.kinesis = kinesis
-        self.stream = stream
-        self.realtime = realtime
-        self.record_bytes = record_bytes
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.sleep = sleep
-        self.jitter = jitter or random.random
-        self._stats = SinkStats()
-        ready = min(PUT_RECORDS_MAX_BYTES // 2, PUT_RECORDS_MAX_COUNT * record_bytes)
-        self._pending = LineBuffer(ready_bytes=ready, flush_seconds=flush_seconds, clock=clock)
-        self._sequence = 0
-        self._received = 0
-        self._closed = False
-
-    @property
-    def stats(self) -> SinkStats:
-        return self._stats
-
-    def write(self, chunk: RecordChunk) -> None:
-        if self._closed:
-            raise TollError(f"the sink to the Kinesis stream {self.stream} is closed")
-        if len(chunk.lines) > RECORD_MAX_BYTES:  # only then can one line be over the limit
-            for line in chunk.split_records():
-                if len(line) > RECORD_MAX_BYTES:
-                    raise UsageError(f"a record of {len(line)} bytes is over Kinesis's 1 MiB limit")
-        self._pending.add(chunk.lines, chunk.count)
-        self._received += chunk.count
-        if self._pending.full() or (self.realtime and self._pending.aged()):
-            self.flush()
-
-    def flush(self) -> None:
-        if not len(self._pending):
-            return
-        for batch in self._batches(cut_records(self._pending.take(), self.record_bytes)):
-            self._send(batch)
-
-    def close(self) -> None:
-        if not self._closed:
-            self.flush()
-            self._closed = True
-
-    def _entry(self, data: bytes) -> dict[str, Any]:
-        self._sequence += 1
-        return {"Data": data, "PartitionKey": str(self._sequence % 1024)}
-
-    def _batches(self, records: list[PackedRecord]) -> list[list[tuple[dict[str, Any], int]]]:
-        """(entry, lines in it) per PutRecords call: <= 500 entries and <= 5 MiB, order kept."""
-        batches: list[list[tuple[dict[str, Any], int]]] = []
-        current: list[tuple[dict[str, Any], int]] = []
-        size = 0
-        for record in records:
-            entry = self._entry(record.data)
-            entry_size = len(record.data) + len(entry["PartitionKey"])
-            if current and (len(current) == PUT_RECORDS_MAX_COUNT or size + entry_size > PUT_RECORDS_MAX_BYTES):
-                batches.append(current)
-                current, size = [], 0
-            current.append((entry, record.lines))
-            size += entry_size
-        if current:
-            batches.append(current)
-        return batches
-
-    def _backoff(self, attempt: int) -> None:
-        self.sleep(min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + self.jitter() / 2))
-
-    def _send(self, entries: list[tuple[dict[str, Any], int]]) -> None:
-        reason = ""
-        for attempt in range(self.max_attempts):
-            self._stats.api_calls += 1
-            try:
-                response = self.kinesis.put_records(StreamName=self.stream, Records=[entry for entry, _ in entries])
-            except Exception as exc:
-                if error_code(exc) not in RETRYABLE_CALL_ERRORS and not _is_transient(exc):
-                    self._stats.failed += sum(lines for _, lines in entries)
-                    raise self._stop(translate_error(exc, f"write to the Kinesis stream {self.stream}")) from None
-                failed, reason = entries, error_code(exc) or type(exc).__name__
-            else:
-                results = response.get("Records", [])
-                failed = [item for item, result in zip(entries, results) if result.get("ErrorCode")]
-                reason = next((str(result["ErrorCode"]) for result in results if result.get("ErrorCode")), "")
-                delivered = [item for item, result in zip(entries, results) if not result.get("ErrorCode")]
-                self._stats.accepted += sum(lines for _, lines in delivered)
-                self._stats.stream_records += len(delivered)
-                # the stream's delivery stream bills the same records, each rounded up to 5 KB
-                self._stats.billed_bytes += sum(billed_bytes(len(entry["Data"])) for entry, _ in delivered)
-            if not failed:
-                return
-            if attempt == self.max_attempts - 1:
-                break
-            self._stats.retried += sum(lines for _, lines in failed)
-            entries = failed
-            self._backoff(attempt)
-        lines = sum(lines for _, lines in entries)
-        self._stats.failed += lines
-        raise self._stop(refused_for_good("Kinesis", lines, self.max_attempts, reason))
-
-    def _stop(self, error: TollError) -> TollError:
-        """Send nothing more; the error, with what was delivered (exit 1: records were sent)."""
-        self._closed = True
-        self._pending.clear()
-        return stopped_with_count(
-            error, accepted=self._stats.accepted, received=self._received, destination=f"the Kinesis stream {self.stream}"
-        )
-
-
-def _is_transient(exc: Exception) -> bool:
-    """Connection resets and timeouts: worth a resend of the same entries."""
-    return isinstance(exc, (BotoConnectionError, ReadTimeoutError))
-
-
 # --- reading what the function wrote, for `toll alerts` ---------------------------------------------
 def read_windows(s3: Any, bucket: str, prefix: str, *, since_key: str | None = None) -> list[dict[str, Any]]:
     """Every JSON line under `prefix`, oldest window first (keys sort by window start)."""

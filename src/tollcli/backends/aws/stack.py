@@ -40,7 +40,6 @@ from tollcli.backends.aws.anomaly import (
 from tollcli.backends.aws.anomaly import monthly_cost_usd as anomaly_cost
 from tollcli.backends.aws.client import AwsClient
 from tollcli.backends.aws.context import AwsContext
-from tollcli.backends.aws.firehose import FirehoseSink
 from tollcli.backends.aws.names import (
     ERRORS_PREFIX,
     KIND_BUCKET,
@@ -57,6 +56,7 @@ from tollcli.backends.aws.names import (
 )
 from tollcli.backends.aws.packing import billed_bytes
 from tollcli.backends.aws.quicksight import check_user_arn, live_state_on_backend, publish_on_backend, teardown_on_backend
+from tollcli.backends.aws.sinks import FirehoseSink
 from tollcli.backends.base import Backend, Capabilities, RecordSink
 from tollcli.backends.reports import (
     DeployReport,
