@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from tollcli.backends.aws.client import AwsClient, RetryableError
 from tollcli.backends.aws.packing import PackedRecord, billed_bytes, cut_records
-from tollcli.backends.aws.sinks import BATCH_MAX_BYTES, RECORD_MAX_BYTES, FirehoseSink, plan_batches
+from tollcli.backends.aws.sinks import BATCH_MAX_BYTES, RECORD_MAX_BYTES, Backoff, FirehoseSink, plan_batches
 from tollcli.backends.aws.stack import KIND_BUCKET, AwsBackend
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
@@ -228,7 +228,7 @@ def test_generate_exits_1_when_records_fail(
         return ["InternalFailure"] * len(records)
 
     monkeypatch.setattr(AwsClient, "put_record_batch", refuse_all)
-    monkeypatch.setattr(FirehoseSink, "_backoff", lambda self, attempt: None)
+    monkeypatch.setattr(Backoff, "wait", lambda self, attempt: None)
     result = toll("generate", "--count", "50", "--backfill")
     assert result.exit_code == 1, result.output
     assert "refused 50 records 8 times in a row (InternalFailure)" in result.stderr

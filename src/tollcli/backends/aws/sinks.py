@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -75,6 +76,23 @@ def plan_batches(records: list[PackedRecord]) -> list[list[PackedRecord]]:
     return batches
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """How both sinks resend what was refused: at most `max_attempts` tries, waiting exponentially
+    longer between them (capped at `max_delay`), half the delay plus a random half (jitter), so
+    that many writers do not retry in step. `sleep` and `jitter` are injected: tests run instantly."""
+
+    max_attempts: int = 8
+    base_delay: float = 0.1
+    max_delay: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+
+    def wait(self, attempt: int) -> None:
+        delay = min(self.max_delay, self.base_delay * 2**attempt)
+        self.sleep(delay * (0.5 + 0.5 * self.jitter()))
+
+
 class FirehoseSink(RecordSink):
     """Sends records to one delivery stream; see the module docstring."""
 
@@ -101,11 +119,7 @@ class FirehoseSink(RecordSink):
         self.record_bytes = record_bytes
         self.stream = stream
         self.realtime = realtime
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.sleep = sleep
-        self.jitter = jitter
+        self.backoff = Backoff(max_attempts, base_delay, max_delay, sleep, jitter)
         self.workers = max(1, workers)
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="firehose")
         self._in_flight: deque[Future[None]] = deque()
@@ -195,15 +209,10 @@ class FirehoseSink(RecordSink):
         self._pool.shutdown(wait=True, cancel_futures=True)
         return stopped_with_count(exc, accepted=self.stats.accepted, received=self._received, destination=self.stream)
 
-    def _backoff(self, attempt: int) -> None:
-        """Exponential backoff with jitter: half the capped delay plus a random half."""
-        delay = min(self.max_delay, self.base_delay * 2**attempt)
-        self.sleep(delay * (0.5 + 0.5 * self.jitter()))
-
     def _send(self, records: list[PackedRecord]) -> None:
         """Deliver one batch; resend exactly the failed entries until none is left or attempts run out."""
         reason = ""
-        for attempt in range(self.max_attempts):
+        for attempt in range(self.backoff.max_attempts):
             if self._stopping.is_set():  # another batch failed for good: this one is not sent
                 return
             with self._lock:
@@ -227,17 +236,17 @@ class FirehoseSink(RecordSink):
                     self._stats.billed_bytes += sum(billed_bytes(len(r.data), FIREHOSE_BILLING_BYTES) for r in delivered)
             if not failed:
                 return
-            if attempt == self.max_attempts - 1:
+            if attempt == self.backoff.max_attempts - 1:
                 break
             with self._lock:
                 self._stats.retried += sum(r.lines for r in failed)
             records = failed
-            self._backoff(attempt)
+            self.backoff.wait(attempt)
         lines = sum(r.lines for r in records)
         with self._lock:
             self._stats.failed += lines
         self._stopping.set()
-        raise refused_for_good("Firehose", lines, self.max_attempts, reason)
+        raise refused_for_good("Firehose", lines, self.backoff.max_attempts, reason)
 
 
 # --- Kinesis: the live stream the anomaly app reads ---------------------------------------------
@@ -290,11 +299,7 @@ class KinesisSink(RecordSink):
         self.stream = stream
         self.realtime = realtime
         self.record_bytes = record_bytes
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.sleep = sleep
-        self.jitter = jitter or random.random
+        self.backoff = Backoff(max_attempts, base_delay, max_delay, sleep, jitter or random.random)
         self._stats = SinkStats()
         ready = min(PUT_RECORDS_MAX_BYTES // 2, PUT_RECORDS_MAX_COUNT * record_bytes)
         self._pending = LineBuffer(ready_bytes=ready, flush_seconds=flush_seconds, clock=clock)
@@ -350,12 +355,9 @@ class KinesisSink(RecordSink):
             batches.append(current)
         return batches
 
-    def _backoff(self, attempt: int) -> None:
-        self.sleep(min(self.max_delay, self.base_delay * 2**attempt) * (0.5 + self.jitter() / 2))
-
     def _send(self, entries: list[tuple[dict[str, Any], int]]) -> None:
         reason = ""
-        for attempt in range(self.max_attempts):
+        for attempt in range(self.backoff.max_attempts):
             self._stats.api_calls += 1
             try:
                 response = self.kinesis.put_records(StreamName=self.stream, Records=[entry for entry, _ in entries])
@@ -375,14 +377,14 @@ class KinesisSink(RecordSink):
                 self._stats.billed_bytes += sum(billed_bytes(len(entry["Data"])) for entry, _ in delivered)
             if not failed:
                 return
-            if attempt == self.max_attempts - 1:
+            if attempt == self.backoff.max_attempts - 1:
                 break
             self._stats.retried += sum(lines for _, lines in failed)
             entries = failed
-            self._backoff(attempt)
+            self.backoff.wait(attempt)
         lines = sum(lines for _, lines in entries)
         self._stats.failed += lines
-        raise self._stop(refused_for_good("Kinesis", lines, self.max_attempts, reason))
+        raise self._stop(refused_for_good("Kinesis", lines, self.backoff.max_attempts, reason))
 
     def _stop(self, error: TollError) -> TollError:
         """Send nothing more; the error, with what was delivered (exit 1: records were sent)."""
