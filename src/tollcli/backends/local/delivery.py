@@ -9,7 +9,7 @@ a background thread so generation and disk work overlap; `stats.accepted` counts
 renamed objects. Like Firehose, it stores exactly the bytes it was sent and adds no delimiter.
 
 With `delivered_log` set (the local backend sets it), each object whose every line is a good row
-of the toll table (`well_formed_rows`: what `queries.valid_row_sql` would keep) is recorded there
+of the toll table (`well_formed_rows`: what `engine.valid_row_sql` would keep) is recorded there
 once it is in place: its path, size, modification time and rows, one JSON line appended. The local
 query engine trusts those objects and checks only objects that came from elsewhere.
 """
@@ -59,7 +59,7 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 def well_formed_rows(data: bytes) -> int | None:
     """How many rows `data` holds if every line is `date,toll,user` with three non-empty fields and a
-    valid ISO-8601 UTC date (a row `queries.valid_row_sql` keeps); None if any line is not, or if
+    valid ISO-8601 UTC date (a row `engine.valid_row_sql` keeps); None if any line is not, or if
     the dates have a layout this check does not know (the query engine then checks the object)."""
     if not data or not data.endswith(b"\n"):
         return None
