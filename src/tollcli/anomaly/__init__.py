@@ -9,7 +9,8 @@
 
 `app.AnomalyApp` is pure (no files, network, Typer, boto3 or DuckDB): `process(times, stations)`
 returns scored windows and `state_bytes()` / `from_state_bytes()` carry it between runs.
-`local` persists it under `<home>/anomaly/` for the local backend.
+The local backend's feed (`backends/local/anomaly_feed.py`) keeps it under `<home>/anomaly/`; on AWS the
+Lambda function (`backends/aws/lambda_handler.py`) keeps it in the bucket.
 """
 
 from tollcli.anomaly.app import SCORE_COLUMNS, AnomalyApp, AnomalyConfig, ScoredWindow

@@ -1,9 +1,12 @@
 """The AWS backend, one package; the only part of tollcli that imports boto3/botocore.
 
-    client          every AWS call: error translation, retries, throttling, propagation waits
+    client          the AWS session: typed calls, error translation, retries, throttling, waits
+    names           the stack's names and tag key; context: `AwsContext`, what each component is handed
     stack           AwsBackend: Section 1 setup (plan, act, record in the ledger), status, teardown
-    firehose        FirehoseSink: `toll generate` -> PutRecordBatch (partial failures resent)
-    anomaly         Section 2: Kinesis stream, Lambda, SNS, the KDS-sourced delivery stream; KinesisSink
+    sinks           what `toll generate` writes to: FirehoseSink (PutRecordBatch) and, after
+                    `toll deploy`, KinesisSink (PutRecords); both resend exactly what was refused
+    packing         many lines to a record, as the services bill them
+    anomaly         Section 2: Kinesis stream, Lambda, SNS, the stream's delivery stream
     quicksight      `toll dashboard --quicksight`: data source, dataset, analysis, dashboard
     lambda_handler  the function's entry point (runs the shared anomaly core on Kinesis batches)
     lambda_package  builds the function's zip (our code plus Linux wheels fetched by pip)
