@@ -88,3 +88,17 @@ def test_the_event_time_names_are_still_importable_from_the_generator() -> None:
 
     assert (generator.EVENT_TIME_KIND, generator.EVENT_TIME_FILE) == (state.EVENT_TIME_KIND, state.EVENT_TIME_FILE)
     assert generator.event_time_path is state.event_time_path and generator.read_last_event is state.read_last_event
+
+
+def test_a_typer_without_the_patched_method_still_runs_every_command(home: Path) -> None:
+    """The `<bool>` fix patches a method Typer does not document; a release without it must not stop toll."""
+    script = (
+        "import runpy, sys\n"
+        "import typer.core\n"
+        "del typer.core.TyperOption.display_type_rich\n"
+        "sys.argv = ['toll', '--home', sys.argv[1], 'generate', '--help']\n"
+        "runpy.run_module('tollcli', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--rate" in done.stdout and "Traceback" not in done.stderr

@@ -34,17 +34,22 @@ if TYPE_CHECKING:
 # The one place tollcli changes Typer's behaviour: Typer 0.29's help shows a flag's type (`--yes -y <bool>`)
 # as if it took a value (`--yes true` is refused). Our own flags could pass metavar="", but --help and
 # --install-completion are made by Typer itself, so the fix is made where Typer renders an option's type.
-# A flag shows no type. (test_newcomer checks every command's help for `<bool>`.)
-_typer_display_type_rich = TyperOption.display_type_rich
+# A flag shows no type. (test_newcomer checks every command's help for `<bool>`.) The method is not part of
+# Typer's documented API: a release without it leaves the help as Typer draws it, and every command still runs.
+_typer_display_type_rich: Callable[[TyperOption, ClickContext], str | None] | None = getattr(
+    TyperOption, "display_type_rich", None
+)
 
 
 def _display_type_rich(self: TyperOption, ctx: ClickContext) -> str | None:
     if getattr(self, "is_flag", False) and self.metavar is None:
         return None
+    assert _typer_display_type_rich is not None  # (only installed when it exists)
     return _typer_display_type_rich(self, ctx)
 
 
-TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign]
+if _typer_display_type_rich is not None:
+    TyperOption.display_type_rich = _display_type_rich  # type: ignore[method-assign]
 
 T = TypeVar("T")
 
