@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from tollcli.backends.local.athena import SESSION_STATEMENTS
+from tollcli.backends.local.dialect import SESSION_STATEMENTS
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tollcli.backends.local import LocalBackend, athena
+from tollcli.backends.local import LocalBackend, dialect
 from tollcli.backends.local.compact import compact
 from tollcli.backends.local.delivery import LocalDeliveryStream
 from tollcli.backends.local.engine import csv_reader_sql, ddl_columns, local_catalog
@@ -166,12 +166,12 @@ def translation_cost(backend: LocalBackend) -> tuple[float, float]:
     catalog = local_catalog(backend)
 
     def uncached() -> None:
-        athena._MEMORY.clear()
-        athena.translate(sql, catalog)  # no cache_dir: sqlglot every time
+        dialect._MEMORY.clear()
+        dialect.translate(sql, catalog)  # no cache_dir: sqlglot every time
 
     cold = median_time(uncached, 5)
-    athena.translate(sql, catalog)
-    warm = median_time(lambda: athena.translate(sql, catalog), 50)
+    dialect.translate(sql, catalog)
+    warm = median_time(lambda: dialect.translate(sql, catalog), 50)
     return cold, warm
 
 

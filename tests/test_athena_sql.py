@@ -16,8 +16,8 @@ import pytest
 
 from test_queries import make_records, set_up_home, write_objects
 from tollcli.athena_values import java_double
-from tollcli.backends.local.athena import Catalog, translate
-from tollcli.backends.local.athena_translate import joda_to_strftime
+from tollcli.backends.local.dialect import Catalog, translate
+from tollcli.backends.local.dialect_rewrites import joda_to_strftime
 from tollcli.errors import UsageError
 
 LINES_SQL = (
@@ -187,20 +187,20 @@ def _imports(path: Path, *, top_level_only: bool) -> set[str]:
 
 def test_only_the_translator_imports_sqlglot_and_it_imports_nothing_back() -> None:
     """What lets a cached query skip sqlglot (the test above) without an import cycle: athena and
-    athena_names never import sqlglot; athena_translate imports it at its top and takes what it shares
-    from athena_names, never from athena, which imports the translator only inside a function."""
-    import tollcli.backends.local.athena
+    dialect_names never import sqlglot; dialect_rewrites imports it at its top and takes what it shares
+    from dialect_names, never from athena, which imports the translator only inside a function."""
+    import tollcli.backends.local.dialect
 
-    folder = Path(tollcli.backends.local.athena.__file__).parent
-    front, shared, translator = (folder / f"{name}.py" for name in ("athena", "athena_names", "athena_translate"))
+    folder = Path(tollcli.backends.local.dialect.__file__).parent
+    front, shared, translator = (folder / f"{name}.py" for name in ("dialect", "dialect_names", "dialect_rewrites"))
     for light in (front, shared):
         assert not {m for m in _imports(light, top_level_only=False) if m.split(".")[0] == "sqlglot"}, light.name
     front_anywhere = _imports(front, top_level_only=False)
-    assert "tollcli.backends.local.athena_translate" in front_anywhere - _imports(front, top_level_only=True)
+    assert "tollcli.backends.local.dialect_rewrites" in front_anywhere - _imports(front, top_level_only=True)
     assert "sqlglot" in _imports(translator, top_level_only=True)
     translator_anywhere = _imports(translator, top_level_only=False)
-    assert "tollcli.backends.local.athena_names" in translator_anywhere
-    assert "tollcli.backends.local.athena" not in translator_anywhere
+    assert "tollcli.backends.local.dialect_names" in translator_anywhere
+    assert "tollcli.backends.local.dialect" not in translator_anywhere
 
 
 @pytest.mark.parametrize(

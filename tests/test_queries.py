@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tollcli.backends.local import LocalBackend
-from tollcli.backends.local.athena import Catalog, translate
+from tollcli.backends.local.dialect import Catalog, translate
 from tollcli.backends.local.engine import check_read_only
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError

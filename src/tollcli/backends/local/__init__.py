@@ -4,8 +4,8 @@
     layout.py           the home's folders, and `LocalHome`, what the modules below need of the backend
     delivery.py         Firehose: records buffered (1 MB / 60 s) into objects under <home>/bucket/
     engine.py           Athena: read-only SQL in Athena's dialect, run by DuckDB over the home's files
-    athena.py           Athena's dialect translated for DuckDB (athena_translate.py: the sqlglot
-                        rewrites; athena_names.py: what both share), SHOW and DESCRIBE answered
+    dialect.py          Athena's dialect translated for DuckDB (dialect_rewrites.py: the sqlglot
+                        rewrites; dialect_names.py: what both share), SHOW and DESCRIBE answered
     manifest.py         which Parquet parts replaced which CSV objects (read by the engine)
     compact.py          `toll compact`: CSV objects rewritten as Parquet (Firehose's conversion)
     anomaly_feed.py     Kinesis Data Analytics: windows scored by the forest as records arrive

@@ -1,7 +1,7 @@
 """The local backend's Athena: any read-only SQL in Athena's dialect, answered by DuckDB from the home.
 
 `run_local_query` translates Athena's dialect to DuckDB's with the ledger's column types
-(`athena.py`: sqlglot plus macros, a UTC session; SHOW and DESCRIBE are answered from the
+(`dialect.py`: sqlglot plus macros, a UTC session; SHOW and DESCRIBE are answered from the
 ledger), refuses anything but one SELECT (or an EXPLAIN of one: `check_read_only`), and runs it in
 an in-memory DuckDB whose schema `toll` holds one view per table in the ledger. That engine
 (`query_engine`) may open exactly the files its views read, no other file, folder, extension or
@@ -47,7 +47,7 @@ from typing import Any
 
 import duckdb
 
-from tollcli.backends.local import athena
+from tollcli.backends.local import dialect
 from tollcli.backends.local.layout import CATALOG_FOLDER, DELIVERED_LOG, LocalHome, catalog_folder, record_catalog
 from tollcli.backends.local.manifest import CompactionManifest, resolve_location
 from tollcli.backends.reports import QueryResult
@@ -511,7 +511,7 @@ def new_engine(
             "allow_community_extensions": False,
         },
     )
-    for statement in athena.SESSION_STATEMENTS:  # UTC session, the dialect's macros (before the lock)
+    for statement in dialect.SESSION_STATEMENTS:  # UTC session, the dialect's macros (before the lock)
         engine.execute(statement)
     folders, files = list(folders), list(files)
     if folders:
@@ -712,7 +712,7 @@ def _open_views(
     return con, {files.name.lower(): files for files in all_files}, views
 
 
-def local_catalog(backend: LocalHome, ledger: Ledger | None = None) -> athena.Catalog:
+def local_catalog(backend: LocalHome, ledger: Ledger | None = None) -> dialect.Catalog:
     """The ledger's databases and tables as the dialect translation sees them (no file is read)."""
     ledger = ledger or backend.require_ledger()
     tables: dict[str, dict[str, dict[str, str]]] = {}
@@ -721,7 +721,7 @@ def local_catalog(backend: LocalHome, ledger: Ledger | None = None) -> athena.Ca
             schema, table = split_table_name(resource.name)
             tables.setdefault(schema, {})[table] = {str(k): str(v) for k, v in resource.settings["columns"].items()}
     databases = tuple(sorted(r.name for r in ledger.resources if r.kind == "database"))
-    return athena.Catalog(tables=tables, default_schema=DEFAULT_SCHEMA, databases=databases)
+    return dialect.Catalog(tables=tables, default_schema=DEFAULT_SCHEMA, databases=databases)
 
 
 def table_locations(backend: LocalHome, ledger: Ledger | None = None) -> dict[str, str]:
@@ -768,9 +768,9 @@ def run_local_query(
     ledger = backend.require_ledger()  # read once for the whole query
     cache_dir = catalog_folder(backend) if backend.keep_translations else None
     catalog = local_catalog(backend, ledger)
-    translation = athena.translate(sql, catalog, cache_dir)
+    translation = dialect.translate(sql, catalog, cache_dir)
     if translation.metadata is not None:
-        columns, rows = athena.answer_metadata(translation.metadata, catalog, table_locations(backend, ledger))
+        columns, rows = dialect.answer_metadata(translation.metadata, catalog, table_locations(backend, ledger))
         return QueryResult(columns=columns, rows=rows)
     local_sql = check_read_only(translation.sql)
     try:
@@ -798,9 +798,9 @@ def _run_locked(backend: LocalHome, ledger: Ledger, local_sql: str, *, strict: b
                 )
             columns, rows = run_with_deadline(con, local_sql, timeout)
         except (duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException) as exc:
-            raise athena.engine_error(exc) from None
+            raise dialect.engine_error(exc) from None
         except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.PermissionException) as exc:
-            raise athena.engine_error(exc) from None
+            raise dialect.engine_error(exc) from None
         except duckdb.IOException as exc:
             # `toll compact` may have replaced an object between listing and reading: list again once.
             if attempt == 0 and any(marker in str(exc) for marker in _RETRYABLE):

@@ -1,8 +1,8 @@
 """What both halves of the local Athena dialect share: the refusal's wording, Trino's function
 names, the catalog a query is translated against, and an error's first line.
 
-`athena` (caches, SHOW/DESCRIBE, DuckDB's errors) and `athena_translate` (sqlglot) both import
-this module, and `athena_translate` imports nothing of `athena`: so `athena`'s one lazy import of
+`dialect` (caches, SHOW/DESCRIBE, DuckDB's errors) and `dialect_rewrites` (sqlglot) both import
+this module, and `dialect_rewrites` imports nothing of `dialect`: so `dialect`'s one lazy import of
 the translator (on a cache miss) makes no import cycle.
 """
 

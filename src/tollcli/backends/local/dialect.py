@@ -4,14 +4,14 @@
         .metadata is set             SHOW ... / DESCRIBE: answered from the catalog (`answer_metadata`), no DuckDB
         .sql otherwise               one DuckDB statement for the read-only guard and the engine
 
-The translation (`athena_translate.to_duckdb`) parses with sqlglot's `athena` dialect, gives its
+The translation (`dialect_rewrites.to_duckdb`) parses with sqlglot's `athena` dialect, gives its
 type annotation the catalog's column types (so `count(*) / 1000` is an integer division and
 `CAST(double AS bigint)` is known to round), rewrites the nodes whose DuckDB spelling answers
 differently from Trino (see its `_REWRITES`), names unnamed result columns `_col0`, `_col1`, ... as
 Trino does, and writes DuckDB's dialect. Results are cached per (SQL, catalog) in the process and,
-with `cache_dir`, on disk; `athena_translate` (and sqlglot with it) is imported only on a miss, so a
+with `cache_dir`, on disk; `dialect_rewrites` (and sqlglot with it) is imported only on a miss, so a
 `toll query` process that finds its SQL there never imports sqlglot (65-80 ms saved).
-What both halves share (`UNSUPPORTED`, Trino's function names, `Catalog`) is in `athena_names`;
+What both halves share (`UNSUPPORTED`, Trino's function names, `Catalog`) is in `dialect_names`;
 how values print as Athena prints them is shared by both backends (`tollcli.athena_values`).
 
 What sqlglot does not cover is done by the macros `SESSION_STATEMENTS` defines in every local
@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tollcli.backends.local.athena_names import NON_UTC_ISO8601, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
+from tollcli.backends.local.dialect_names import NON_UTC_ISO8601, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
 from tollcli.errors import UsageError
 from tollcli.state import atomic_write_json
 
@@ -146,8 +146,8 @@ MEMORY_CACHE_ENTRIES = 256
 _MEMORY: OrderedDict[tuple[str, Catalog], Translation] = OrderedDict()
 DISK_CACHE_NAME = "translations.json"
 DISK_CACHE_ENTRIES = 200
-# The modules whose code a cached translation depends on (athena_translate is imported only on a cache miss).
-TRANSLATION_SOURCES = ("athena.py", "athena_names.py", "athena_translate.py")
+# The modules whose code a cached translation depends on (dialect_rewrites is imported only on a cache miss).
+TRANSLATION_SOURCES = ("dialect.py", "dialect_names.py", "dialect_rewrites.py")
 
 
 def _disk_key(sql: str, catalog: Catalog) -> str:
@@ -210,9 +210,9 @@ def _translate_uncached(sql: str, catalog: Catalog) -> Translation:
         if first.upper() not in _STATEMENT_WORDS:
             raise UsageError(f"SQL error: syntax error at or near {first or text[:20]!r}")
         return Translation(sql=text)  # not a query: the read-only guard refuses it in its own words
-    # lazy: athena_translate imports sqlglot, 65-80 ms on top of the local engine's imports; a process whose
+    # lazy: dialect_rewrites imports sqlglot, 65-80 ms on top of the local engine's imports; a process whose
     # SQL is in the disk cache never loads it
-    from tollcli.backends.local.athena_translate import to_duckdb
+    from tollcli.backends.local.dialect_rewrites import to_duckdb
 
     return Translation(sql=prefix + to_duckdb(_backticks_to_quotes(query), catalog))
 

@@ -1,11 +1,11 @@
-"""Athena (Trino) SQL -> DuckDB SQL with sqlglot: the part of `athena.translate` that parses.
+"""Athena (Trino) SQL -> DuckDB SQL with sqlglot: the part of `dialect.translate` that parses.
 
     to_duckdb(sql, catalog)     one Athena query -> one DuckDB statement (or UsageError in Trino's terms)
 
-`athena` imports this module only when a translation is in neither of its caches: importing
+`dialect` imports this module only when a translation is in neither of its caches: importing
 it (sqlglot) takes 65-80 ms on top of the local engine's imports, which a `toll query` process
 whose SQL is cached never pays (bench/README.md, "Athena's dialect"). The flow, the Trino
-semantics the rewrites carry and the known gaps are in `athena`'s docstring; this module
+semantics the rewrites carry and the known gaps are in `dialect`'s docstring; this module
 holds the parse, the type annotation and the rewrites.
 """
 
@@ -21,7 +21,7 @@ from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from tollcli.backends.local.athena_names import NON_UTC_ISO8601, NON_UTC_ZONE, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
+from tollcli.backends.local.dialect_names import NON_UTC_ISO8601, NON_UTC_ZONE, TRINO_FUNCTIONS, UNSUPPORTED, Catalog, first_line
 from tollcli.errors import UsageError
 
 Rewrite = Callable[[exp.Expr], exp.Expr]  # a node -> the node DuckDB answers as Trino would
