@@ -159,6 +159,11 @@ class Backend(ABC):
         what the bucket already holds."""
 
     @abstractmethod
+    def deployed_anomaly_threshold(self) -> float | None:
+        """The score above which the deployed anomaly app alerts, as `toll deploy` recorded it, or
+        None when no app is deployed (there are no scores to read)."""
+
+    @abstractmethod
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         """The alerts raised, oldest first; `since` (a window start) keeps only later ones."""
 

@@ -28,6 +28,8 @@ from typing import Any
 from tollcli.anomaly.app import AnomalyConfig
 from tollcli.backends.aws.anomaly import (
     ANOMALY_KINDS,
+    KIND_SCORES_TABLE,
+    SCORES_TABLE,
     AnomalyDeployer,
     AnomalyTarget,
     check_deploy_request,
@@ -69,7 +71,15 @@ from tollcli.backends.reports import (
     TeardownReport,
     ignore_event,
 )
-from tollcli.config import DATABASE_NAME, DEFAULT_BUFFER_SECONDS, STREAM_NAME, TABLE_NAME, Settings, check_buffering
+from tollcli.config import (
+    DATABASE_NAME,
+    DEFAULT_BUFFER_SECONDS,
+    DEFAULT_THRESHOLD,
+    STREAM_NAME,
+    TABLE_NAME,
+    Settings,
+    check_buffering,
+)
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.render import human_bytes
@@ -477,6 +487,17 @@ class AwsBackend(Backend):
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
         check_deploy_request(config, replay=replay)
         return deploy_on_backend(self.context(self.require_ledger()), config=config, on_event=on_event)
+
+    def deployed_anomaly_threshold(self) -> float | None:
+        """The threshold in the function's settings as `deploy` recorded them (`ledger.meta["anomaly_app"]`),
+        once the app's scores table is in the ledger."""
+        ledger = self.load_ledger()
+        if ledger is None or ledger.find(KIND_SCORES_TABLE, SCORES_TABLE) is None:
+            return None
+        app = ledger.meta.get("anomaly_app")
+        config = app.get("config") if isinstance(app, dict) else None
+        threshold = config.get("threshold") if isinstance(config, dict) else None
+        return float(threshold) if isinstance(threshold, (int, float)) else DEFAULT_THRESHOLD
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         return read_alerts_on_backend(self.context(self.require_ledger(), check_account=False), since=since)

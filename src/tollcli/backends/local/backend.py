@@ -32,7 +32,7 @@ from tollcli.backends.reports import (
     TeardownReport,
     ignore_event,
 )
-from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, check_buffering
+from tollcli.config import DATABASE_NAME, DEFAULT_THRESHOLD, STREAM_NAME, TABLE_NAME, check_buffering
 from tollcli.errors import TollError, UsageError
 from tollcli.state import Ledger, Resource, atomic_write_json, describe_resource
 
@@ -390,6 +390,15 @@ class LocalBackend(Backend):
         if config is None:
             raise UsageError(f"the anomaly app's settings are missing in {self.anomaly_path}: run `toll deploy` again")
         return LocalAnomalyFeed(store, config, on_alert=on_alert or print_to_stderr, scoring=scoring_for(bulk=bulk))
+
+    def deployed_anomaly_threshold(self) -> float | None:
+        """The threshold `deploy` recorded on the app, once the app's scores table is in the ledger."""
+        ledger = self.load_ledger()
+        if ledger is None or ledger.find("table", ANOMALY_TABLE) is None:
+            return None
+        app = ledger.find(ANOMALY_APP_KIND, ANOMALY_APP_NAME)
+        threshold = app.settings.get("threshold") if app is not None else None
+        return float(threshold) if isinstance(threshold, (int, float)) else DEFAULT_THRESHOLD
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         return self._require_anomaly_store().alerts.read(since=since)
