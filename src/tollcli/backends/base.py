@@ -144,6 +144,11 @@ class Backend(ABC):
     def buffering_seconds(self) -> float:
         """How long the delivery stream may hold a record before it lands (its interval hint)."""
 
+    @abstractmethod
+    def deliveries_in_progress(self) -> list[int]:
+        """Process ids of the live runs delivering here now, whose last `buffering_seconds` of records
+        may not have landed yet; [] where the backend cannot know."""
+
     def open_anomaly_feed(self, *, on_alert: EventCallback | None = None, bulk: bool = False) -> AnomalyFeed | None:
         """The deployed anomaly app's input, or None when no app is deployed (`toll deploy`).
 

@@ -471,6 +471,9 @@ class AwsBackend(Backend):
         stream = self.require_ledger().find(KIND_STREAM, STREAM_NAME)
         return float((stream.settings if stream else {}).get("buffering_seconds", DEFAULT_BUFFER_SECONDS))
 
+    def deliveries_in_progress(self) -> list[int]:
+        return []  # the stream is Firehose's: a run on another machine delivers to it as well, unseen from here
+
     def open_sink(self, *, realtime: bool) -> RecordSink:
         ledger = self.require_ledger()
         aws = self.client_for(ledger)

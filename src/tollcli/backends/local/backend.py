@@ -8,6 +8,7 @@ teardown then removes only what appeared in it since, never the folder or the fi
     <home>/bucket/YYYY/MM/DD/HH/<objects>   what the delivery stream delivered (as Firehose)
     <home>/streams/toll-data-stream.json    the delivery stream's configuration
     <home>/anomaly/...                      the anomaly app (after `toll deploy`)
+    <home>/live-runs/<pid>.json             a live run's mark while its stream is open (live_runs.py)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tollcli.backends.base import AnomalyFeed, Backend, Capabilities, RecordSink
 from tollcli.backends.local.delivery import LocalDeliveryStream
 from tollcli.backends.local.layout import COMPACTED_FOLDER, delivered_log_path
+from tollcli.backends.local.live_runs import LIVE_RUNS_DIR, LIVE_RUNS_KIND, live_runs, mark_live_run
 from tollcli.backends.reports import (
     CompactReport,
     DeployReport,
@@ -119,6 +121,7 @@ class LocalBackend(Backend):
             "delivery_stream": self.home / "streams" / f"{name}.json",
             "query_cache": self.home / "catalog",
             "compacted": self.home / COMPACTED_FOLDER / name.rpartition(".")[2],
+            LIVE_RUNS_KIND: self.home / LIVE_RUNS_DIR,
             ANOMALY_APP_KIND: self.anomaly_path,
         }.get(kind)
 
@@ -269,6 +272,8 @@ class LocalBackend(Backend):
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
         config = self.stream_config()
+        # a live run marks the home until its stream closes, so `toll query` can say records are on their way
+        marker = mark_live_run(self.home, self.require_ledger()) if realtime else None
         return LocalDeliveryStream(
             bucket=self.bucket_path,
             stream_name=STREAM_NAME,
@@ -276,10 +281,14 @@ class LocalBackend(Backend):
             buffer_seconds=float(config["buffering_seconds"]),
             realtime=realtime,
             delivered_log=delivered_log_path(self),  # well-formed objects, so queries need not check them
+            live_marker=marker,
         )
 
     def buffering_seconds(self) -> float:
         return float(self.stream_config()["buffering_seconds"])
+
+    def deliveries_in_progress(self) -> list[int]:
+        return live_runs(self.home)
 
     # The DuckDB engine (~0.12 s to import) and the anomaly feed (the forest, ~0.06 s) load only in the
     # methods that use them: `toll setup`, `status`, `skew` and `teardown` never need them.
