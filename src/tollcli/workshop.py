@@ -233,7 +233,7 @@ class Workshop:
         self.backend = backend
         self.options = options.check()
         self.reporter = reporter or WorkshopReporter()
-        self.backfill = backend.capabilities.local_delivery if options.backfill is None else options.backfill
+        self.backfill = backend.capabilities.event_time_backfill if options.backfill is None else options.backfill
         self.steps = workshop_steps(self.options, backfill=self.backfill)
         self.report = WorkshopReport(
             backend=backend.name, home=str(backend.settings.home), backfill=self.backfill, seed=options.seed

@@ -46,10 +46,9 @@ class Capabilities:
     replay: bool = False  # `deploy(replay=True)`: the app first learns what the bucket already holds
     compact: bool = False  # `compact()`: delivered CSV objects rewritten as Parquet
     quicksight: bool = False  # `publish_quicksight()`: the workshop's QuickSight analysis
-    # Records land where their event time says and this machine delivers them: a backfill gives the
-    # workshop's result in seconds (so `toll workshop` backfills by default), and a live run's
-    # buffered records can be pointed out to `toll query` (`generator.mark_live_run`).
-    local_delivery: bool = False
+    # A backfill lands where its event time says, in seconds (and the anomaly app windows it by event
+    # time), so `toll workshop` backfills by default; elsewhere it runs in real time.
+    event_time_backfill: bool = False
 
 
 class RecordSink(ABC):

@@ -145,7 +145,7 @@ class StackNames:
 
 class AwsBackend(Backend):
     name = "aws"
-    capabilities = Capabilities(replay=False, compact=False, quicksight=True, local_delivery=False)
+    capabilities = Capabilities(replay=False, compact=False, quicksight=True, event_time_backfill=False)
 
     def __init__(self, settings: Settings, *, aws: AwsClient | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(settings)

@@ -67,7 +67,7 @@ def folder_usage(path: Path) -> tuple[int, int]:
 
 class LocalBackend(Backend):
     name = "local"
-    capabilities = Capabilities(replay=True, compact=True, quicksight=False, local_delivery=True)
+    capabilities = Capabilities(replay=True, compact=True, quicksight=False, event_time_backfill=True)
 
     # layout ---------------------------------------------------------------------------------
     @property
