@@ -584,9 +584,8 @@ class Workshop:
     def keep(self, step: StepReport) -> None:
         self.report.kept = True
         step.status = "skipped"
-        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"  # explicit: pasted anywhere
-        if self.backend.name != "local":
-            toll += f" --backend {self.backend.name}"
+        # explicit: pasted anywhere; no --backend, as the home's ledger names its backend (`open_backend`)
+        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"
         self._say(
             step,
             f"kept (--keep) in {Path(self.backend.settings.home).resolve()}: explore with `{toll} query busiest`, "
