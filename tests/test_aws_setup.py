@@ -318,13 +318,15 @@ def test_teardown_removes_everything_including_object_versions(
 def test_teardown_removes_the_skew_file_too_and_the_home_with_it(
     aws: Callable[[str], Any], set_up: Ledger, settings: Settings
 ) -> None:
+    from tollcli.generator import record_last_event
     from tollcli.skew import skew_path, write_skew
 
     backend = make_backend(settings)
     write_skew(backend, "35South", drop=False)  # `toll --backend aws skew --station 35South`
-    assert skew_path(settings.home).exists()
+    record_last_event(backend, 1_764_000_000.0)  # what a `toll --backend aws generate --backfill` leaves
+    assert skew_path(settings.home).exists() and (settings.home / "event-time.json").exists()
     report = backend.teardown()
-    assert report.failed == [] and "skew skew.json" in report.removed
+    assert report.failed == [] and {"skew skew.json", "event-time event-time.json"} <= set(report.removed)
     assert what_is_left(aws) == NOTHING
     assert not settings.home.exists()  # nothing of ours is left behind, the ledger included
 

@@ -30,7 +30,7 @@ from tollcli.backends.reports import (
 from tollcli.config import Settings
 from tollcli.errors import UsageError
 from tollcli.records import RecordChunk
-from tollcli.state import Ledger, toll_command_for
+from tollcli.state import EVENT_TIME_KIND, SKEW_KIND, Ledger, Resource, event_time_path, skew_path, toll_command_for
 
 if TYPE_CHECKING:  # (only for annotations: the anomaly core loads numpy, and every command loads this module)
     from tollcli.anomaly.app import AnomalyConfig
@@ -121,6 +121,16 @@ class Backend(ABC):
             toll = toll_command_for(self.settings.home)
             raise UsageError(f"nothing is set up in {Path(self.settings.home).resolve()}: run `{toll} setup` first")
         return ledger
+
+    def remove_shared_home_file(self, resource: Resource) -> bool:
+        """Teardown's part for a file the shared layer keeps under the home and records in the ledger
+        (`toll skew`'s skew.json, the generator's event-time.json): remove it where the shared layer
+        keeps it (never at a path the ledger names) and say True; False for any other resource."""
+        path_of = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}.get(resource.kind)
+        if path_of is None:
+            return False
+        path_of(Path(self.settings.home)).unlink(missing_ok=True)
+        return True
 
     # provisioning ---------------------------------------------------------------------------
     @abstractmethod

@@ -83,8 +83,7 @@ from tollcli.config import (
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.render import human_bytes
-from tollcli.skew import SKEW_KIND, skew_path
-from tollcli.state import EVENT_TIME_KIND, Ledger, Resource, event_time_path
+from tollcli.state import Ledger, Resource
 
 BYTES_SCANNED_CUTOFF = 1024**3  # 1 GiB per query: at most half a cent
 STACK_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -358,11 +357,11 @@ class AwsBackend(Backend):
 
     def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """Files under the home that the ledger records (`toll skew`'s skew.json, the generator's
-        event-time.json): not AWS's to delete."""
+        event-time.json): not AWS's, removed as the shared layer says (`Backend.remove_shared_home_file`)."""
 
-        home_files = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}
-        for resource in [r for r in ledger.resources if r.kind in home_files]:
-            home_files[resource.kind](self.settings.home).unlink(missing_ok=True)  # only ever this path, never the ledger's
+        for resource in list(ledger.resources):
+            if not self.remove_shared_home_file(resource):
+                continue
             ledger.forget(resource.kind, resource.name)
             report.removed.append(f"{resource.kind} {resource.name}")
             on_event(f"removed {resource.kind} {resource.name}")

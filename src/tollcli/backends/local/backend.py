@@ -233,7 +233,8 @@ class LocalBackend(Backend):
             label = f"{resource.kind} {resource.name}"
             path = resource.settings.get("path")
             try:
-                if path is not None:
+                # skew.json and event-time.json are the shared layer's: removed where it keeps them
+                if not self.remove_shared_home_file(resource) and path is not None:
                     target = self._teardown_target(resource.kind, resource.name, Path(path))
                     kept = surveyed.get(str(path))
                     if kept is not None:
