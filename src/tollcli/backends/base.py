@@ -47,7 +47,7 @@ class Capabilities:
     compact: bool = False  # `compact()`: delivered CSV objects rewritten as Parquet
     quicksight: bool = False  # `publish_quicksight()`: the workshop's QuickSight analysis
     # A backfill lands where its event time says, in seconds (and the anomaly app windows it by event
-    # time), so `toll workshop` backfills by default; elsewhere it runs in real time.
+    # time), so `toll workshop` backfills by default; without it, the workshop runs in real time.
     event_time_backfill: bool = False
 
 
