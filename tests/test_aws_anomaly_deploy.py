@@ -32,6 +32,8 @@ from tollcli.backends.aws.anomaly import (
     deploy_anomaly_app,
 )
 from tollcli.backends.aws.lambda_package import NUMPY_REQUIREMENT, PLATFORMS, build_lambda_package
+from tollcli.backends.aws.stack import AwsBackend
+from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
 from tollcli.state import Ledger
 
@@ -192,8 +194,12 @@ def test_deploy_creates_the_app_and_teardown_removes_all_of_it(
 def test_deploy_again_changes_only_what_changed(
     aws: Callable[[str], Any], target: AnomalyTarget, ledger: Ledger, home: Path, lambda_build_cache: Path
 ) -> None:
+    backend = AwsBackend(Settings(backend="aws", home=home, region=target.region, backend_explicit=True))
+    assert backend.deployed_anomaly_threshold() is None  # the dashboard then shows no anomaly chart
     first = deploy(aws, target, ledger, home, lambda_build_cache, email="ops@example.com")
+    assert backend.deployed_anomaly_threshold() == 2.5
     second = deploy(aws, target, ledger, home, lambda_build_cache, threshold=4.5, email="ops@example.com")
+    assert backend.deployed_anomaly_threshold() == 4.5  # what the dashboard draws before any alert
     assert first.changed and not second.changed
     assert len(aws("sns").list_subscriptions()["Subscriptions"]) == 1
     variables = aws("lambda").get_function_configuration(FunctionName="toll-anomaly")["Environment"]["Variables"]

@@ -9,6 +9,8 @@ can still be torn down.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
+from typer.testing import CliRunner
 
 from tollcli.backends.aws.client import TAG_KEY, AwsClient, translate_error
 from tollcli.backends.aws.stack import (
@@ -28,9 +31,11 @@ from tollcli.backends.aws.stack import (
     athena_cost_usd,
     firehose_hourly_cost_usd,
 )
+from tollcli.cli import app
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
 from tollcli.state import Ledger
+from tollcli.workshop import StepReport, Workshop, WorkshopOptions
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
@@ -313,13 +318,15 @@ def test_teardown_removes_everything_including_object_versions(
 def test_teardown_removes_the_skew_file_too_and_the_home_with_it(
     aws: Callable[[str], Any], set_up: Ledger, settings: Settings
 ) -> None:
+    from tollcli.generator import record_last_event
     from tollcli.skew import skew_path, write_skew
 
     backend = make_backend(settings)
     write_skew(backend, "35South", drop=False)  # `toll --backend aws skew --station 35South`
-    assert skew_path(settings.home).exists()
+    record_last_event(backend, 1_764_000_000.0)  # what a `toll --backend aws generate --backfill` leaves
+    assert skew_path(settings.home).exists() and (settings.home / "event-time.json").exists()
     report = backend.teardown()
-    assert report.failed == [] and "skew skew.json" in report.removed
+    assert report.failed == [] and {"skew skew.json", "event-time event-time.json"} <= set(report.removed)
     assert what_is_left(aws) == NOTHING
     assert not settings.home.exists()  # nothing of ours is left behind, the ledger included
 
@@ -343,6 +350,21 @@ def test_teardown_through_the_cli_exits_1_listing_what_it_could_not_remove(
     assert result.exit_code == 1
     assert "could not remove delivery_stream toll-data-stream" in result.output
     assert what_is_left(aws)["streams"] == ["toll-data-stream"]
+
+
+def test_a_kept_workshop_s_commands_reach_the_aws_stack_as_printed(
+    aws: Callable[[str], Any], set_up: Ledger, settings: Settings, runner: CliRunner
+) -> None:
+    """`toll workshop --keep` prints commands without --backend: the home's ledger names the backend."""
+    workshop = Workshop(make_backend(settings), WorkshopOptions(seed=1))
+    step = StepReport(number=9, total=9, key="teardown", title="Keep", replaces="", command="")
+    workshop.keep(step)
+    commands = re.findall(r"`(toll [^`]+)`", " ".join(step.lines))
+    teardown = next(c for c in commands if c.endswith(" teardown --yes"))
+    assert all("--backend" not in c for c in commands) and str(settings.home.resolve()) in teardown
+    pasted = runner.invoke(app, shlex.split(teardown)[1:])
+    assert pasted.exit_code == 0, pasted.output
+    assert what_is_left(aws) == NOTHING and not settings.home.exists()  # the AWS stack went, not a local one
 
 
 # Every change setup makes, in order; a setup "crashes" just before or just after each one.

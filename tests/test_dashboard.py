@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tollcli.backends import open_backend
 from tollcli.cli import app
+from tollcli.config import resolve_settings
 from tollcli.dashboard import (
     HEIGHT,
     MARGIN_BOTTOM,
     DashboardData,
     WindowScore,
     choose_resolution,
+    collect_dashboard_data,
     expected_series,
     parse_time,
     render_dashboard,
@@ -144,6 +147,20 @@ def test_without_the_anomaly_app_the_chart_says_what_to_do(tmp_path: Path) -> No
     summary = json.loads(toll(home, "dashboard", "--out", str(tmp_path / "d.html"), "--format", "json").stdout)  # type: ignore[attr-defined]
     assert summary["charts"] == {**EXPECTED_SERIES, "anomaly": 0}
     assert "No anomaly app is deployed: run `toll deploy`" in (tmp_path / "d.html").read_text(encoding="utf-8")
+
+
+def test_before_any_alert_the_threshold_is_the_one_the_backend_says_was_deployed(tmp_path: Path) -> None:
+    """No alert carries a threshold yet: the dashboard asks the backend what `toll deploy` set."""
+    home = tmp_path / "home"
+    toll(home, "setup")
+    backend = open_backend(resolve_settings(backend=None, home=str(home), region=None, profile=None))
+    assert backend.deployed_anomaly_threshold() is None
+    toll(home, "deploy", "--threshold", "3.5")
+    assert backend.deployed_anomaly_threshold() == 3.5
+    toll(home, "generate", "--backfill", "--count", "3000", "--seed", "1", "--quiet")
+    data = collect_dashboard_data(backend)
+    assert data.alerts == [] and data.scores and data.threshold == 3.5
+    assert "threshold 3.5" in render_dashboard(data)
 
 
 def test_bad_usage_is_refused(tmp_path: Path) -> None:

@@ -131,6 +131,22 @@ def test_teardown_removes_only_ledger_resources(toll, home: Path) -> None:
     assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
 
 
+def test_teardown_removes_the_shared_layer_s_files_where_it_keeps_them(toll, home: Path) -> None:
+    """skew.json and event-time.json go at the path the shared layer keeps them, never one the ledger names."""
+    toll("setup")
+    assert toll("generate", "--backfill", "--count", "50", "--seed", "1", "--quiet").exit_code == 0
+    assert toll("skew", "--station", "35South").exit_code == 0
+    assert (home / "event-time.json").is_file() and (home / "skew.json").is_file()
+    ledger = Ledger.load(home / "ledger.json")
+    assert ledger is not None
+    (home / "notes.txt").write_text("user file")  # and a ledger that points the skew file at it
+    ledger.record(Resource(kind="skew", name="skew.json", settings={"path": str(home / "notes.txt")}))
+    result = toll("teardown", "--yes", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert {"skew skew.json", "event-time event-time.json"} <= set(json.loads(result.stdout)["removed"])
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

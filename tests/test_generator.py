@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -184,6 +185,38 @@ def test_realtime_count_is_exact(home: Path) -> None:
     summary = run_generation(local_backend(home), GenerateOptions(rate=400, count=100, seed=3))
     assert summary.records == 100 == len(bucket_lines(home))
     assert summary.stopped_by == "count" and not summary.backfill
+
+
+def test_a_live_run_is_in_progress_only_while_its_stream_is_open(home: Path) -> None:
+    """`toll query` asks `deliveries_in_progress()` to say a live run's last records are on their way."""
+    backend = local_backend(home)
+    during: list[list[int]] = []
+
+    def look() -> bool:
+        during.append(backend.deliveries_in_progress())
+        return False
+
+    run_generation(backend, GenerateOptions(backfill=True, count=500, seed=3), should_stop=look)
+    assert during and all(pids == [] for pids in during)  # a backfill lands in seconds: nothing to point out
+    during.clear()
+    run_generation(backend, GenerateOptions(rate=400, count=100, seed=3), should_stop=look)
+    assert during and all(pids == [os.getpid()] for pids in during)
+    assert backend.deliveries_in_progress() == [] and list((home / "live-runs").iterdir()) == []
+    ledger = backend.require_ledger()
+    assert ledger.find("live-runs", "live-runs") is not None  # the folder is recorded, so teardown removes it
+    assert backend.teardown().failed == [] and not home.exists()
+
+
+class FeedThatCannotOpen(LocalBackend):
+    def open_anomaly_feed(self, *, on_alert=None, bulk=False) -> None:  # type: ignore[no-untyped-def]
+        raise UsageError("the anomaly app's settings are missing")
+
+
+def test_a_live_run_whose_anomaly_feed_cannot_open_leaves_no_mark(home: Path) -> None:
+    backend = local_backend(home, FeedThatCannotOpen)
+    with pytest.raises(UsageError, match="settings are missing"):
+        run_generation(backend, GenerateOptions(rate=400, count=100, seed=3))
+    assert backend.deliveries_in_progress() == [] and list((home / "live-runs").iterdir()) == []
 
 
 def test_bad_options_are_refused_before_anything_is_written(home: Path) -> None:

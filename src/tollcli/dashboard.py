@@ -119,22 +119,6 @@ def _as_bool(value: object) -> bool:
     return value is True or str(value).strip().lower() in {"true", "1", "t"}
 
 
-def _deployed_threshold(backend: Backend) -> float:
-    """The threshold the anomaly app was deployed with, as the ledger records it."""
-    ledger = backend.load_ledger()
-    for resource in ledger.resources if ledger is not None else []:
-        value = resource.settings.get("threshold") if isinstance(resource.settings, dict) else None
-        if isinstance(value, (int, float)):
-            return float(value)
-    return DEFAULT_THRESHOLD
-
-
-def anomaly_deployed(backend: Backend) -> bool:
-    ledger = backend.load_ledger()
-    # "table toll.anomaly_scores" locally, "anomaly-table anomaly_scores" on AWS
-    return ledger is not None and any("table" in r.kind and r.name.split(".")[-1] == SCORES_TABLE for r in ledger.resources)
-
-
 def collect_dashboard_data(backend: Backend) -> DashboardData:
     """Everything the page shows, read with Athena SQL through the backend (and its alert log)."""
     backend.require_ledger()
@@ -169,10 +153,11 @@ def collect_dashboard_data(backend: Backend) -> DashboardData:
                 f'SELECT "user" AS plate, count(*) AS records FROM {table} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP_PLATES}',
             )
         ]
-    if anomaly_deployed(backend):
+    threshold = backend.deployed_anomaly_threshold()
+    if threshold is not None:  # an anomaly app is deployed
         data.scores = _collect_scores(backend)
         data.alerts = backend.read_alerts()
-        data.threshold = float(data.alerts[0]["threshold"]) if data.alerts else _deployed_threshold(backend)
+        data.threshold = float(data.alerts[0]["threshold"]) if data.alerts else threshold
     return data
 
 

@@ -12,9 +12,7 @@ sink accepted, so it always equals the records delivered.
 from __future__ import annotations
 
 import csv
-import json
 import math
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -34,7 +32,6 @@ from tollcli.kdg import (
     skewed_spec,
 )
 from tollcli.kdg.factory import MAX_CHUNK, RecordFactory
-from tollcli.oscompat import process_alive
 from tollcli.paths import read_user_file
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
 from tollcli.state import (  # the event-time file's names: importable from here too, as before
@@ -287,50 +284,6 @@ def live_run_behind_note(last_event: float, ahead: float) -> str:
     )
 
 
-# A live (real-time) run marks the home while it runs, so `toll query` can say that records are
-# still buffered (up to 60 s) and on their way: `<home>/live-runs/<pid>.json`, removed when the run
-# ends. The folder is in the ledger (teardown removes it); a marker whose process is gone (kill -9)
-# is ignored. Local backend only: it is a hint about this machine's delivery stream.
-LIVE_RUNS_DIR = "live-runs"
-LIVE_RUNS_KIND = "live-runs"
-
-
-def mark_live_run(backend: Backend) -> Path | None:
-    if not backend.capabilities.local_delivery:
-        return None
-    try:
-        ledger = backend.load_ledger()
-        if ledger is None:
-            return None
-        folder = Path(backend.settings.home) / LIVE_RUNS_DIR
-        if ledger.find(LIVE_RUNS_KIND, LIVE_RUNS_DIR) is None:
-            ledger.record(Resource(kind=LIVE_RUNS_KIND, name=LIVE_RUNS_DIR, settings={"path": str(folder)}))
-        folder.mkdir(exist_ok=True)
-        marker = folder / f"{os.getpid()}.json"
-        atomic_write_json(marker, {"pid": os.getpid(), "started": format_instant(time.time())})
-    except OSError:
-        return None  # a hint for queries, never a reason to stop generating
-    return marker
-
-
-def unmark_live_run(marker: Path | None) -> None:
-    if marker is not None:
-        marker.unlink(missing_ok=True)
-
-
-def live_runs(home: Path) -> list[int]:
-    """Process ids of `toll generate` runs delivering into this home's local stream right now."""
-    pids = []
-    for marker in (Path(home) / LIVE_RUNS_DIR).glob("*.json"):
-        try:
-            pid = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable: not a run
-        if process_alive(pid):  # a marker whose process is gone (kill -9) is ignored
-            pids.append(pid)
-    return sorted(pids)
-
-
 @dataclass
 class GenerateOptions:
     """Everything `toll generate` (and `toll workshop`) can ask of the generator."""
@@ -529,11 +482,11 @@ def run_generation(
 
     if sink is None:  # (own_sink)
         sink = backend.open_sink(realtime=not options.backfill)
-    marker = mark_live_run(backend) if own_sink and not options.backfill else None
     try:
         feed = backend.open_anomaly_feed(on_alert=on_alert, bulk=options.backfill) if (own_sink and backend is not None) else None
     except BaseException:
-        unmark_live_run(marker)
+        if own_sink:
+            sink.close()  # nothing written yet: it only lets go (a local live stream's mark on the home, too)
         raise
 
     clock = time.monotonic
@@ -630,7 +583,6 @@ def run_generation(
                 if feed is not None:
                     feed.close()
             finally:
-                unmark_live_run(marker)
                 if delivers_home and last_event is not None and sink.stats.accepted:
                     try:
                         record_last_event(backend, last_event)

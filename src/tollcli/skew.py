@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tollcli.errors import UsageError
-from tollcli.state import Resource, atomic_write_json, utc_now_iso
+from tollcli.state import (  # the skew file's names: importable from here too, as before
+    SKEW_FILE,
+    SKEW_KIND,
+    Resource,
+    atomic_write_json,
+    skew_path,
+    utc_now_iso,
+)
 
 if TYPE_CHECKING:
     from tollcli.backends.base import Backend
 
-SKEW_FILE = "skew.json"
-SKEW_KIND = "skew"
 MODES = ("divert", "drop")
 
 
@@ -33,10 +38,6 @@ class SkewState:
 
     def to_json(self) -> dict[str, Any]:
         return {"station": self.station, "mode": self.mode, "changed_at": self.changed_at}
-
-
-def skew_path(home: Path) -> Path:
-    return home / SKEW_FILE
 
 
 def read_skew(home: Path) -> SkewState | None:

@@ -79,6 +79,17 @@ def read_last_event(home: Path) -> float | None:
         return None
 
 
+# `toll skew`'s `<home>/skew.json` (see tollcli.skew, which writes and watches it): its names live here for
+# the same reason, and so that the backend interface can remove it at teardown without importing the skew
+# module (which imports that interface back).
+SKEW_FILE = "skew.json"
+SKEW_KIND = "skew"
+
+
+def skew_path(home: Path) -> Path:
+    return Path(home) / SKEW_FILE
+
+
 def describe_resource(kind: str, name: str, path: object = None) -> str:
     """`bucket bucket` says nothing: a local resource whose file or folder bears its name is named by its path."""
     what = kind.replace("_", " ")

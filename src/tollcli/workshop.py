@@ -233,7 +233,7 @@ class Workshop:
         self.backend = backend
         self.options = options.check()
         self.reporter = reporter or WorkshopReporter()
-        self.backfill = backend.capabilities.local_delivery if options.backfill is None else options.backfill
+        self.backfill = backend.capabilities.event_time_backfill if options.backfill is None else options.backfill
         self.steps = workshop_steps(self.options, backfill=self.backfill)
         self.report = WorkshopReport(
             backend=backend.name, home=str(backend.settings.home), backfill=self.backfill, seed=options.seed
@@ -584,9 +584,8 @@ class Workshop:
     def keep(self, step: StepReport) -> None:
         self.report.kept = True
         step.status = "skipped"
-        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"  # explicit: pasted anywhere
-        if self.backend.name != "local":
-            toll += f" --backend {self.backend.name}"
+        # explicit: pasted anywhere; no --backend, as the home's ledger names its backend (`open_backend`)
+        toll = f"toll --home {shlex.quote(str(Path(self.backend.settings.home).resolve()))}"
         self._say(
             step,
             f"kept (--keep) in {Path(self.backend.settings.home).resolve()}: explore with `{toll} query busiest`, "

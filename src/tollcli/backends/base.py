@@ -30,7 +30,7 @@ from tollcli.backends.reports import (
 from tollcli.config import Settings
 from tollcli.errors import UsageError
 from tollcli.records import RecordChunk
-from tollcli.state import Ledger, toll_command_for
+from tollcli.state import EVENT_TIME_KIND, SKEW_KIND, Ledger, Resource, event_time_path, skew_path, toll_command_for
 
 if TYPE_CHECKING:  # (only for annotations: the anomaly core loads numpy, and every command loads this module)
     from tollcli.anomaly.app import AnomalyConfig
@@ -46,10 +46,9 @@ class Capabilities:
     replay: bool = False  # `deploy(replay=True)`: the app first learns what the bucket already holds
     compact: bool = False  # `compact()`: delivered CSV objects rewritten as Parquet
     quicksight: bool = False  # `publish_quicksight()`: the workshop's QuickSight analysis
-    # Records land where their event time says and this machine delivers them: a backfill gives the
-    # workshop's result in seconds (so `toll workshop` backfills by default), and a live run's
-    # buffered records can be pointed out to `toll query` (`generator.mark_live_run`).
-    local_delivery: bool = False
+    # A backfill lands where its event time says, in seconds (and the anomaly app windows it by event
+    # time), so `toll workshop` backfills by default; without it, the workshop runs in real time.
+    event_time_backfill: bool = False
 
 
 class RecordSink(ABC):
@@ -123,6 +122,16 @@ class Backend(ABC):
             raise UsageError(f"nothing is set up in {Path(self.settings.home).resolve()}: run `{toll} setup` first")
         return ledger
 
+    def remove_shared_home_file(self, resource: Resource) -> bool:
+        """Teardown's part for a file the shared layer keeps under the home and records in the ledger
+        (`toll skew`'s skew.json, the generator's event-time.json): remove it where the shared layer
+        keeps it (never at a path the ledger names) and say True; False for any other resource."""
+        path_of = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}.get(resource.kind)
+        if path_of is None:
+            return False
+        path_of(Path(self.settings.home)).unlink(missing_ok=True)
+        return True
+
     # provisioning ---------------------------------------------------------------------------
     @abstractmethod
     def setup(self, *, buffer_mb: int, buffer_seconds: int, on_event: EventCallback = ignore_event) -> SetupReport:
@@ -144,6 +153,11 @@ class Backend(ABC):
     def buffering_seconds(self) -> float:
         """How long the delivery stream may hold a record before it lands (its interval hint)."""
 
+    @abstractmethod
+    def deliveries_in_progress(self) -> list[int]:
+        """Process ids of the live runs delivering here now, whose last `buffering_seconds` of records
+        may not have landed yet; [] where the backend cannot know."""
+
     def open_anomaly_feed(self, *, on_alert: EventCallback | None = None, bulk: bool = False) -> AnomalyFeed | None:
         """The deployed anomaly app's input, or None when no app is deployed (`toll deploy`).
 
@@ -157,6 +171,11 @@ class Backend(ABC):
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
         """Deploy (or reconfigure) the anomaly app; `replay` (see `capabilities.replay`) first scores
         what the bucket already holds."""
+
+    @abstractmethod
+    def deployed_anomaly_threshold(self) -> float | None:
+        """The score above which the deployed anomaly app alerts, as `toll deploy` recorded it, or
+        None when no app is deployed (there are no scores to read)."""
 
     @abstractmethod
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:

@@ -189,9 +189,7 @@ def _ask(
 
 def _note_buffered_records(app: AppContext) -> None:
     """A live `toll generate` holds up to a buffer's worth (60 s) of records not yet in the table."""
-    from tollcli.generator import live_runs  # lazy: the generator loads numpy (~110 ms to import); keeps `toll --help` fast
-
-    running = live_runs(app.settings.home) if app.backend.capabilities.local_delivery else []
+    running = app.backend.deliveries_in_progress()
     if running:
         seconds = round(app.backend.buffering_seconds())
         app.err_console.print(

@@ -28,6 +28,8 @@ from typing import Any
 from tollcli.anomaly.app import AnomalyConfig
 from tollcli.backends.aws.anomaly import (
     ANOMALY_KINDS,
+    KIND_SCORES_TABLE,
+    SCORES_TABLE,
     AnomalyDeployer,
     AnomalyTarget,
     check_deploy_request,
@@ -69,12 +71,19 @@ from tollcli.backends.reports import (
     TeardownReport,
     ignore_event,
 )
-from tollcli.config import DATABASE_NAME, DEFAULT_BUFFER_SECONDS, STREAM_NAME, TABLE_NAME, Settings, check_buffering
+from tollcli.config import (
+    DATABASE_NAME,
+    DEFAULT_BUFFER_SECONDS,
+    DEFAULT_THRESHOLD,
+    STREAM_NAME,
+    TABLE_NAME,
+    Settings,
+    check_buffering,
+)
 from tollcli.errors import TollError, UsageError
 from tollcli.paths import read_template
 from tollcli.render import human_bytes
-from tollcli.skew import SKEW_KIND, skew_path
-from tollcli.state import EVENT_TIME_KIND, Ledger, Resource, event_time_path
+from tollcli.state import Ledger, Resource
 
 BYTES_SCANNED_CUTOFF = 1024**3  # 1 GiB per query: at most half a cent
 STACK_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -135,7 +144,7 @@ class StackNames:
 
 class AwsBackend(Backend):
     name = "aws"
-    capabilities = Capabilities(replay=False, compact=False, quicksight=True, local_delivery=False)
+    capabilities = Capabilities(replay=False, compact=False, quicksight=True, event_time_backfill=False)
 
     def __init__(self, settings: Settings, *, aws: AwsClient | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(settings)
@@ -348,11 +357,11 @@ class AwsBackend(Backend):
 
     def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """Files under the home that the ledger records (`toll skew`'s skew.json, the generator's
-        event-time.json): not AWS's to delete."""
+        event-time.json): not AWS's, removed as the shared layer says (`Backend.remove_shared_home_file`)."""
 
-        home_files = {SKEW_KIND: skew_path, EVENT_TIME_KIND: event_time_path}
-        for resource in [r for r in ledger.resources if r.kind in home_files]:
-            home_files[resource.kind](self.settings.home).unlink(missing_ok=True)  # only ever this path, never the ledger's
+        for resource in list(ledger.resources):
+            if not self.remove_shared_home_file(resource):
+                continue
             ledger.forget(resource.kind, resource.name)
             report.removed.append(f"{resource.kind} {resource.name}")
             on_event(f"removed {resource.kind} {resource.name}")
@@ -461,6 +470,9 @@ class AwsBackend(Backend):
         stream = self.require_ledger().find(KIND_STREAM, STREAM_NAME)
         return float((stream.settings if stream else {}).get("buffering_seconds", DEFAULT_BUFFER_SECONDS))
 
+    def deliveries_in_progress(self) -> list[int]:
+        return []  # the stream is Firehose's: a run on another machine delivers to it as well, unseen from here
+
     def open_sink(self, *, realtime: bool) -> RecordSink:
         ledger = self.require_ledger()
         aws = self.client_for(ledger)
@@ -477,6 +489,17 @@ class AwsBackend(Backend):
     def deploy(self, *, config: AnomalyConfig, replay: bool = False, on_event: EventCallback = ignore_event) -> DeployReport:
         check_deploy_request(config, replay=replay)
         return deploy_on_backend(self.context(self.require_ledger()), config=config, on_event=on_event)
+
+    def deployed_anomaly_threshold(self) -> float | None:
+        """The threshold in the function's settings as `deploy` recorded them (`ledger.meta["anomaly_app"]`),
+        once the app's scores table is in the ledger."""
+        ledger = self.load_ledger()
+        if ledger is None or ledger.find(KIND_SCORES_TABLE, SCORES_TABLE) is None:
+            return None
+        app = ledger.meta.get("anomaly_app")
+        config = app.get("config") if isinstance(app, dict) else None
+        threshold = config.get("threshold") if isinstance(config, dict) else None
+        return float(threshold) if isinstance(threshold, (int, float)) else DEFAULT_THRESHOLD
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         return read_alerts_on_backend(self.context(self.require_ledger(), check_account=False), since=since)

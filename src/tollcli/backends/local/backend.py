@@ -8,6 +8,7 @@ teardown then removes only what appeared in it since, never the folder or the fi
     <home>/bucket/YYYY/MM/DD/HH/<objects>   what the delivery stream delivered (as Firehose)
     <home>/streams/toll-data-stream.json    the delivery stream's configuration
     <home>/anomaly/...                      the anomaly app (after `toll deploy`)
+    <home>/live-runs/<pid>.json             a live run's mark while its stream is open (live_runs.py)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tollcli.backends.base import AnomalyFeed, Backend, Capabilities, RecordSink
 from tollcli.backends.local.delivery import LocalDeliveryStream
 from tollcli.backends.local.layout import COMPACTED_FOLDER, delivered_log_path
+from tollcli.backends.local.live_runs import LIVE_RUNS_DIR, LIVE_RUNS_KIND, live_runs, mark_live_run
 from tollcli.backends.reports import (
     CompactReport,
     DeployReport,
@@ -32,7 +34,7 @@ from tollcli.backends.reports import (
     TeardownReport,
     ignore_event,
 )
-from tollcli.config import DATABASE_NAME, STREAM_NAME, TABLE_NAME, check_buffering
+from tollcli.config import DATABASE_NAME, DEFAULT_THRESHOLD, STREAM_NAME, TABLE_NAME, check_buffering
 from tollcli.errors import TollError, UsageError
 from tollcli.state import Ledger, Resource, atomic_write_json, describe_resource
 
@@ -65,7 +67,7 @@ def folder_usage(path: Path) -> tuple[int, int]:
 
 class LocalBackend(Backend):
     name = "local"
-    capabilities = Capabilities(replay=True, compact=True, quicksight=False, local_delivery=True)
+    capabilities = Capabilities(replay=True, compact=True, quicksight=False, event_time_backfill=True)
 
     # layout ---------------------------------------------------------------------------------
     @property
@@ -119,6 +121,7 @@ class LocalBackend(Backend):
             "delivery_stream": self.home / "streams" / f"{name}.json",
             "query_cache": self.home / "catalog",
             "compacted": self.home / COMPACTED_FOLDER / name.rpartition(".")[2],
+            LIVE_RUNS_KIND: self.home / LIVE_RUNS_DIR,
             ANOMALY_APP_KIND: self.anomaly_path,
         }.get(kind)
 
@@ -230,7 +233,8 @@ class LocalBackend(Backend):
             label = f"{resource.kind} {resource.name}"
             path = resource.settings.get("path")
             try:
-                if path is not None:
+                # skew.json and event-time.json are the shared layer's: removed where it keeps them
+                if not self.remove_shared_home_file(resource) and path is not None:
                     target = self._teardown_target(resource.kind, resource.name, Path(path))
                     kept = surveyed.get(str(path))
                     if kept is not None:
@@ -269,6 +273,8 @@ class LocalBackend(Backend):
     # delivery and SQL -----------------------------------------------------------------------
     def open_sink(self, *, realtime: bool) -> RecordSink:
         config = self.stream_config()
+        # a live run marks the home until its stream closes, so `toll query` can say records are on their way
+        marker = mark_live_run(self.home, self.require_ledger()) if realtime else None
         return LocalDeliveryStream(
             bucket=self.bucket_path,
             stream_name=STREAM_NAME,
@@ -276,10 +282,14 @@ class LocalBackend(Backend):
             buffer_seconds=float(config["buffering_seconds"]),
             realtime=realtime,
             delivered_log=delivered_log_path(self),  # well-formed objects, so queries need not check them
+            live_marker=marker,
         )
 
     def buffering_seconds(self) -> float:
         return float(self.stream_config()["buffering_seconds"])
+
+    def deliveries_in_progress(self) -> list[int]:
+        return live_runs(self.home)
 
     # The DuckDB engine (~0.12 s to import) and the anomaly feed (the forest, ~0.06 s) load only in the
     # methods that use them: `toll setup`, `status`, `skew` and `teardown` never need them.
@@ -390,6 +400,15 @@ class LocalBackend(Backend):
         if config is None:
             raise UsageError(f"the anomaly app's settings are missing in {self.anomaly_path}: run `toll deploy` again")
         return LocalAnomalyFeed(store, config, on_alert=on_alert or print_to_stderr, scoring=scoring_for(bulk=bulk))
+
+    def deployed_anomaly_threshold(self) -> float | None:
+        """The threshold `deploy` recorded on the app, once the app's scores table is in the ledger."""
+        ledger = self.load_ledger()
+        if ledger is None or ledger.find("table", ANOMALY_TABLE) is None:
+            return None
+        app = ledger.find(ANOMALY_APP_KIND, ANOMALY_APP_NAME)
+        threshold = app.settings.get("threshold") if app is not None else None
+        return float(threshold) if isinstance(threshold, (int, float)) else DEFAULT_THRESHOLD
 
     def read_alerts(self, *, since: str | None = None) -> list[dict[str, Any]]:
         return self._require_anomaly_store().alerts.read(since=since)

@@ -12,6 +12,9 @@ With `delivered_log` set (the local backend sets it), each object whose every li
 of the toll table (`well_formed_rows`: what `engine.valid_row_sql` would keep) is recorded there
 once it is in place: its path, size, modification time and rows, one JSON line appended. The local
 query engine trusts those objects and checks only objects that came from elsewhere.
+
+With `live_marker` set (a real-time stream the local backend opened: `live_runs.py`), the stream
+removes that file when it closes, as nothing it was given is buffered any more.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tollcli.backends.base import RecordSink
+from tollcli.backends.local.live_runs import unmark_live_run
 from tollcli.backends.reports import SinkStats
 from tollcli.errors import TollError
 from tollcli.oscompat import replace_file
@@ -134,6 +138,7 @@ class LocalDeliveryStream(RecordSink):
         wall: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         delivered_log: Path | None = None,
+        live_marker: Path | None = None,
     ) -> None:
         self.bucket = Path(bucket)
         self.stream_name = stream_name
@@ -145,6 +150,7 @@ class LocalDeliveryStream(RecordSink):
         self._wall = wall
         self._new_id = new_id
         self.delivered_log = delivered_log
+        self.live_marker = live_marker
         self._parts: list[bytes] = []
         self._buffered_bytes = 0
         self._buffered_records = 0
@@ -220,6 +226,7 @@ class LocalDeliveryStream(RecordSink):
                 self._queue.put(None)
                 self._writer.join()
                 self._writer = None
+            unmark_live_run(self.live_marker)
         self._raise_writer_error()
 
     # buffering --------------------------------------------------------------------------------
