@@ -31,8 +31,8 @@ from tollcli.backends.aws.anomaly import (
     AnomalyTarget,
     deploy_anomaly_app,
 )
+from tollcli.backends.aws.backend import AwsBackend
 from tollcli.backends.aws.lambda_package import NUMPY_REQUIREMENT, PLATFORMS, build_lambda_package
-from tollcli.backends.aws.stack import AwsBackend
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
 from tollcli.state import Ledger

@@ -20,10 +20,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from tollcli.backends.aws.backend import KIND_BUCKET, AwsBackend
 from tollcli.backends.aws.client import AwsClient, RetryableError
 from tollcli.backends.aws.packing import PackedRecord, billed_bytes, cut_records
 from tollcli.backends.aws.sinks import BATCH_MAX_BYTES, RECORD_MAX_BYTES, Backoff, FirehoseSink, plan_batches
-from tollcli.backends.aws.stack import KIND_BUCKET, AwsBackend
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
 from tollcli.records import RecordChunk

@@ -22,8 +22,7 @@ from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from typer.testing import CliRunner
 
-from tollcli.backends.aws.client import TAG_KEY, AwsClient, translate_error
-from tollcli.backends.aws.stack import (
+from tollcli.backends.aws.backend import (
     BYTES_SCANNED_CUTOFF,
     KIND_BUCKET,
     ROLE_PATH,
@@ -31,6 +30,7 @@ from tollcli.backends.aws.stack import (
     athena_cost_usd,
     firehose_hourly_cost_usd,
 )
+from tollcli.backends.aws.client import TAG_KEY, AwsClient, translate_error
 from tollcli.cli import app
 from tollcli.config import Settings
 from tollcli.errors import TollError, UsageError
@@ -518,6 +518,6 @@ def test_setup_restores_a_widened_trust_policy(aws: Callable[[str], Any], set_up
     ],
 )
 def test_leftovers_are_named_as_the_ledger_names_them(arn: str, label: tuple[str, str]) -> None:
-    from tollcli.backends.aws.stack import _arn_kind_and_name
+    from tollcli.backends.aws.backend import _arn_kind_and_name
 
     assert _arn_kind_and_name(arn) == label

@@ -268,7 +268,7 @@ def test_aws_workshop_end_to_end_against_a_moto_server(
 
     monkeypatch.setattr(AthenaBackend, "start_query_execution", start_query_execution)
     monkeypatch.setattr(LambdaBackend, "send_kinesis_message", lambda *_a, **_kw: None)
-    from tollcli.backends.aws.stack import AwsBackend
+    from tollcli.backends.aws.backend import AwsBackend
 
     real_read_alerts, real_read_scores = AwsBackend.read_alerts, AwsBackend.read_scores
 

@@ -68,7 +68,7 @@ def test_the_graph_reads_real_imports() -> None:
     assert "tollcli.backends.base" in GRAPH["tollcli.questions"]
     assert "tollcli.backends.local.engine" in GRAPH["tollcli.backends.local.compact"]
     assert "tollcli.backends.local" in GRAPH["tollcli.backends"]  # open_backend's choice
-    assert "tollcli.backends.aws.client" in GRAPH["tollcli.backends.aws.stack"]
+    assert "tollcli.backends.aws.client" in GRAPH["tollcli.backends.aws.backend"]
     assert len(MODULES) > 50
 
 

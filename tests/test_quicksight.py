@@ -492,7 +492,7 @@ def test_cli_checks_the_user_and_the_stack_before_calling_aws(toll_process: Call
 def cli_aws(monkeypatch: pytest.MonkeyPatch, moto_account: None, stub: Stubber) -> Stubber:
     """`toll --backend aws ...` in process: moto, with QuickSight's missing calls answered by `stub`."""
     client = routed(stub)
-    monkeypatch.setattr("tollcli.backends.aws.stack.AwsClient", lambda **_kw: TestAws(client))
+    monkeypatch.setattr("tollcli.backends.aws.backend.AwsClient", lambda **_kw: TestAws(client))
     return stub
 
 

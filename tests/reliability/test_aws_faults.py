@@ -37,7 +37,7 @@ from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 
 import iam_lint
-import tollcli.backends.aws.stack
+import tollcli.backends.aws.backend
 from tollcli.backends.aws.client import AwsClient
 from tollcli.backends.aws.sinks import FirehoseSink
 from tollcli.errors import TollError
@@ -159,7 +159,7 @@ def sink_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **{**kwargs, "sleep": sleeps.append, "record_bytes": 1})
 
-    monkeypatch.setattr(tollcli.backends.aws.stack, "FirehoseSink", RecordedSleepSink)  # where open_sink looks it up
+    monkeypatch.setattr(tollcli.backends.aws.backend, "FirehoseSink", RecordedSleepSink)  # where open_sink looks it up
     return sleeps
 
 

@@ -2,7 +2,7 @@
 
     client          the AWS session: typed calls, error translation, retries, throttling, waits
     names           the stack's names and tag key; context: `AwsContext`, what each component is handed
-    stack           AwsBackend: Section 1 setup (plan, act, record in the ledger), status, teardown
+    backend         AwsBackend: Section 1 setup (plan, act, record in the ledger), status, teardown
     sinks           what `toll generate` writes to: FirehoseSink (PutRecordBatch) and, after
                     `toll deploy`, KinesisSink (PutRecords); both resend exactly what was refused
     packing         many lines to a record, as the services bill them
@@ -13,7 +13,7 @@
 
 `AwsBackend` is imported lazily (module `__getattr__`) so that the Lambda function, which imports
 `tollcli.backends.aws.lambda_handler` and so this package, does not load the CLI-side modules: the
-stack imports `tollcli.render` (rich), which the function's zip does not hold (`lambda_package`
+backend imports `tollcli.render` (rich), which the function's zip does not hold (`lambda_package`
 zips the handler's import closure only), and would add 25-33 ms to every cold start.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tollcli.backends.aws.stack import AwsBackend
+    from tollcli.backends.aws.backend import AwsBackend
 
 __all__ = ["AwsBackend"]
 
@@ -30,7 +30,7 @@ __all__ = ["AwsBackend"]
 def __getattr__(name: str) -> type[AwsBackend]:
     if name == "AwsBackend":
         # lazy: the Lambda function imports this package without the CLI side (see the docstring: rich, 25-33 ms)
-        from tollcli.backends.aws.stack import AwsBackend
+        from tollcli.backends.aws.backend import AwsBackend
 
         return AwsBackend
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
