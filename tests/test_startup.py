@@ -80,11 +80,3 @@ def test_status_reads_the_event_time_file_without_the_generator(home: Path, toll
     result = loaded_after(home, "status", "--format", "json", modules=("tollcli.generator", "tollcli.kdg", "duckdb"))
     assert result["status"] == 0
     assert result["loaded"] == []
-
-
-def test_the_event_time_names_are_still_importable_from_the_generator() -> None:
-    """They moved to tollcli.state; code written against tollcli.generator keeps working."""
-    from tollcli import generator, state
-
-    assert (generator.EVENT_TIME_KIND, generator.EVENT_TIME_FILE) == (state.EVENT_TIME_KIND, state.EVENT_TIME_FILE)
-    assert generator.event_time_path is state.event_time_path and generator.read_last_event is state.read_last_event
