@@ -19,13 +19,14 @@ import tollcli.backends.local.scoring_process as scoring_process_module
 from tollcli.anomaly import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.rcf import create_scorer
 from tollcli.anomaly.scenario import SKEWED_WEIGHTS, scenario
-from tollcli.anomaly.windows import ClosedWindow, iso_utc
+from tollcli.anomaly.windows import ClosedWindow
 from tollcli.backends.local.anomaly_feed import LocalAnomalyFeed, LocalAnomalyStore, scoring_for
 from tollcli.backends.local.scoring_process import ScoringProcess, ScoringProcessError
 from tollcli.errors import TollError
 from tollcli.generator import GenerateOptions, default_spec
 from tollcli.kdg.factory import RecordFactory
 from tollcli.records import RecordChunk
+from tollcli.units import format_instant
 
 CONFIG = AnomalyConfig.from_options(seed=7)
 TIMES, STATIONS = scenario(7, 60, SKEWED_WEIGHTS, 3)  # 62 windows close, the last skewed ones alert
@@ -206,7 +207,7 @@ def test_a_window_that_breaks_the_model_fails_in_the_child_and_later_ones_are_re
     scoring = ScoringProcess(CONFIG, model)
     try:
         scoring.send([good, broken, good])
-        assert scoring.receive().window_start == iso_utc(good.start)  # the first window's answer stands
+        assert scoring.receive().window_start == format_instant(good.start, timespec="auto")  # the first window's answer stands
         with pytest.raises(ScoringProcessError, match="scoring failed in it: ValueError"):
             scoring.receive()
         with pytest.raises(ScoringProcessError, match="failed earlier"):

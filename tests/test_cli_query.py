@@ -102,6 +102,8 @@ def test_sql_command_formats(toll, lake) -> None:
         (["query", "busiest", "--since", "noon"], "--since"),
         (["query", "busiest", "--limit", "0"], "--limit"),
         (["query", "loudest"], "loudest"),
+        (["query", "busiest", "--timeout", "2 fortnights"], "--timeout"),
+        (["query", "sql", "--timeout", "5m30", "SELECT 1"], "--timeout"),  # only a lone number may leave out its unit
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(toll, lake, args, fragment) -> None:
@@ -109,6 +111,18 @@ def test_bad_input_is_one_line_and_exit_2(toll, lake, args, fragment) -> None:
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("toll: error:") and fragment in lines[0]
+
+
+def test_timeout_takes_any_duration_and_a_bare_number_is_seconds(toll, lake) -> None:
+    for timeout in ("2m", "90", "1h30m", "5 minutes"):
+        result = toll("query", "busiest", "--timeout", timeout, "--format", "json")
+        assert result.exit_code == 0, (timeout, result.output)
+        assert json.loads(result.stdout)["total_records"] == 24_000
+    endless = "SELECT count(*) FROM range(100000000000000)"
+    for timeout, seconds in (("0.005m", "0.3"), ("0.3", "0.3"), ("300ms", "0.3")):  # the unit is applied: 0.005 min is 0.3 s
+        stopped = toll("query", "sql", "--timeout", timeout, endless)
+        assert stopped.exit_code == 1, (timeout, stopped.output)
+        assert stopped.stderr.strip() == f"toll: error: query stopped after {seconds} s (--timeout)"
 
 
 def test_before_setup_exit_2(toll, home) -> None:

@@ -82,14 +82,6 @@ def test_status_reads_the_event_time_file_without_the_generator(home: Path, toll
     assert result["loaded"] == []
 
 
-def test_the_event_time_names_are_still_importable_from_the_generator() -> None:
-    """They moved to tollcli.state; code written against tollcli.generator keeps working."""
-    from tollcli import generator, state
-
-    assert (generator.EVENT_TIME_KIND, generator.EVENT_TIME_FILE) == (state.EVENT_TIME_KIND, state.EVENT_TIME_FILE)
-    assert generator.event_time_path is state.event_time_path and generator.read_last_event is state.read_last_event
-
-
 def test_a_typer_without_the_patched_method_still_runs_every_command(home: Path) -> None:
     """The `<bool>` fix patches a method Typer does not document; a release without it must not stop toll
     (here the method is taken away from every class that defines it, before toll is imported)."""

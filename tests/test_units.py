@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tollcli.errors import UsageError
 from tollcli.questions import time_range
-from tollcli.units import counted, format_duration, parse_duration, parse_instant
+from tollcli.units import counted, format_duration, format_instant, instant_seconds, parse_duration, parse_instant
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,50 @@ def test_instants_are_iso_8601_and_utc_without_an_offset() -> None:
     assert parse_instant("2026-11-28") == utc - timedelta(hours=8)
     with pytest.raises(UsageError, match="--since"):
         parse_instant("yesterday", option="--since")
+
+
+def reference_seconds(text: str) -> float | None:
+    """What Python's own ISO-8601 reader makes of `text` (Z or no offset is UTC), the reference."""
+    value = text.strip()
+    value = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def test_instant_seconds_reads_a_records_date_exactly_as_datetime_does() -> None:
+    """The records' shape is read by position (its second once): the same float, to the last bit,
+    as datetime's timestamp(), over dates from 1970 to 2099 (leap days too) and every millisecond."""
+    rng = random.Random(19)
+    texts = (
+        [format_instant(rng.uniform(0, 4_102_444_800)) for _ in range(3000)]
+        + [f"2024-02-29T23:59:59.{ms:03d}Z" for ms in range(1000)]
+        + [f"2026-11-28T08:00:{s:02d}" for s in range(60)]
+    )
+    for text in texts:
+        assert repr(instant_seconds(text)) == repr(reference_seconds(text)), text
+
+
+def test_instant_seconds_refuses_what_datetime_refuses_even_in_the_records_shape() -> None:
+    """Every one-character change of a record's date: a number exactly where datetime reads one, None elsewhere."""
+    base = "2026-11-28T08:00:09.617Z"
+    changed = {base[:i] + c + base[i + 1 :] for i in range(len(base)) for c in "0159 :-T.Z+zx\u00b9\u0661\uff11"}
+    changed |= {"2026-02-30T08:00:00.000Z", "2026-11-28T24:00:00.000Z", "2026-11-28T08:00:00.000", " 2026-11-28T08:00:00.000Z"}
+    for text in sorted(changed):
+        assert repr(instant_seconds(text)) == repr(reference_seconds(text)), text
+    assert instant_seconds("") is None and instant_seconds("yesterday") is None
+    assert instant_seconds("2026-11-28T09:00:00+01:00") == instant_seconds("2026-11-28T08:00:00Z") == 1795852800.0
+
+
+def test_window_names_have_milliseconds_only_when_they_need_them() -> None:
+    assert format_instant(1_795_852_810.0, timespec="auto") == "2026-11-28T08:00:10Z"
+    assert format_instant(1_795_852_810.25, timespec="auto") == "2026-11-28T08:00:10.250Z"
+    assert format_instant(datetime(2026, 11, 28, 9, 0, 10, tzinfo=timezone(timedelta(hours=1))), timespec="auto") == (
+        "2026-11-28T08:00:10Z"
+    )
+    assert format_instant(1_795_852_810.25) == "2026-11-28T08:00:10.250Z"  # the records' form by default
 
 
 def test_query_ranges_use_the_same_parsers() -> None:

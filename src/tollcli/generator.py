@@ -34,7 +34,7 @@ from tollcli.kdg import (
 from tollcli.kdg.factory import MAX_CHUNK, RecordFactory
 from tollcli.paths import read_user_file
 from tollcli.skew import SkewState, SkewWatcher, check_station, read_skew, skewed_weights
-from tollcli.state import (  # the event-time file's names: importable from here too, as before
+from tollcli.state import (
     EVENT_TIME_FILE,
     EVENT_TIME_KIND,
     Resource,
@@ -237,8 +237,6 @@ class Schedule:
 
 # Event time this far ahead of the clock is not worth a word (a backfill "ending now" ends a hair after).
 AHEAD_TOLERANCE_S = 1.0
-
-# The file's names and `read_last_event` are in tollcli.state (importable from here too, as before).
 
 
 def record_last_event(backend: Backend, last_event: float) -> None:

@@ -15,7 +15,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, SupportsFloat, SupportsInt
 
 from tollcli.backends.base import Backend
 from tollcli.errors import UsageError
@@ -148,11 +148,13 @@ def _question_body(template: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
-def _as_int(value: Any) -> int:
+def _as_int(value: str | SupportsInt | None) -> int:
+    """A count as DuckDB (an int) or Athena (its text) gives it; NULL is 0."""
     return int(value) if value is not None else 0
 
 
-def _as_float(value: Any) -> float:
+def _as_float(value: str | SupportsFloat | None) -> float:
+    """A number as DuckDB (a float or Decimal) or Athena (its text) gives it; NULL is 0."""
     return float(value) if value is not None else 0.0
 
 

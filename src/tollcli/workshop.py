@@ -38,7 +38,7 @@ from tollcli.oscompat import handling_stop_signals
 from tollcli.questions import run_question
 from tollcli.skew import check_station, reset_skew, write_skew
 from tollcli.state import toll_command_for
-from tollcli.units import counted, format_instant
+from tollcli.units import counted, format_instant, parse_instant
 
 if TYPE_CHECKING:
     from tollcli.backends.base import Backend
@@ -599,8 +599,8 @@ def _during_skew(row: dict[str, Any], skew_started: str) -> bool:
     (`skew_started` empty): everything counts as during, as there is nothing to tell apart."""
     if not skew_started:
         return True
-    window_start = datetime.fromisoformat(str(row["window_start"]).replace("Z", "+00:00"))
-    return window_start.timestamp() + WINDOW_SECONDS > datetime.fromisoformat(skew_started.replace("Z", "+00:00")).timestamp()
+    window_start = parse_instant(str(row["window_start"]), option="a score's window_start")
+    return window_start.timestamp() + WINDOW_SECONDS > parse_instant(skew_started, option="the skew's start").timestamp()
 
 
 def run_workshop(backend: Backend, options: WorkshopOptions, reporter: WorkshopReporter | None = None) -> WorkshopReport:

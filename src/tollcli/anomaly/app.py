@@ -46,11 +46,11 @@ from tollcli.anomaly.windows import (
     DEFAULT_WINDOW_SECONDS,
     ClosedWindow,
     TumblingWindows,
-    iso_utc,
     stations_from_lines,
 )
 from tollcli.config import DEFAULT_THRESHOLD
 from tollcli.errors import TollError, UsageError
+from tollcli.units import format_instant
 
 WINDOW_RANGE = (1, 3600)
 LATENESS_RANGE = (0.0, 3600.0)
@@ -202,8 +202,8 @@ class ScoredWindow:
     window_end: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "window_start", iso_utc(self.start))
-        object.__setattr__(self, "window_end", iso_utc(self.end))
+        object.__setattr__(self, "window_start", format_instant(self.start, timespec="auto"))
+        object.__setattr__(self, "window_end", format_instant(self.end, timespec="auto"))
 
     @property
     def score(self) -> float:
@@ -348,8 +348,8 @@ class AnomalyApp:
             above = [station_to_name(above)]
         return [
             Alert(
-                window_start=iso_utc(window.start),
-                window_end=iso_utc(window.end),
+                window_start=format_instant(window.start, timespec="auto"),
+                window_end=format_instant(window.end, timespec="auto"),
                 station=r.station,
                 vehicle_count=r.vehicle_count,
                 anomaly_score=round(r.anomaly_score, 4),

@@ -17,7 +17,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -40,13 +39,6 @@ class ClosedWindow:
     @property
     def records(self) -> int:
         return sum(self.counts.values())
-
-
-def iso_utc(epoch: float) -> str:
-    """`2026-11-03T10:00:10Z`, or with milliseconds when the moment is not a whole second."""
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
-    spec = "seconds" if float(epoch).is_integer() else "milliseconds"
-    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def stations_from_lines(lines: bytes) -> list[str | None]:

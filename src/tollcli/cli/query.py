@@ -25,7 +25,7 @@ from tollcli.cli.common import (
 from tollcli.config import DEFAULT_QUERY_TIMEOUT, QUESTION_NAMES
 from tollcli.errors import UsageError
 from tollcli.render import bar_chart, human_bytes, literal, safe
-from tollcli.units import DURATION_HELP, counted
+from tollcli.units import DURATION_HELP, counted, parse_duration
 
 if TYPE_CHECKING:
     from tollcli.questions import QuestionResult
@@ -40,14 +40,16 @@ query_app = typer.Typer(
 SINCE_HELP = "Only records at or after this time (ISO-8601; UTC unless it has an offset)."
 UNTIL_HELP = "Only records before this time (ISO-8601)."
 LAST_HELP = f"Only the last DURATION before now (up to now: not with --until): {DURATION_HELP}."
-TIMEOUT_HELP = "Stop the query after this many seconds (exit 1)."
+TIMEOUT_HELP = f"Stop the query after this long (exit 1): {DURATION_HELP}."
 STRICT_HELP = "Fail (exit 1) if the data holds bad rows, instead of skipping and counting them."
 
 
-def set_timeout(app: AppContext, timeout: float) -> None:
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise UsageError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
-    app.backend.query_timeout = timeout
+def set_timeout(app: AppContext, timeout: str) -> None:
+    """`--timeout` read as every duration option reads its text (`parse_duration`)."""
+    try:
+        app.backend.query_timeout = parse_duration(timeout, option="--timeout")
+    except UsageError:
+        raise UsageError(f"--timeout must be a duration above 0 ({DURATION_HELP}), not {timeout!r}") from None
 
 
 def _write_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -175,7 +177,7 @@ def _ask(
     output_format: OutputFormat,
     chart: bool,
     strict: bool,
-    timeout: float,
+    timeout: str,
 ) -> None:
     from tollcli.questions import run_question, time_range  # lazy: numpy (~65 ms to import); keeps `toll --help` fast
 
@@ -209,7 +211,7 @@ def _question_command(name: str) -> Callable[..., None]:
         output_format: OutputFormat = output_format_option(),
         chart: bool = typer.Option(False, "--chart", help="Also draw a horizontal bar chart."),
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
-        timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
+        timeout: str = typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=TIMEOUT_HELP),
     ) -> None:
         _ask(
             ctx, name, since=since, until=until, last=last, limit=limit, output_format=output_format, chart=chart, strict=strict,
@@ -234,7 +236,7 @@ def sql_command(
     statement: str = typer.Argument(..., metavar="SQL", help="One read-only statement in Athena's dialect."),
     output_format: OutputFormat = output_format_option(),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
-    timeout: float = typer.Option(DEFAULT_QUERY_TIMEOUT, "--timeout", metavar="SECONDS", help=TIMEOUT_HELP),
+    timeout: str = typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=TIMEOUT_HELP),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
     from tollcli.athena_values import athena_csv, athena_json, athena_rows  # lazy: ~13 ms to import; keeps `toll --help` fast

@@ -30,17 +30,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from tollcli.errors import UsageError
 from tollcli.kdg.moment import MONTHS, WEEKDAYS
 
-UNDEFINED: Any = None  # faker.fake calls the method without an argument when the text is empty
+# What JSON.parse of a helper's argument gives (or the raw text, when it is not JSON; None when
+# there is none): what every helper below takes and narrows, as faker.js does, by its JavaScript type.
+JsValue: TypeAlias = "bool | int | float | str | list[JsValue] | dict[str, JsValue] | None"
+UNDEFINED: JsValue = None  # faker.fake calls the method without an argument when the text is empty
 
 
-class JsObject(dict[str, Any]):
+class JsObject(dict[str, JsValue]):
     """A JavaScript object result: `String()` makes it `[object Object]`."""
 
 
@@ -49,6 +52,10 @@ class JsDate:
     """A JavaScript Date (epoch milliseconds): `String()` is `Date.prototype.toString`."""
 
     ms: float
+
+
+# What a helper gives back, inserted with JavaScript's String() (`js_string`).
+JsResult: TypeAlias = "JsValue | JsDate | Sequence[JsResult]"  # a Sequence: a list or tuple of results
 
 
 def js_number(value: float) -> str:
@@ -106,7 +113,7 @@ def js_date_string(ms: float) -> str:
     )
 
 
-def js_string(value: Any) -> str:
+def js_string(value: JsResult) -> str:
     """JavaScript's `String(value)`, as `str.replace` inserts a helper's result."""
     if value is None:
         return "undefined"
@@ -125,7 +132,7 @@ def js_string(value: Any) -> str:
     return str(value)
 
 
-def parse_argument(text: str) -> Any:
+def parse_argument(text: str) -> JsValue:
     """faker.fake: `JSON.parse(text)`, or the text itself when it is not JSON; '' means no argument."""
     if text == "":
         return UNDEFINED
@@ -172,7 +179,7 @@ class Join(Draw):
 class Each(Draw):
     """A function of (random, event time in epoch seconds) per record, for branching compositions."""
 
-    function: Callable[[random.Random, float], Any]
+    function: Callable[[random.Random, float], JsResult]
 
     def values(self, rng: random.Random, count: int, now: np.ndarray) -> list[str]:
         return [js_string(self.function(rng, float(t))) for t in now.tolist()]
@@ -857,7 +864,7 @@ ALPHANUMERIC = tuple(string.digits + string.ascii_lowercase)
 # faker.js building blocks (per record)
 
 
-def js_random_number(rng: random.Random, options: Any = None) -> float:
+def js_random_number(rng: random.Random, options: JsValue = None) -> float:
     """faker.js 3.1 `random.number`: `precision * floor(mersenne.rand(max/precision, min/precision))`,
     where `max` is made inclusive by adding `precision` when it is >= 0. Non-numbers give NaN, as there."""
     if isinstance(options, bool):
@@ -882,7 +889,7 @@ def js_random_number(rng: random.Random, options: Any = None) -> float:
         return _mul(precision, inner)
 
 
-def _to_number(value: Any) -> float:
+def _to_number(value: JsValue) -> float:
     """JavaScript's Number() for what JSON can hold."""
     if value is None:
         return 0.0
@@ -928,12 +935,12 @@ def pick(rng: random.Random, name: str) -> str:
     return choices[int(rng.random() * len(choices))]
 
 
-def replace_symbol_with_number(rng: random.Random, text: Any, symbol: str = "#") -> str:
+def replace_symbol_with_number(rng: random.Random, text: JsValue, symbol: str = "#") -> str:
     text = text if isinstance(text, str) and text else ""
     return "".join(str(js_number_in(rng, 9)) if c == symbol else c for c in text)
 
 
-def replace_symbols(rng: random.Random, text: Any) -> str:
+def replace_symbols(rng: random.Random, text: JsValue) -> str:
     text = text if isinstance(text, str) and text else ""
     return "".join(str(js_number_in(rng, 9)) if c == "#" else ALPHA[int(rng.random() * 26)] if c == "?" else c for c in text)
 
@@ -970,7 +977,7 @@ def find_name(rng: random.Random) -> str:
     return f"{first} {last}"
 
 
-def city(rng: random.Random, arg: Any = None) -> str:
+def city(rng: random.Random, arg: JsValue = None) -> str:
     branch = int(arg) if isinstance(arg, (int, float)) and not isinstance(arg, bool) and 0 <= arg <= 3 else js_number_in(rng, 3)
     if branch == 0:
         return f"{pick(rng, 'city_prefix')} {first_name(rng)}{pick(rng, 'city_suffix')}"
@@ -990,13 +997,13 @@ def secondary_address(rng: random.Random) -> str:
     return replace_symbol_with_number(rng, "Apt. ###" if js_number_in(rng, 1) == 0 else "Suite ###")
 
 
-def street_address(rng: random.Random, full: Any = None) -> str:
+def street_address(rng: random.Random, full: JsValue = None) -> str:
     width = (5, 4, 3)[js_number_in(rng, 2)]
     address = replace_symbol_with_number(rng, "#" * width) + " " + street_name(rng)
     return address + " " + secondary_address(rng) if full else address
 
 
-def user_name(rng: random.Random, first: Any = None, last: Any = None) -> str:
+def user_name(rng: random.Random, first: JsValue = None, last: JsValue = None) -> str:
     first = first if isinstance(first, str) and first else first_name(rng)
     last = last if last else last_name(rng)
     branch = js_number_in(rng, 2)
@@ -1009,12 +1016,12 @@ def user_name(rng: random.Random, first: Any = None, last: Any = None) -> str:
     return result.replace("'", "").replace(" ", "")
 
 
-def slugify(text: Any) -> str:
+def slugify(text: JsValue) -> str:
     text = text if isinstance(text, str) and text else ""
     return re.sub(r"[^\w.\-]+", "", text.replace(" ", "-"), flags=re.ASCII)
 
 
-def email(rng: random.Random, first: Any = None, provider: str | None = None) -> str:
+def email(rng: random.Random, first: JsValue = None, provider: str | None = None) -> str:
     provider = provider or pick(rng, "free_email")
     return slugify(user_name(rng, first)) + "@" + provider
 
@@ -1023,7 +1030,7 @@ def domain_word(rng: random.Random) -> str:
     return re.sub(r"[\\~#&*{}/:<>?|\"']", "", first_name(rng)).lower()
 
 
-def lorem_words(rng: random.Random, count: Any = None) -> str:
+def lorem_words(rng: random.Random, count: JsValue = None) -> str:
     n = 3 if count is None else _count(count)
     return " ".join(pick(rng, "lorem") for _ in range(n))
 
@@ -1031,7 +1038,7 @@ def lorem_words(rng: random.Random, count: Any = None) -> str:
 MAX_REPEAT = 100_000  # words, sentences, digits...: more would hang the KDG's page; here it is refused
 
 
-def _count(value: Any) -> int:
+def _count(value: JsValue) -> int:
     """A JavaScript loop bound `i < value`: numbers count, anything else (a string, NaN) is 0 rounds."""
     if isinstance(value, bool):
         return int(value)
@@ -1041,20 +1048,20 @@ def _count(value: Any) -> int:
     return max(0, math.ceil(number)) if math.isfinite(number) else 0
 
 
-def sentence(rng: random.Random, word_count: Any = None) -> str:
+def sentence(rng: random.Random, word_count: JsValue = None) -> str:
     if word_count is None:
         word_count = 3 + js_number_in(rng, 7)
     text = lorem_words(rng, word_count)
     return text[:1].upper() + text[1:] + "."
 
 
-def sentences(rng: random.Random, count: Any = None, separator: str = " ") -> str:
+def sentences(rng: random.Random, count: JsValue = None, separator: str = " ") -> str:
     if count is None:
         count = 2 + js_number_in(rng, 4)
     return separator.join(sentence(rng) for _ in range(_count(count)))
 
 
-def paragraph(rng: random.Random, count: Any = None) -> str:
+def paragraph(rng: random.Random, count: JsValue = None) -> str:
     base = 3 if count is None else count
     extra = js_number_in(rng, 3)
     if isinstance(base, str):  # JavaScript: "2" + 1 is "21"
@@ -1062,7 +1069,7 @@ def paragraph(rng: random.Random, count: Any = None) -> str:
     return sentences(rng, _to_number(base) + extra)
 
 
-def paragraphs(rng: random.Random, count: Any = None) -> str:
+def paragraphs(rng: random.Random, count: JsValue = None) -> str:
     return "\n \r".join(paragraph(rng) for _ in range(3 if count is None else _count(count)))
 
 
@@ -1070,7 +1077,7 @@ def random_word(rng: random.Random) -> str:
     return WORD_METHODS[int(rng.random() * len(WORD_METHODS))](rng)
 
 
-def random_words(rng: random.Random, count: Any = None) -> str:
+def random_words(rng: random.Random, count: JsValue = None) -> str:
     if count is None:
         count = 1 + js_number_in(rng, 2)
     return " ".join(random_word(rng) for _ in range(_count(count)))
@@ -1080,7 +1087,7 @@ def product_name(rng: random.Random) -> str:
     return f"{pick(rng, 'product_adjective')} {pick(rng, 'product_material')} {pick(rng, 'product')}"
 
 
-def amount(rng: random.Random, minimum: Any = None, maximum: Any = None, decimals: int = 2, symbol: str = "") -> str:
+def amount(rng: random.Random, minimum: JsValue = None, maximum: JsValue = None, decimals: int = 2, symbol: str = "") -> str:
     """faker.js finance.amount / commerce.price: `symbol + round(value, dec).toFixed(dec)`."""
     low = minimum if minimum else 0
     high = maximum if maximum else 1000
@@ -1090,7 +1097,7 @@ def amount(rng: random.Random, minimum: Any = None, maximum: Any = None, decimal
     return symbol + to_fixed(js_round(value * 10**decimals) / 10**decimals, decimals)
 
 
-def price(rng: random.Random, minimum: Any = None) -> str:
+def price(rng: random.Random, minimum: JsValue = None) -> str:
     low = minimum if minimum is not None else 1
     low_number = _to_number(low) if not isinstance(low, (dict, list)) else math.nan
     if low_number < 0:
@@ -1101,7 +1108,7 @@ def price(rng: random.Random, minimum: Any = None) -> str:
     return to_fixed(js_round(value * 100) / 100, 2)
 
 
-def company_name(rng: random.Random, arg: Any = None) -> str:
+def company_name(rng: random.Random, arg: JsValue = None) -> str:
     branch = int(arg) if isinstance(arg, (int, float)) and not isinstance(arg, bool) and 0 <= arg <= 2 else js_number_in(rng, 2)
     if branch == 0:
         return f"{last_name(rng)} {pick(rng, 'company_suffix')}"
@@ -1130,7 +1137,7 @@ def hacker_phrase(rng: random.Random) -> str:
     return phrase
 
 
-def past(rng: random.Random, now: float, years: Any, sign: int, unit_days: int = 365) -> JsDate:
+def past(rng: random.Random, now: float, years: JsValue, sign: int, unit_days: int = 365) -> JsDate:
     """faker.js date.past/future/recent: now -/+ number({min: 1000, max: (years || 1) * unit}) ms;
     a non-number (`date.past(abc)`) makes NaN, which prints `Invalid Date` as there."""
     count = _to_number(years) if years and not isinstance(years, (dict, list)) else (math.nan if years else 1.0)
@@ -1141,17 +1148,17 @@ def past(rng: random.Random, now: float, years: Any, sign: int, unit_days: int =
     return JsDate(now * 1000 + sign * offset)
 
 
-def date_between(rng: random.Random, arg: Any) -> JsDate:
+def date_between(rng: random.Random, arg: JsValue) -> JsDate:
     # faker.fake passes one argument: `from`; `to` is undefined, so the offset is NaN -> Invalid Date.
     return JsDate(math.nan)
 
 
-def image_url(rng: random.Random, width: Any = None, category: str | None = None) -> str:
+def image_url(rng: random.Random, width: JsValue = None, category: str | None = None) -> str:
     url = f"http://lorempixel.com/{js_string(width) if width else 640}/480"
     return url + f"/{category}" if category is not None else url
 
 
-def password(rng: random.Random, length: Any = None) -> str:
+def password(rng: random.Random, length: JsValue = None) -> str:
     """faker.js's password-generator, not memorable: characters matching /\\w/ (letters, digits, _)."""
     size = _count(length) if length else 15
     pool = string.ascii_letters + string.digits + "_"
@@ -1175,7 +1182,7 @@ def user_agent(rng: random.Random) -> str:
     return f"Opera/9.{js_number_in(rng, 80) + 10} (Windows NT {5 + js_number_in(rng, 1)}.{js_number_in(rng, 3)}; U; en) Presto/2.{js_number_in(rng, 9)}.{js_number_in(rng, 300)} Version/{version}"
 
 
-def hex_color(rng: random.Random, base: Any = None) -> str:
+def hex_color(rng: random.Random, base: JsValue = None) -> str:
     """faker.js internet.color: each channel floor((number(256) + base) / 2); only the red base can be passed."""
     red_base = _to_number(base) if base else 0.0
     channels = [math.floor((js_number_in(rng, 256) + red_base) / 2) if math.isfinite(red_base) else math.nan]
@@ -1188,7 +1195,7 @@ def uuid(rng: random.Random) -> str:
     return str(uuid_module.UUID(int=rng.getrandbits(128), version=4))
 
 
-def nearby_gps(rng: random.Random, arg: Any) -> list[str]:
+def nearby_gps(rng: random.Random, arg: JsValue) -> list[str]:
     if not isinstance(arg, dict):
         raise TypeError("address.nearbyGPSCoordinate needs an object")
     radius = arg.get("radius") or 10.0
@@ -1196,6 +1203,8 @@ def nearby_gps(rng: random.Random, arg: Any) -> list[str]:
         float(js_random_number(rng, 1800000)) / 10000 - 90,
         float(js_random_number(rng, 3600000)) / 10000 - 180,
     ]
+    if not isinstance(coordinate, (list, str)):  # Python cannot index a number, a boolean or an object
+        raise TypeError(f"address.nearbyGPSCoordinate cannot read a coordinate from {js_string(coordinate)!r}")
     lat1, lon1 = (math.radians(_to_number(v)) for v in coordinate[:2])
     distance = _to_number(radius) if arg.get("isMetric") else _to_number(radius) * 0.621371
     bearing = math.radians(rng.random() * 360)
@@ -1250,7 +1259,7 @@ WORD_METHODS: tuple[Callable[[random.Random], str], ...] = (
 # The registry: helper name -> builder(argument) -> Draw
 
 
-def _each(function: Callable[..., Any]) -> Callable[[Any], Draw]:
+def _each(function: Callable[[random.Random, JsValue], JsResult]) -> Callable[[JsValue], Draw]:
     """A helper computed per record from (rng, argument)."""
     return lambda arg: Each(lambda r, now: function(r, arg))
 
@@ -1260,17 +1269,17 @@ def _shared_pick(name: str) -> Pick:
     return Pick(words(name))
 
 
-def _pick(name: str) -> Callable[[Any], Draw]:
+def _pick(name: str) -> Callable[[JsValue], Draw]:
     """One `Pick` per word list, shared by every field that uses it (one byte table each)."""
     return lambda arg: _shared_pick(name)
 
 
-def _ip(arg: Any) -> Draw:
+def _ip(arg: JsValue) -> Draw:
     octet = Pick(tuple(str(n) for n in range(256)))
     return Join((octet, ".", octet, ".", octet, ".", octet))
 
 
-def _mac(arg: Any) -> Draw:
+def _mac(arg: JsValue) -> Draw:
     nibble = Pick(tuple("0123456789abcdef"))
     parts: list[Draw | str] = []
     for i in range(12):
@@ -1280,54 +1289,54 @@ def _mac(arg: Any) -> Draw:
     return Join(tuple(parts))
 
 
-def _zip(arg: Any) -> Draw:
+def _zip(arg: JsValue) -> Draw:
     if arg is None:
         return Each(lambda r, now: replace_symbols(r, ("#####", "#####-####")[js_number_in(r, 1)]))
     return Each(lambda r, now: replace_symbols(r, arg))
 
 
-def _number(arg: Any) -> Draw:
+def _number(arg: JsValue) -> Draw:
     return Each(lambda r, now: js_random_number(r, arg))
 
 
-def _account(arg: Any) -> Draw:
+def _account(arg: JsValue) -> Draw:
     width = _count(arg) if arg else 8
     return digits(width) if width <= 64 else Each(lambda r, now: replace_symbol_with_number(r, "#" * width))
 
 
-def _mask(arg: Any) -> Draw:
+def _mask(arg: JsValue) -> Draw:
     # faker.fake passes one argument: `parens` and `elipsis` stay undefined (falsy), so digits only.
     width = _count(arg) if arg and arg != 0 else 4
     return Join((DIGIT,) * min(width, 256)) if width else Pick(("",))
 
 
-def _month(arg: Any) -> Draw:
+def _month(arg: JsValue) -> Draw:
     return Pick(words("month_abbr" if isinstance(arg, dict) and arg.get("abbr") else "month"))
 
 
-def _weekday(arg: Any) -> Draw:
+def _weekday(arg: JsValue) -> Draw:
     return Pick(words("weekday_abbr" if isinstance(arg, dict) and arg.get("abbr") else "weekday"))
 
 
-def _date_offset(sign: int, unit_days: int) -> Callable[[Any], Draw]:
+def _date_offset(sign: int, unit_days: int) -> Callable[[JsValue], Draw]:
     return lambda arg: Each(lambda r, now: past(r, now, arg, sign, unit_days))
 
 
-def _image(category: str | None) -> Callable[[Any], Draw]:
+def _image(category: str | None) -> Callable[[JsValue], Draw]:
     return lambda arg: Each(lambda r, now: image_url(r, arg, category))
 
 
-def _any_image(arg: Any) -> Draw:
+def _any_image(arg: JsValue) -> Draw:
     return Each(lambda r, now: image_url(r, arg, pick(r, "image_category")))
 
 
-def _phone(arg: Any) -> Draw:
+def _phone(arg: JsValue) -> Draw:
     if isinstance(arg, str) and arg:
         return Each(lambda r, now: replace_symbol_with_number(r, arg))
     return Each(lambda r, now: replace_symbol_with_number(r, pick(r, "phone_format")))
 
 
-def _phone_format(arg: Any) -> Draw:
+def _phone_format(arg: JsValue) -> Draw:
     formats = words("phone_format")
     index = int(arg) if isinstance(arg, (int, float)) and not isinstance(arg, bool) and 0 <= arg < len(formats) else None
     if not arg:  # faker.js: `index || 0`
@@ -1337,7 +1346,7 @@ def _phone_format(arg: Any) -> Draw:
     return Each(lambda r, now: replace_symbol_with_number(r, formats[index]))
 
 
-def _array_element(arg: Any) -> Draw:
+def _array_element(arg: JsValue) -> Draw:
     if isinstance(arg, list) and arg:
         return Pick(tuple("null" if v is None else js_string(v) for v in arg))  # JSON null prints as null
     if isinstance(arg, str) and arg:  # a string is indexed by character
@@ -1347,12 +1356,12 @@ def _array_element(arg: Any) -> Draw:
     return Pick(("undefined",))
 
 
-def _object_element(arg: Any) -> Draw:
+def _object_element(arg: JsValue) -> Draw:
     source = arg if isinstance(arg, dict) and arg else {"foo": "bar", "too": "car"}
     return Pick(tuple("null" if v is None else js_string(v) for v in source.values()))
 
 
-def _file_name(arg: Any) -> Draw:
+def _file_name(arg: JsValue) -> Draw:
     def make(r: random.Random, now: float) -> str:
         text = f"{random_words(r)}.{pick(r, 'file_ext')}"
         return re.sub(r"[ ,\-\\]", "_", text).lower()
@@ -1360,7 +1369,7 @@ def _file_name(arg: Any) -> Draw:
     return Each(make)
 
 
-def _common_file_name(arg: Any) -> Draw:
+def _common_file_name(arg: JsValue) -> Draw:
     def make(r: random.Random, now: float) -> str:
         ext = arg if isinstance(arg, str) and arg else pick(r, "common_file_ext")
         return re.sub(r"[ ,\-\\]", "_", f"{random_words(r)}.{ext}").lower()
@@ -1368,13 +1377,13 @@ def _common_file_name(arg: Any) -> Draw:
     return Each(make)
 
 
-def _semver(arg: Any) -> Draw:
+def _semver(arg: JsValue) -> Draw:
     return Join((DIGIT, ".", DIGIT, ".", DIGIT))
 
 
-def _shuffle(arg: Any) -> Draw:
-    def make(r: random.Random, now: float) -> list[Any]:
-        items = list(arg) if isinstance(arg, list) and arg else ["a", "b", "c"]
+def _shuffle(arg: JsValue) -> Draw:
+    def make(r: random.Random, now: float) -> list[JsValue]:
+        items: list[JsValue] = list(arg) if isinstance(arg, list) and arg else ["a", "b", "c"]
         i = len(items) - 1
         while i:
             j = js_number_in(r, i)
@@ -1385,10 +1394,12 @@ def _shuffle(arg: Any) -> Draw:
     return Each(make)
 
 
-def _need(helper: str, check: Callable[[Any], bool], what: str, build: Callable[[Any], Draw]) -> Callable[[Any], Draw]:
+def _need(
+    helper: str, check: Callable[[JsValue], bool], what: str, build: Callable[[JsValue], Draw]
+) -> Callable[[JsValue], Draw]:
     """A method faker.js cannot run without a particular argument (there it throws a TypeError)."""
 
-    def builder(arg: Any) -> Draw:
+    def builder(arg: JsValue) -> Draw:
         if not check(arg):
             raise UsageError(f"template: {helper} needs {what} (faker.js throws a TypeError without it)")
         return build(arg)
@@ -1396,7 +1407,7 @@ def _need(helper: str, check: Callable[[Any], bool], what: str, build: Callable[
     return builder
 
 
-HELPERS: dict[str, Callable[[Any], Draw]] = {
+HELPERS: dict[str, Callable[[JsValue], Draw]] = {
     # address
     "address.zipCode": _zip,
     "address.city": lambda arg: Each(lambda r, now: city(r, arg)),
@@ -1570,7 +1581,7 @@ HELPERS: dict[str, Callable[[Any], Draw]] = {
 }
 
 
-def compile_helper(helper: str, argument: Any) -> Draw:
+def compile_helper(helper: str, argument: JsValue) -> Draw:
     """The draw for `{{helper(argument)}}`; an unknown helper is a `UsageError` naming it."""
     builder = HELPERS.get(helper)
     if builder is None:
@@ -1581,7 +1592,7 @@ def compile_helper(helper: str, argument: Any) -> Draw:
     return builder(argument)
 
 
-def sample(helper: str, argument: Any, count: int, *, seed: int = 0, now: float | None = None) -> list[str]:
+def sample(helper: str, argument: JsValue, count: int, *, seed: int = 0, now: float | None = None) -> list[str]:
     """`count` values of a helper, as the generator renders them (tests and the differential test)."""
     times = np.full(count, datetime.now(timezone.utc).timestamp() if now is None else now)
     return compile_helper(helper, argument).values(random.Random(seed), count, times)

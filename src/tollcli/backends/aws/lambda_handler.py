@@ -44,6 +44,7 @@ from tollcli.anomaly.alerts import WebhookNotifier
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig
 from tollcli.anomaly.windows import ClosedWindow
 from tollcli.errors import TollError
+from tollcli.units import format_instant, parse_instant
 
 log = logging.getLogger("tollcli.anomaly")
 log.setLevel(logging.INFO)
@@ -117,14 +118,6 @@ def window_key(prefix: str, window_start: datetime) -> str:
     return f"{prefix}{window_start:%Y/%m/%d/%H}/{stamp}.json"
 
 
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class ModelAccessDenied(TollError):
     """The model's key is refused (403): a policy problem, reported once per window, never retried."""
 
@@ -169,7 +162,8 @@ def finish_window(
     state: Mapping[str, Any], window: Mapping[str, str], *, config: HandlerConfig, s3: Any, sns: Any
 ) -> dict[str, Any]:
     """Score one closed window with the shared core, persist it, alert if needed; a log summary."""
-    start, end = parse_time(window["start"]), parse_time(window["end"])
+    start, end = (parse_instant(window[edge]).astimezone(timezone.utc) for edge in ("start", "end"))  # UTC: keys name it
+    label = format_instant(start, timespec="seconds")
     store = ModelStore(s3, config.bucket)
     try:
         app = store.load(config.app)
@@ -177,11 +171,11 @@ def finish_window(
         # Raising would make Lambda retry the same denied read until the mapping gives up, holding
         # the shard: say what is wrong in one log line and let the stream move on.
         log.error(exc.message)
-        return {"window_start": iso(start), "skipped": True, "error": exc.message}
+        return {"window_start": label, "skipped": True, "error": exc.message}
     last = app.stats.last_window_start
-    if last is not None and parse_time(last) >= start:
-        log.info("window %s was already scored (the model learned up to %s): nothing to do", iso(start), last)
-        return {"window_start": iso(start), "skipped": True}
+    if last is not None and parse_instant(last) >= start:
+        log.info("window %s was already scored (the model learned up to %s): nothing to do", label, last)
+        return {"window_start": label, "skipped": True}
     closed = ClosedWindow(
         start=start.timestamp(),
         end=end.timestamp(),
@@ -210,7 +204,7 @@ def finish_window(
         s3.put_object(Bucket=config.bucket, Key=key, Body=json.dumps(record).encode(), ContentType="application/json")
         log.warning(alert.message)
     store.save(app)
-    return {"window_start": iso(start), "records": closed.records, "score": scored.score, "alerts": len(scored.alerts)}
+    return {"window_start": label, "records": closed.records, "score": scored.score, "alerts": len(scored.alerts)}
 
 
 # --- the entry point ---------------------------------------------------------------------------

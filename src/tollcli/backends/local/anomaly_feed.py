@@ -38,7 +38,6 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,6 +53,7 @@ from tollcli.errors import TollError, UsageError
 from tollcli.oscompat import LockBusy, take_lock
 from tollcli.records import RecordChunk
 from tollcli.state import atomic_write_bytes, atomic_write_json
+from tollcli.units import instant_seconds
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -416,22 +416,15 @@ def _release_lock(lock: BaseFileLock) -> None:
 
 # --- replay: score what is already in the bucket ----------------------------------------------
 def parse_event_time(text: str) -> float | None:
-    """Epoch seconds of a record's date (ISO-8601, with or without offset; naive means UTC)."""
-    value = text.strip()
-    if not value:
-        return None
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    """Epoch seconds of a record's date (ISO-8601 as `units.instant_seconds` reads it: naive means
+    UTC), or of a bare number of epoch seconds; None for anything else."""
+    seconds = instant_seconds(text)
+    if seconds is None:
         try:
-            return float(value)  # epoch seconds
+            return float(text)  # epoch seconds
         except ValueError:
             return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return seconds
 
 
 class EventTimeParser:

@@ -32,8 +32,9 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from tollcli.anomaly.app import AnomalyApp, AnomalyConfig, ScoredWindow
 from tollcli.anomaly.rcf import StationScore, load_scorer
@@ -42,6 +43,16 @@ from tollcli.errors import TollError
 from tollcli.oscompat import ignore_interrupts, interrupts_held, socket_handle_from_parent, start_child_with_socket
 
 STOP_TIMEOUT_SECONDS = 5.0
+
+# The messages, as pickled over the socket (plain tuples: the child runs as `__main__`, so a class
+# of this module would not unpickle in the parent). The parent sends one request at a time:
+LoadRequest = tuple[Literal["load"], tuple[dict[str, Any], bytes]]  # AnomalyConfig.to_json(), the model's bytes
+WindowsRequest = tuple[Literal["windows"], list[ClosedWindow]]  # one answer per window
+SaveRequest = tuple[Literal["save"], None]  # one answer: the model's bytes (to_bytes)
+StopRequest = tuple[Literal["stop"], None]  # no answer: the child exits
+Request = LoadRequest | WindowsRequest | SaveRequest | StopRequest
+# and the child answers each message with a list of answers (empty: its greeting):
+Answer = tuple[Literal["ok"], ScoredWindow | bytes] | tuple[Literal["error"], str]  # "error": its text, ending the list
 
 
 class ScoringProcessError(TollError):
@@ -59,9 +70,9 @@ class ScoringProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.connection: Connection | None = None
         self.in_flight = 0  # windows sent, answers not yet read
-        self.received: deque[tuple[str, Any]] = deque()  # answers read, not yet taken (see receive)
+        self.received: deque[Answer] = deque()  # answers read, not yet taken (see receive)
         self.broken: str | None = None
-        self.outbox: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
         self.loaded = False  # the load message is queued
         self.up = False  # the child has greeted us: it has imported the app
@@ -78,24 +89,34 @@ class ScoringProcess:
             return self.model
         if self.in_flight or self.received:
             raise ScoringProcessError(f"{self.in_flight + len(self.received)} windows are still waiting to be taken")
-        self._post("save", None, answers=1)
-        return self.receive()
+        self._post(("save", None), answers=1)
+        model = self._take()
+        if not isinstance(model, bytes):
+            self._fail(f"it answered a save with a {type(model).__name__}")
+        return model
 
     # windows in, scored windows out -----------------------------------------------------------
     def send(self, windows: list[ClosedWindow]) -> None:
         if windows:
-            self._post("windows", windows, answers=len(windows))
+            self._post(("windows", windows), answers=len(windows))
 
     def ready(self) -> bool:
         if self.received:
             return True
         return self.connection is not None and self.in_flight > 0 and self.connection.poll(0)
 
-    def receive(self) -> Any:
-        """The oldest answer (a `ScoredWindow`), waiting for it.
+    def receive(self) -> ScoredWindow:
+        """The oldest window's `ScoredWindow`, waiting for it.
 
         A Ctrl-C meanwhile is held until the message is read and kept: it is raised after, and
         the answer is the next `receive`'s, so no message is cut and no answer is lost."""
+        scored = self._take()
+        if not isinstance(scored, ScoredWindow):
+            self._fail(f"it answered a window with a {type(scored).__name__}")
+        return scored
+
+    def _take(self) -> ScoredWindow | bytes:
+        """The oldest answer, waiting for it (see receive); an error answer fails here."""
         if not self.received:
             self._check()
             if self.connection is None or self.in_flight == 0:
@@ -103,19 +124,19 @@ class ScoringProcess:
             with interrupts_held():  # a held Ctrl-C is raised as this ends, with the answers kept
                 while not self.received:  # (the child's greeting carries no answer)
                     self.received.extend(self._read())
-        status, answer = self.received.popleft()
-        if status != "ok":
-            self._fail(f"scoring failed in it: {answer}")
-        return answer
+        answer = self.received.popleft()
+        if answer[0] == "error":
+            self._fail(f"scoring failed in it: {answer[1]}")
+        return answer[1]
 
     # the child --------------------------------------------------------------------------------
-    def _post(self, kind: str, payload: Any, *, answers: int) -> None:
+    def _post(self, message: Request, *, answers: int) -> None:
         self._check()
         self.start()
         if not self.loaded:
             self.loaded = True
             self.outbox.put(("load", (self.config.to_json(), self.model)))  # its failure answers the first request
-        self.outbox.put((kind, payload))
+        self.outbox.put(message)
         self.in_flight += answers
 
     def is_up(self) -> bool:
@@ -128,12 +149,12 @@ class ScoringProcess:
                 self.received.extend(self._read())
         return self.up
 
-    def _read(self) -> list[tuple[str, Any]]:
+    def _read(self) -> list[Answer]:
         """One message's answers: ("ok", answer) each, up to an ("error", text) that ends it. The
         child's first message is an empty greeting: it has started."""
         assert self.connection is not None
         try:
-            answers = self.connection.recv()
+            answers: list[Answer] = self.connection.recv()
         except (EOFError, OSError) as exc:
             self._fail(self._death_note(exc))
         self.up = True
@@ -222,20 +243,21 @@ def serve(connection: Connection) -> int:
     failure = "no model loaded"
     while True:
         try:
-            kind, payload = connection.recv()
+            message: Request = connection.recv()
         except (EOFError, OSError):
             return 0  # the parent is gone
-        if kind == "stop":
+        if message[0] == "stop":
             return 0
-        if kind == "load":
+        if message[0] == "load":
             try:
-                config = AnomalyConfig.from_json(payload[0])
-                app = AnomalyApp(config, scorer=load_scorer(config.mode, payload[1], config.stations))
+                config = AnomalyConfig.from_json(message[1][0])
+                app = AnomalyApp(config, scorer=load_scorer(config.mode, message[1][1], config.stations))
             except Exception as exc:  # answered with the first request
                 failure = f"the model did not load: {type(exc).__name__}: {exc}"
             continue
-        answers: list[tuple[str, Any]] = []
-        for window in payload if kind == "windows" else [None]:
+        answers: list[Answer] = []
+        windows: Sequence[ClosedWindow | None] = message[1] if message[0] == "windows" else [None]  # None: "save"
+        for window in windows:
             try:
                 if app is None:
                     raise RuntimeError(failure)
