@@ -319,7 +319,8 @@ def test_teardown_removes_the_skew_file_too_and_the_home_with_it(
     aws: Callable[[str], Any], set_up: Ledger, settings: Settings
 ) -> None:
     from tollcli.generator import record_last_event
-    from tollcli.skew import skew_path, write_skew
+    from tollcli.skew import write_skew
+    from tollcli.state import skew_path
 
     backend = make_backend(settings)
     write_skew(backend, "35South", drop=False)  # `toll --backend aws skew --station 35South`

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tollcli.errors import UsageError
-from tollcli.state import (  # the skew file's names: importable from here too, as before
+from tollcli.state import (
     SKEW_FILE,
     SKEW_KIND,
     Resource,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
+from tollcli.athena_values import athena_csv, athena_json, athena_rows
 from tollcli.cli.common import (
     AppContext,
     OutputFormat,
@@ -119,7 +120,7 @@ def _print_table(
 def _quiet_rows(answer: QuestionResult) -> list[list[Any]]:
     """`quiet` for reading: a station above the median is not "below" it (blank, never negative),
     and a station far below the median that is not named says why."""
-    from tollcli.questions import QUIET_SIGMAS  # lazy: the query engine loads numpy (~65 ms to import); keeps `toll --help` fast
+    from tollcli.questions import QUIET_SIGMAS  # lazy: ~5 ms to import (statistics, decimal), which `toll --help` need not pay
 
     columns = list(answer.columns)
     below, sigmas, quiet = columns.index("below_median_pct"), columns.index("sigmas_below"), columns.index("quiet")
@@ -179,7 +180,7 @@ def _ask(
     strict: bool,
     timeout: str,
 ) -> None:
-    from tollcli.questions import run_question, time_range  # lazy: numpy (~65 ms to import); keeps `toll --help` fast
+    from tollcli.questions import run_question, time_range  # lazy: see _quiet_rows
 
     app = app_context(ctx)
     set_timeout(app, timeout)
@@ -239,7 +240,6 @@ def sql_command(
     timeout: str = typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=TIMEOUT_HELP),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
-    from tollcli.athena_values import athena_csv, athena_json, athena_rows  # lazy: ~13 ms to import; keeps `toll --help` fast
 
     app = app_context(ctx)
     set_timeout(app, timeout)

@@ -12,8 +12,8 @@ from tollcli.cli.common import SummaryFormat, app_context, event_printer, print_
 from tollcli.config import DEFAULT_BUFFER_MB, DEFAULT_BUFFER_SECONDS
 from tollcli.errors import ExitStatus, UsageError
 from tollcli.render import literal, render_status, safe
-from tollcli.skew import SKEW_KIND, read_skew
-from tollcli.state import EVENT_TIME_KIND, read_last_event
+from tollcli.skew import read_skew
+from tollcli.state import EVENT_TIME_KIND, SKEW_KIND, read_last_event
 from tollcli.units import counted, format_instant
 
 if TYPE_CHECKING:
