@@ -8,16 +8,18 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field, is_dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from tollcli.backends import Backend, open_backend
-from tollcli.backends.reports import EventCallback, ignore_event
 from tollcli.config import Settings, resolve_settings
 from tollcli.render import literal
 from tollcli.state import toll_command_for
+
+if TYPE_CHECKING:
+    from tollcli.backends import Backend
+    from tollcli.backends.reports import EventCallback
 
 
 class OutputFormat(str, Enum):
@@ -51,6 +53,9 @@ def event_printer(app: AppContext, *, quiet: bool) -> EventCallback:
     """The `on_event` for setup, teardown, compact, deploy and publish: each event indented on stderr,
     printed literally; none when quiet (a JSON summary keeps stderr for errors)."""
     if quiet:
+        # lazy: the backend interface (its report dataclasses) takes ~10 ms to import; `toll --help` need not pay it
+        from tollcli.backends.reports import ignore_event
+
         return ignore_event
     return lambda message: app.err_console.print(literal(f"  {message}"))
 
@@ -85,6 +90,8 @@ class AppContext:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
+            from tollcli.backends import open_backend  # lazy: see event_printer
+
             self._backend = open_backend(self.settings)
         return self._backend
 

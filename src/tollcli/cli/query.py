@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
-from tollcli.athena_values import athena_csv, athena_json, athena_rows
 from tollcli.cli.common import (
     AppContext,
     OutputFormat,
@@ -240,6 +239,11 @@ def sql_command(
     timeout: str = typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=TIMEOUT_HELP),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
+    from tollcli.athena_values import (  # lazy: ~2 ms (csv, decimal) `toll --help` need not pay
+        athena_csv,
+        athena_json,
+        athena_rows,
+    )
 
     app = app_context(ctx)
     set_timeout(app, timeout)
