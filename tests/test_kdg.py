@@ -259,3 +259,29 @@ def test_no_helper_argument_makes_a_traceback() -> None:
                 continue
             assert len(lines) == 3 and all(line.endswith("|") for line in lines), (template, lines)
     assert refused < 60  # most odd arguments are rendered as faker.js renders them, not refused
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        ('{"coordinate": 5}', "NaN,NaN"),  # a number has no [0]: undefined * (pi/180) is NaN, as in the KDG
+        ('{"coordinate": []}', "NaN,NaN"),  # an empty array is truthy in JavaScript: it is used, and has no [0]
+        ('{"coordinate": ["Infinity", 1]}', "NaN,NaN"),  # Math.sin(Infinity) is NaN (Python's raises)
+        ('{"radius": "Infinity"}', "NaN,NaN"),  # Math.cos(Infinity / R) is NaN
+    ],
+)
+def test_nearby_gps_gives_what_the_kdg_gives_for_what_it_cannot_read(argument: str, expected: str, tmp_path: Path, toll) -> None:  # type: ignore[no-untyped-def]
+    """faker.js computes NaN and prints it; toll did the same where it could, and ended in a traceback
+    on the rest. Through the real command: exit 0 and the KDG's text."""
+    template = tmp_path / "gps.txt"
+    template.write_text("{{address.nearbyGPSCoordinate(" + argument + ")}}")
+    result = toll("generate", "--template", str(template), "--count", "3", "--output", "-", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [expected] * 3
+
+
+def test_nearby_gps_prints_negative_zero_as_javascript_does() -> None:
+    """`(-1e-14).toFixed(4)` is "-0.0000" in JavaScript, `(-0).toFixed(4)` is "0.0000"."""
+    from tollcli.kdg.fakerjs import to_fixed
+
+    assert (to_fixed(-1e-14, 4), to_fixed(-0.0, 4), to_fixed(float("nan"), 4)) == ("-0.0000", "0.0000", "NaN")

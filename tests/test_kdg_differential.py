@@ -155,6 +155,12 @@ ARGUMENT_CASES = [
     '{{internet.userName("Ann")}}',
     '{{internet.email("Ann")}}',
     '{{address.nearbyGPSCoordinate({"coordinate": [30.2, -97.7], "radius": 5})}}',
+    # ... and what it cannot read a number from: NaN, printed, never an error
+    '{{address.nearbyGPSCoordinate({"coordinate": 5})}}',
+    '{{address.nearbyGPSCoordinate({"coordinate": []})}}',
+    '{{address.nearbyGPSCoordinate({"coordinate": "12", "isMetric": true})}}',
+    '{{address.nearbyGPSCoordinate({"coordinate": [10, 20], "radius": 0})}}',
+    '{{address.nearbyGPSCoordinate({"radius": "Infinity"})}}',
     "{{current.timestamp}}",
     # Odd arguments: faker.fake's one JSON value, else the text.
     '{{random.number("5")}}',

@@ -951,10 +951,14 @@ def js_round(value: float) -> float:
 
 
 def to_fixed(value: float, decimals: int) -> str:
+    """JavaScript's `Number.prototype.toFixed`: NaN and huge values as `toString` prints them, and
+    negative zero without its sign (`(-0).toFixed(4)` is "0.0000")."""
     if not math.isfinite(value):
         return js_number(value)
     if abs(value) >= 1e21:
         return js_number(value)
+    if value == 0:
+        value = 0.0
     return f"{value:.{decimals}f}"
 
 
@@ -1195,29 +1199,60 @@ def uuid(rng: random.Random) -> str:
     return str(uuid_module.UUID(int=rng.getrandbits(128), version=4))
 
 
+def _js_truthy(value: JsValue) -> bool:
+    """JavaScript's truthiness (`a || b`): an empty array or object is true; 0, NaN and "" are false."""
+    if isinstance(value, (list, dict)):
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(value)
+
+
+def _js_element(value: JsValue, index: int) -> float:
+    """`value[index]` used as a number in JavaScript: an array's element, a string's character, an
+    object's property; NaN (undefined) where there is none, as on a number or a boolean."""
+    if isinstance(value, (list, str)) and index < len(value):
+        return _to_number(value[index])
+    if isinstance(value, dict) and str(index) in value:
+        return _to_number(value[str(index)])
+    return math.nan
+
+
+def _js_math(function: Callable[..., float], *args: float) -> float:
+    """A Math function as JavaScript has it: NaN where Python's raises (asin(1.0000000000000002), sin(inf))."""
+    try:
+        return function(*args)
+    except ValueError:
+        return math.nan
+
+
 def nearby_gps(rng: random.Random, arg: JsValue) -> list[str]:
-    if not isinstance(arg, dict):
-        raise TypeError("address.nearbyGPSCoordinate needs an object")
-    radius = arg.get("radius") or 10.0
-    coordinate = arg.get("coordinate") or [
-        float(js_random_number(rng, 1800000)) / 10000 - 90,
-        float(js_random_number(rng, 3600000)) / 10000 - 180,
-    ]
-    if not isinstance(coordinate, (list, str)):  # Python cannot index a number, a boolean or an object
-        raise TypeError(f"address.nearbyGPSCoordinate cannot read a coordinate from {js_string(coordinate)!r}")
-    lat1, lon1 = (math.radians(_to_number(v)) for v in coordinate[:2])
-    distance = _to_number(radius) if arg.get("isMetric") else _to_number(radius) * 0.621371
+    """The KDG's `address.nearbyGPSCoordinate({coordinate, radius, isMetric})`, step by step as its
+    faker.js computes it: the default coordinate is `[latitude(), longitude()]` (text, toFixed(4)), a
+    value it cannot read a number from gives NaN (printed "NaN", never an error), and `||` falls back
+    on JavaScript's falsy values only."""
+    options = arg if isinstance(arg, dict) else {}
+    coordinate = options.get("coordinate")
+    if not _js_truthy(coordinate):
+        coordinate = [
+            to_fixed(js_random_number(rng, 1800000) / 10000.0 - 90.0, 4),
+            to_fixed(js_random_number(rng, 3600000) / 10000.0 - 180.0, 4),
+        ]
+    radius = options.get("radius") if _js_truthy(options.get("radius")) else 10.0
+    distance = _to_number(radius) if _js_truthy(options.get("isMetric")) else _to_number(radius) * 0.621371
+    lat1 = math.radians(_js_element(coordinate, 0))
+    lon1 = math.radians(_js_element(coordinate, 1))
     bearing = math.radians(rng.random() * 360)
     angular = distance / 6378.137
-    lat2 = math.asin(math.sin(lat1) * math.cos(angular) + math.cos(lat1) * math.sin(angular) * math.cos(bearing))
-    lon2 = lon1 + math.atan2(
-        math.sin(bearing) * math.sin(angular) * math.cos(lat1), math.cos(angular) - math.sin(lat1) * math.sin(lat2)
-    )
+    sin_a, cos_a = _js_math(math.sin, angular), _js_math(math.cos, angular)
+    sin_lat1, cos_lat1 = _js_math(math.sin, lat1), _js_math(math.cos, lat1)
+    lat2 = _js_math(math.asin, sin_lat1 * cos_a + cos_lat1 * sin_a * math.cos(bearing))
+    lon2 = lon1 + math.atan2(math.sin(bearing) * sin_a * cos_lat1, cos_a - sin_lat1 * _js_math(math.sin, lat2))
     if lon2 > math.pi:
         lon2 -= 2 * math.pi
     elif lon2 < -math.pi:
         lon2 += 2 * math.pi
-    return [f"{math.degrees(lat2):.4f}", f"{math.degrees(lon2):.4f}"]
+    return [to_fixed(math.degrees(lat2), 4), to_fixed(math.degrees(lon2), 4)]
 
 
 def _card(rng: random.Random) -> JsObject:
