@@ -285,3 +285,14 @@ def test_nearby_gps_prints_negative_zero_as_javascript_does() -> None:
     from tollcli.kdg.fakerjs import to_fixed
 
     assert (to_fixed(-1e-14, 4), to_fixed(-0.0, 4), to_fixed(float("nan"), 4)) == ("-0.0000", "0.0000", "NaN")
+
+
+def test_a_date_beyond_pythons_years_prints_as_javascript_prints_it(tmp_path: Path, toll) -> None:  # type: ignore[no-untyped-def]
+    """`date.recent(99999999)` reaches years before 1, which JavaScript's Date has and Python's datetime
+    has not: the record is written (as `String(date)`), never a traceback."""
+    template = tmp_path / "far.txt"
+    template.write_text("{{date.recent(99999999)}}|{{date.future(99999)}}")
+    result = toll("generate", "--template", str(template), "--count", "20", "--output", "-", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    years = [int(part.split(" ")[3]) for line in result.stdout.splitlines() for part in line.split("|")]
+    assert len(years) == 40 and min(years) < 0 and max(years) > 9999

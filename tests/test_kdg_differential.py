@@ -36,7 +36,7 @@ import pytest
 from tollcli.errors import UsageError
 from tollcli.kdg import clean_template, parse_template
 from tollcli.kdg.factory import RecordFactory
-from tollcli.kdg.fakerjs import helper_names, js_number
+from tollcli.kdg.fakerjs import helper_names, js_date_string, js_number
 
 FAKER_VERSION = "3.1.0"  # web/js/faker.js in the KDG's repository is faker.js 3.1.0 plus the KDG's additions
 MOMENT_VERSION = "2.17.1"  # web/producer.html loads cdnjs moment.js/2.17.1
@@ -505,3 +505,38 @@ def test_numbers_print_as_javascript_prints_them(node_modules: Path) -> None:
         ["node", "-e", script], input=json.dumps(numbers), capture_output=True, text=True, timeout=60, check=True
     )
     assert [js_number(x) for x in numbers] == json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/New_York"])
+def test_dates_print_as_javascript_prints_them_to_the_ends_of_its_range(node_modules: Path, zone: str) -> None:
+    """`String(date)` for dates JavaScript has and Python's datetime has not (years below 1 and above
+    9999: `date.recent(99999999)` reaches them), and ordinary ones, against node in the same zone."""
+    rng = np.random.default_rng(11)
+    ms = [-8.64e15, 8.64e15, -62135596800000.0 - 86_400_000, 253402300800000.0 + 86_400_000, 0.0, 1764600000123.0]
+    ms += [-62198755200000.0, -62198755200000.0 - 31_622_400_000]  # two more before year 1
+    ms += [float(x) for x in rng.uniform(-8.64e15, 8.64e15, 30).round()]
+    script = "const xs = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+    script += "console.log(JSON.stringify(xs.map(x => String(new Date(x)))));"
+    env = {**os.environ, "TZ": zone}
+    result = subprocess.run(
+        ["node", "-e", script], input=json.dumps(ms), capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        mine = [js_date_string(x) for x in ms]
+    finally:
+        if previous is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
+    theirs = json.loads(result.stdout)
+    if zone == "UTC":
+        assert mine == theirs
+    else:
+        # The zone's name in parentheses is node's long one (ICU: "India Standard Time"); Python has only the
+        # abbreviation ("IST"). Everything else, the local-mean-time offsets of the far past included, must match.
+        without_name = [re.sub(r" \([^)]*\)$", "", text) for text in (*mine, *theirs)]
+        assert without_name[: len(mine)] == without_name[len(mine) :]

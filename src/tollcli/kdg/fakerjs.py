@@ -99,18 +99,65 @@ MONTH_ABBR = tuple(month[:3] for month in MONTHS)
 
 
 def js_date_string(ms: float) -> str:
-    """`Date.prototype.toString()` in the machine's zone, e.g. `Tue Dec 01 2026 15:00:00 GMT+0530 (IST)`."""
+    """`Date.prototype.toString()` in the machine's zone, e.g. `Tue Dec 01 2026 15:00:00 GMT+0530 (IST)`.
+
+    JavaScript's dates reach 100,000,000 days either side of 1970 (years -271821 to 275760); Python's
+    datetime only years 1 to 9999. Beyond those (`date.recent(99999999)`), the fields are worked out
+    from the day count in the proleptic Gregorian calendar, as JavaScript does, with the zone's
+    offset at Python's nearest representable date."""
     if not math.isfinite(ms) or abs(ms) > 8.64e15:
         return "Invalid Date"
-    moment = datetime.fromtimestamp(math.floor(ms) / 1000, tz=timezone.utc).astimezone()
+    try:
+        moment = datetime.fromtimestamp(math.floor(ms) / 1000, tz=timezone.utc).astimezone()
+    except (OverflowError, ValueError, OSError):
+        return _far_date_string(math.floor(ms))
     offset = moment.utcoffset()
     minutes = round(offset.total_seconds() / 60) if offset is not None else 0
+    weekday = (moment.weekday() + 1) % 7
+    clock = (moment.hour, moment.minute, moment.second)
+    return _date_text(weekday, moment.year, moment.month, moment.day, clock, minutes, moment.tzname())
+
+
+def _date_text(weekday: int, year: int, month: int, day: int, clock: tuple[int, int, int], minutes: int, zone: str | None) -> str:
     sign = "+" if minutes >= 0 else "-"
-    zone = "Coordinated Universal Time" if minutes == 0 and moment.tzname() in {"UTC", "GMT"} else (moment.tzname() or "")
+    name = "Coordinated Universal Time" if minutes == 0 and zone in {"UTC", "GMT"} else (zone or "")
+    year_text = f"-{-year:04d}" if year < 0 else f"{year:04d}"  # ECMAScript's DateString: a sign below 0, 4 digits at least
+    hour, minute, second = clock
     return (
-        f"{WEEKDAY_ABBR[(moment.weekday() + 1) % 7]} {MONTH_ABBR[moment.month - 1]} {moment.day:02d} {moment.year:04d} "
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} GMT{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d} ({zone})"
+        f"{WEEKDAY_ABBR[weekday]} {MONTH_ABBR[month - 1]} {day:02d} {year_text} "
+        f"{hour:02d}:{minute:02d}:{second:02d} GMT{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d} ({name})"
     )
+
+
+def _far_date_string(ms: int) -> str:
+    """`Date.prototype.toString()` for a date outside Python's years 1-9999 (see js_date_string).
+
+    The zone's offset is the one it has on the same day and time of year 1 or 9999 (whichever is
+    nearer): local mean time far back, today's rules (daylight saving too) far ahead, as node has them."""
+    year, month, day, clock = _civil(ms)
+    nearest = datetime(1 if year < 1 else 9999, month, min(max(day, 2), 28), *clock, tzinfo=timezone.utc).astimezone()
+    offset = nearest.utcoffset()
+    seconds = round(offset.total_seconds()) if offset is not None else 0
+    year, month, day, clock = _civil(ms + seconds * 1000)
+    weekday = (math.floor((ms + seconds * 1000) / 86_400_000) + 4) % 7  # 1970-01-01 was a Thursday
+    return _date_text(weekday, year, month, day, clock, int(seconds / 60), nearest.tzname())
+
+
+def _civil(ms: int) -> tuple[int, int, int, tuple[int, int, int]]:
+    """Epoch milliseconds -> (year, month, day, (hour, minute, second)) in the proleptic Gregorian
+    calendar, for any year (H. Hinnant's civil_from_days)."""
+    days, rest = divmod(ms, 86_400_000)
+    shifted = days + 719_468
+    era = shifted // 146_097
+    day_of_era = shifted - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    year = year_of_era + era * 400 + (1 if month <= 2 else 0)
+    seconds = rest // 1000
+    return year, month, day, (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
 def js_string(value: JsResult) -> str:
