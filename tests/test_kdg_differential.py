@@ -27,6 +27,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -260,6 +262,22 @@ def node_modules(request: pytest.FixtureRequest) -> Path:
     return final / "node_modules"
 
 
+@contextmanager
+def in_zone(zone: str) -> Iterator[None]:
+    """This process's local time zone is `zone` inside the block (TZ and tzset), as it was after."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
+
+
 def _run_node(node_modules: Path, job: dict, zone: str) -> dict:
     env = {**os.environ, "TZ": zone, "NODE_PATH": str(node_modules)}
     result = subprocess.run(
@@ -406,11 +424,8 @@ def test_every_moment_format_renders_exactly_as_moment_2_17(node_modules: Path, 
         {"templates": [], "samples": 0, "formats": FORMATS, "instants": milliseconds, "texts": []},
         zone,
     )
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = zone
-    time.tzset()
-    try:
-        differences = []
+    differences = []
+    with in_zone(zone):
         for fmt, ms, local, utc in kdg["formats"]:
             argument = json.dumps(fmt)
             for helper, expected in (("date.now", local), ("date.utc", utc)):
@@ -419,12 +434,6 @@ def test_every_moment_format_renders_exactly_as_moment_2_17(node_modules: Path, 
                 if line != expected:
                     at = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
                     differences.append((zone, helper, fmt, at, expected, line))
-    finally:
-        if previous is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = previous
-        time.tzset()
     assert not differences, differences[:10]
 
 
@@ -466,18 +475,11 @@ HELP_PAGE_FIELDS = [
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
-def test_the_help_page_examples_render_as_the_kdg_renders_them(
-    node_modules: Path, zone: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_help_page_examples_render_as_the_kdg_renders_them(node_modules: Path, zone: str) -> None:
     templates = [HELP_PAGE_JSON, *HELP_PAGE_FIELDS]
     kdg = _run_node(node_modules, {"templates": templates, "samples": SAMPLES, "formats": [], "instants": [], "texts": []}, zone)
-    monkeypatch.setenv("TZ", zone)
-    time.tzset()
-    try:
+    with in_zone(zone):
         ours = {t: _toll_values(f"<{t}>", SAMPLES) for t in templates}
-    finally:
-        monkeypatch.undo()
-        time.tzset()
     reference = kdg["helpers"][HELP_PAGE_JSON]["values"]
     records = [json.loads(v) for v in ours[HELP_PAGE_JSON]]  # the JSON template's records are JSON
     assert (
@@ -521,17 +523,8 @@ def test_dates_print_as_javascript_prints_them_to_the_ends_of_its_range(node_mod
     result = subprocess.run(
         ["node", "-e", script], input=json.dumps(ms), capture_output=True, text=True, timeout=60, check=True, env=env
     )
-    previous = os.environ.get("TZ")
-    os.environ["TZ"] = zone
-    time.tzset()
-    try:
+    with in_zone(zone):
         mine = [js_date_string(x) for x in ms]
-    finally:
-        if previous is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = previous
-        time.tzset()
     theirs = json.loads(result.stdout)
     if zone == "UTC":
         assert mine == theirs
