@@ -180,6 +180,42 @@ ARGUMENT_CASES = [
     '{{lorem.paragraph("2")}}',
     "{{date.past(abc)}}",
     "{{address.latitude(5)}}",
+    # Whole numbers past a double's range: JSON.parse gives Infinity (lorem.words(B) is left out: node
+    # runs out of memory on it, toll refuses the count).
+    *(
+        template.replace("B", "1" + "0" * 400)
+        for template in (
+            '{{address.nearbyGPSCoordinate({"radius": B})}}',
+            '{{address.nearbyGPSCoordinate({"coordinate": [B, 2]})}}',
+            "{{random.number(B)}}",
+            "{{random.number(-B)}}",
+            '{{random.number({"min": B, "max": B})}}',
+            "{{random.arrayElement([B])}}",
+            "{{date.recent(B)}}",
+            "{{date.future(B)}}",
+            "{{date.past(-B)}}",
+            "{{finance.amount(B)}}",
+            "{{internet.password(B)}}",
+        )
+    ),
+    "{{random.number(12345678901234567891)}}",
+    # Arrays and text as numbers: Number([5]) is 5, Number([]) 0, Number([[3]]) 3; `max + precision` joins text.
+    '{{address.nearbyGPSCoordinate({"coordinate": [[1], [2]], "radius": [5]})}}',
+    '{{random.number({"min": [3], "max": [[9]]})}}',
+    '{{random.number({"max": "5"})}}',
+    '{{random.number({"min": " 0x10 ", "max": "1e2"})}}',
+    "{{date.recent([1])}}",
+    "{{date.recent([[2]])}}",
+    "{{date.recent([])}}",
+    "{{date.recent({})}}",
+    "{{date.past([1, 2])}}",
+    "{{lorem.words([3])}}",
+    "{{lorem.words(-5)}}",
+    '{{internet.password("5")}}',
+    "{{internet.password([3])}}",
+    "{{internet.password([])}}",
+    "{{internet.password(-5)}}",
+    "{{finance.amount([5])}}",
 ]
 
 # Every token of moment 2.17's format language, the localized formats, brackets and escapes.
