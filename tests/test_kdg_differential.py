@@ -534,6 +534,21 @@ def test_the_help_page_examples_render_as_the_kdg_renders_them(node_modules: Pat
             assert reason is None, (template, column, reason)
 
 
+def test_a_record_that_renders_empty_is_faker_fakes_answer_to_empty_text(node_modules: Path) -> None:
+    """faker.fake returns 'string parameter is required!' once the text it renders is empty, so a
+    record of nothing but empty helpers is that text in the KDG; a literal beside them is kept."""
+    templates = [
+        "{{lorem.words(-5)}}",
+        "{{lorem.words(-5)}}{{internet.password(-1)}}",
+        "a{{lorem.words(0)}}",
+        "{{lorem.words([])}}b",
+    ]
+    kdg = _run_node(node_modules, {"templates": templates, "samples": 3, "formats": [], "instants": [], "texts": []}, "UTC")
+    for template in templates:
+        chunk = RecordFactory(parse_template(template), seed=7).make_chunk(np.full(3, time.time()))
+        assert chunk.lines.decode().split("\n")[:-1] == kdg["helpers"][template]["values"], template
+
+
 def test_numbers_print_as_javascript_prints_them(node_modules: Path) -> None:
     rng = np.random.default_rng(5)
     numbers = [0.1 * 3, 1e21, 1e20 * 1.5, 123456789012345680000.0, 1.5e-7, 0.000001, 1e-6 * 1.5, -0.0, 2**53 + 2.0, 5e-324]

@@ -151,6 +151,17 @@ def assemble(segments: list[Segment], count: int) -> bytes:
     return out.tobytes()
 
 
+EMPTY_RECORD = b"string parameter is required!"  # what faker.fake returns once the text it renders is empty
+
+
+def _fill_empty_records(lines: bytes) -> bytes:
+    """Records that render empty (`{{lorem.words(-5)}}`) are faker.fake's answer to an empty text, as in the KDG."""
+    if not lines.startswith(b"\n") and b"\n\n" not in lines:
+        return lines
+    records = lines.split(b"\n")[:-1]
+    return b"".join((record or EMPTY_RECORD) + b"\n" for record in records)
+
+
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct values, code of each element): a linear pass when sorted, else np.unique."""
     if values.size and bool((values[1:] >= values[:-1]).all()):
@@ -299,7 +310,7 @@ class RecordFactory:
             elif isinstance(part, FakerField):
                 segments.extend(self._draw_segments(self._draws[index], event_times))
         segments.append(b"\n")
-        lines = assemble(segments, count)
+        lines = _fill_empty_records(assemble(segments, count))
         if count:
             self.record_bytes = len(lines) / count
         stations = None
