@@ -112,7 +112,9 @@ def js_date_string(ms: float) -> str:
     except (OverflowError, ValueError, OSError):
         return _far_date_string(math.floor(ms))
     offset = moment.utcoffset()
-    minutes = round(offset.total_seconds() / 60) if offset is not None else 0
+    minutes = (
+        int(offset.total_seconds() / 60) if offset is not None else 0
+    )  # JavaScript drops LMT's seconds: -3:30:52 prints -0330
     weekday = (moment.weekday() + 1) % 7
     clock = (moment.hour, moment.minute, moment.second)
     return _date_text(weekday, moment.year, moment.month, moment.day, clock, minutes, moment.tzname())
@@ -135,7 +137,7 @@ def _far_date_string(ms: int) -> str:
     The zone's offset is the one it has on the same day and time of year 1 or 9999 (whichever is
     nearer): local mean time far back, today's rules (daylight saving too) far ahead, as node has them."""
     year, month, day, clock = _civil(ms)
-    nearest = datetime(1 if year < 1 else 9999, month, min(max(day, 2), 28), *clock, tzinfo=timezone.utc).astimezone()
+    nearest = datetime(1 if ms < 0 else 9999, month, min(max(day, 2), 28), *clock, tzinfo=timezone.utc).astimezone()
     offset = nearest.utcoffset()
     seconds = round(offset.total_seconds()) if offset is not None else 0
     year, month, day, clock = _civil(ms + seconds * 1000)
