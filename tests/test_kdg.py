@@ -145,7 +145,7 @@ def test_values_never_break_a_record_across_lines() -> None:
         ("{{address.nearbyGPSCoordinate}}", "needs an object"),
         ("{{name.format}}", "'name.format' (faker.js's name module has no such method)"),
         ("{{address.parse}}", "'address.parse' (faker.js's address module has no such method)"),
-        ('{{internet.password("x")}}', "internet.password needs a number"),
+        ('{{internet.password("x")}}', "internet.password needs a finite number"),
         ("{{date.now(5)}}", "format string"),
         ("   \n  ", "empty"),
     ],

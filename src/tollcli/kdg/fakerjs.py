@@ -1496,13 +1496,13 @@ def _shuffle(arg: JsValue) -> Draw:
 
 
 def _need(
-    helper: str, check: Callable[[JsValue], bool], what: str, build: Callable[[JsValue], Draw]
+    helper: str, check: Callable[[JsValue], bool], what: str, build: Callable[[JsValue], Draw], thrown: str = "a TypeError"
 ) -> Callable[[JsValue], Draw]:
-    """A method faker.js cannot run without a particular argument (there it throws a TypeError)."""
+    """A method faker.js cannot run without a particular argument (there it throws `thrown`)."""
 
     def builder(arg: JsValue) -> Draw:
         if not check(arg):
-            raise UsageError(f"template: {helper} needs {what} (faker.js throws a TypeError without it)")
+            raise UsageError(f"template: {helper} needs {what} (faker.js throws {thrown} without it)")
         return build(arg)
 
     return builder
@@ -1615,8 +1615,9 @@ HELPERS: dict[str, Callable[[JsValue], Draw]] = {
     "internet.password": _need(
         "internet.password",
         lambda a: not _js_truthy(a) or math.isfinite(_to_number(a)),
-        "a number for its length (faker.js's generator recurses until its stack overflows on anything else)",
+        "a finite number for its length",
         lambda a: Each(lambda r, now: password(r, a)),
+        "a RangeError, its generator's stack overflowing,",
     ),
     "internet.session": _each(lambda r, a: r.random() * (2**53 - 1 - 1007199254740991) + 1007199254740991),
     # lorem
