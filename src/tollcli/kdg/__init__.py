@@ -21,12 +21,11 @@ import random
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from tollcli.errors import UsageError
-from tollcli.kdg.fakerjs import Draw, compile_helper, js_string, parse_argument
+from tollcli.kdg.fakerjs import Draw, JsValue, compile_helper, js_string, parse_argument
 from tollcli.kdg.moment import (
     DEFAULT_LOCAL,
     DEFAULT_UTC,
@@ -189,24 +188,24 @@ def _find_field_end(text: str, start: int) -> int:
     raise UsageError(f"template: the field opened at character {start + 1} is never closed with '}}}}'")
 
 
-def _argument(raw: str) -> Any:
+def _argument(raw: str) -> JsValue:
     """faker.fake's argument: JSON, else the text itself; an empty string means none."""
     value = parse_argument(raw.strip())
     return None if value == "" else value
 
 
-def _as_text(value: Any) -> str:
+def _as_text(value: JsValue) -> str:
     """A data value as the KDG prints it (JavaScript's `String()`); null prints as `null` there."""
     return "null" if value is None else js_string(value)
 
 
-def _number(helper: str, value: Any, what: str) -> float:
+def _number(helper: str, value: JsValue, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"template: {helper} {what} must be a number, not {value!r}")
     return float(value)
 
 
-def _weighted(helper: str, args: list[Any]) -> WeightedChoice:
+def _weighted(helper: str, args: list[JsValue]) -> WeightedChoice:
     if len(args) != 1 or not isinstance(args[0], dict):
         raise UsageError(f'template: {helper} takes one object {{"weights": [...], "data": [...]}}')
     weights, data = args[0].get("weights"), args[0].get("data")
@@ -222,7 +221,7 @@ def _weighted(helper: str, args: list[Any]) -> WeightedChoice:
     return WeightedChoice(data=tuple(_as_text(d) for d in data), weights=tuple(numbers))
 
 
-def _random_number(raw: str, args: Any) -> NumberField | FakerField:
+def _random_number(raw: str, args: JsValue) -> NumberField | FakerField:
     """`random.number`: a table of codes when the range is plain (integer multiples of `precision`,
     max >= min >= ..., max >= 0, under 2**31 steps), else faker.js's own arithmetic per record
     (fractional min, negative max, huge max, NaN, Infinity, text arguments)."""
@@ -231,8 +230,9 @@ def _random_number(raw: str, args: Any) -> NumberField | FakerField:
         options = {}
     if isinstance(options, dict):
         values = [options.get("min", 0), options.get("max", 99999), options.get("precision", 1)]
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
-            minimum, maximum, precision = (float(v) for v in values)
+        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        if len(numbers) == 3:
+            minimum, maximum, precision = numbers
             if precision > 0 and maximum >= 0 and maximum >= minimum:
                 low, high = minimum / precision, maximum / precision
                 if low.is_integer() and high.is_integer() and high - low < 2**31:

@@ -151,6 +151,25 @@ def assemble(segments: list[Segment], count: int) -> bytes:
     return out.tobytes()
 
 
+EMPTY_RECORD = b"string parameter is required!"  # what faker.fake returns once the text it renders is empty
+
+
+def _fill_empty_records(lines: bytes) -> bytes:
+    """Records that render empty (`{{lorem.words(-5)}}`) are faker.fake's answer to an empty text, as in the KDG."""
+    if not lines.startswith(b"\n") and b"\n\n" not in lines:
+        return lines
+    records = lines.split(b"\n")[:-1]
+    return b"".join((record or EMPTY_RECORD) + b"\n" for record in records)
+
+
+def cumulative_weights(weights: tuple[float, ...] | list[float]) -> np.ndarray:
+    """Running sums of the weights. Past the largest double they are Infinity, as in the KDG's
+    weightedArrayElement: its draw (`Math.random() * Infinity`) is Infinity too, so it takes the
+    first value whose running sum reaches Infinity, and so do we (no numpy overflow warning)."""
+    with np.errstate(over="ignore"):
+        return np.cumsum(np.asarray(weights, dtype=np.float64))
+
+
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct values, code of each element): a linear pass when sorted, else np.unique."""
     if values.size and bool((values[1:] >= values[:-1]).all()):
@@ -177,7 +196,7 @@ class RecordFactory:
             if isinstance(part, (WeightedChoice, UniformChoice)):
                 self._tables[index] = ByteTable([_clean(v) for v in part.data])
             if isinstance(part, WeightedChoice):
-                self._cumulative[index] = np.cumsum(np.asarray(part.weights, dtype=np.float64))
+                self._cumulative[index] = cumulative_weights(part.weights)
             if isinstance(part, NumberField) and _number_steps(part) <= 100_000:
                 steps = _number_steps(part)
                 self._tables[index] = ByteTable([_format_number(part, k) for k in range(steps)])
@@ -203,7 +222,7 @@ class RecordFactory:
     def set_station_weights(self, weights: tuple[float, ...]) -> None:
         if self.station_index is None:
             raise UsageError("this template has no weighted station field (the second field) to skew")
-        cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
+        cumulative = cumulative_weights(weights)
         if cumulative[-1] <= 0:
             raise UsageError("station weights are all zero")
         self._cumulative[self.station_index] = cumulative
@@ -282,7 +301,8 @@ class RecordFactory:
             elif isinstance(part, WeightedChoice):
                 cumulative = self._cumulative[index]
                 draws = self.rng.random(count) * cumulative[-1]
-                codes = np.minimum(np.searchsorted(cumulative, draws, side="right"), len(cumulative) - 1)
+                # The KDG's loop: the first value whose running sum reaches the draw (`draw <= sum`).
+                codes = np.minimum(np.searchsorted(cumulative, draws, side="left"), len(cumulative) - 1)
                 segments.append((self._tables[index], codes))
                 if index == self.station_index:
                     station_codes = codes
@@ -299,7 +319,7 @@ class RecordFactory:
             elif isinstance(part, FakerField):
                 segments.extend(self._draw_segments(self._draws[index], event_times))
         segments.append(b"\n")
-        lines = assemble(segments, count)
+        lines = _fill_empty_records(assemble(segments, count))
         if count:
             self.record_bytes = len(lines) / count
         stations = None

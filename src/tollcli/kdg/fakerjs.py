@@ -112,7 +112,9 @@ def js_date_string(ms: float) -> str:
     except (OverflowError, ValueError, OSError):
         return _far_date_string(math.floor(ms))
     offset = moment.utcoffset()
-    minutes = round(offset.total_seconds() / 60) if offset is not None else 0
+    minutes = (
+        int(offset.total_seconds() / 60) if offset is not None else 0
+    )  # JavaScript drops LMT's seconds: -3:30:52 prints -0330
     weekday = (moment.weekday() + 1) % 7
     clock = (moment.hour, moment.minute, moment.second)
     return _date_text(weekday, moment.year, moment.month, moment.day, clock, minutes, moment.tzname())
@@ -135,7 +137,7 @@ def _far_date_string(ms: int) -> str:
     The zone's offset is the one it has on the same day and time of year 1 or 9999 (whichever is
     nearer): local mean time far back, today's rules (daylight saving too) far ahead, as node has them."""
     year, month, day, clock = _civil(ms)
-    nearest = datetime(1 if year < 1 else 9999, month, min(max(day, 2), 28), *clock, tzinfo=timezone.utc).astimezone()
+    nearest = datetime(1 if ms < 0 else 9999, month, min(max(day, 2), 28), *clock, tzinfo=timezone.utc).astimezone()
     offset = nearest.utcoffset()
     seconds = round(offset.total_seconds()) if offset is not None else 0
     year, month, day, clock = _civil(ms + seconds * 1000)
@@ -184,9 +186,16 @@ def parse_argument(text: str) -> JsValue:
     if text == "":
         return UNDEFINED
     try:
-        return json.loads(text, parse_constant=lambda name: name)  # NaN/Infinity are not JSON: kept as text
+        return json.loads(text, parse_constant=lambda name: name, parse_int=_json_whole_number)  # NaN/Infinity: kept as text
     except ValueError:
         return text
+
+
+def _json_whole_number(digits: str) -> int | float:
+    """A JSON whole number as JSON.parse reads it: a double (Infinity past the largest), kept an int
+    while the double holds it exactly (2**53), so that `float(int)` never overflows downstream."""
+    number = float(digits)
+    return int(digits) if abs(number) <= 2**53 else number
 
 
 # ---------------------------------------------------------------------------------------------
@@ -925,33 +934,49 @@ def js_random_number(rng: random.Random, options: JsValue = None) -> float:
     minimum = options.get("min", 0)
     maximum = options.get("max", 99999)
     precision = options.get("precision", 1)
-    try:
-        minimum, maximum, precision = (_to_number(v) for v in (minimum, maximum, precision))
-    except ValueError:
-        return math.nan
+    # `if (max >= 0) max += precision`: `+` joins as text when either side is a string or an object.
+    top = _js_add(maximum, precision) if _to_number(maximum) >= 0 else maximum
     with np.errstate(all="ignore"):
-        top = maximum + precision if maximum >= 0 else maximum
-        hi, lo = _div(top, precision), _div(minimum, precision)
-        inner = math.floor(rng.random() * (hi - lo) + lo) if math.isfinite(hi - lo) and math.isfinite(lo) else _nan_floor(hi, lo)
-        return _mul(precision, inner)
+        step = _to_number(precision)
+        hi, lo = _div(_to_number(top), step), _div(_to_number(minimum), step)
+        drawn = rng.random() * (hi - lo) + lo  # mersenne.rand: IEEE arithmetic, so inf - inf and 0 * inf are NaN
+        return _mul(step, math.floor(drawn) if math.isfinite(drawn) else drawn)
+
+
+def _js_add(left: JsValue, right: JsValue) -> JsValue:
+    """JavaScript's `left + right` for JSON values: text joined when either is a string, array or object."""
+    if isinstance(left, (str, list, tuple, dict)) or isinstance(right, (str, list, tuple, dict)):
+        return js_string(left) + js_string(right)
+    return _to_number(left) + _to_number(right)
+
+
+# JavaScript's StringToNumber grammar (after trimming): decimal with optional sign, or 0x/0o/0b integers.
+_JS_DECIMAL = re.compile(r"[+-]?(Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)")
+_JS_RADIX = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
 
 
 def _to_number(value: JsValue) -> float:
-    """JavaScript's Number() for what JSON can hold."""
+    """JavaScript's Number() for what JSON can hold: an array is `Number(String(array))` ([5] is 5,
+    [] is 0, [1,2] NaN), an object NaN."""
     if value is None:
         return 0.0
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return float(value) if abs(value) < 2**1024 else math.copysign(math.inf, value)
+    if isinstance(value, (list, tuple)):
+        return _to_number(js_string(value))
     if isinstance(value, str):
-        text = value.strip()
+        text = value.strip(" \t\n\r\v\f\u00a0\ufeff\u2028\u2029")
         if text == "":
             return 0.0
-        try:
-            return float(text) if text not in {"NaN", "nan", "inf", "-inf"} else math.nan
-        except ValueError:
-            return math.nan
+        if _JS_DECIMAL.fullmatch(text):
+            return float(text)
+        if _JS_RADIX.fullmatch(text):
+            return float(int(text, 0))
+        return math.nan
     return math.nan
 
 
@@ -965,12 +990,6 @@ def _mul(a: float, b: float) -> float:
     if (math.isinf(a) and b == 0) or (math.isinf(b) and a == 0):
         return math.nan
     return a * b
-
-
-def _nan_floor(hi: float, lo: float) -> float:
-    if math.isnan(hi) or math.isnan(lo) or (math.isinf(hi) and math.isinf(lo)):
-        return math.nan
-    return hi if math.isinf(hi) else lo  # rand * inf + lo is +/-inf
 
 
 def js_number_in(rng: random.Random, maximum: int) -> int:
@@ -1093,7 +1112,7 @@ def _count(value: JsValue) -> int:
     """A JavaScript loop bound `i < value`: numbers count, anything else (a string, NaN) is 0 rounds."""
     if isinstance(value, bool):
         return int(value)
-    number = _to_number(value) if isinstance(value, (int, float, str)) else math.nan
+    number = _to_number(value)  # `i < [3]` loops 3 times, `i < {}` never
     if number > MAX_REPEAT:
         raise UsageError(f"a count of {js_string(value)} is above {MAX_REPEAT:,} (the KDG's page would hang on it)")
     return max(0, math.ceil(number)) if math.isfinite(number) else 0
@@ -1191,7 +1210,7 @@ def hacker_phrase(rng: random.Random) -> str:
 def past(rng: random.Random, now: float, years: JsValue, sign: int, unit_days: int = 365) -> JsDate:
     """faker.js date.past/future/recent: now -/+ number({min: 1000, max: (years || 1) * unit}) ms;
     a non-number (`date.past(abc)`) makes NaN, which prints `Invalid Date` as there."""
-    count = _to_number(years) if years and not isinstance(years, (dict, list)) else (math.nan if years else 1.0)
+    count = _to_number(years) if _js_truthy(years) else 1.0  # `(years || 1) * ...`: [2] is 2, [] is 0, {} NaN
     span = count * unit_days * 24 * 3600 * 1000
     if not math.isfinite(span):
         return JsDate(math.nan)
@@ -1211,7 +1230,7 @@ def image_url(rng: random.Random, width: JsValue = None, category: str | None = 
 
 def password(rng: random.Random, length: JsValue = None) -> str:
     """faker.js's password-generator, not memorable: characters matching /\\w/ (letters, digits, _)."""
-    size = _count(length) if length else 15
+    size = _count(length) if _js_truthy(length) else 15
     pool = string.ascii_letters + string.digits + "_"
     return "".join(pool[int(rng.random() * len(pool))] for _ in range(size))
 
@@ -1477,13 +1496,13 @@ def _shuffle(arg: JsValue) -> Draw:
 
 
 def _need(
-    helper: str, check: Callable[[JsValue], bool], what: str, build: Callable[[JsValue], Draw]
+    helper: str, check: Callable[[JsValue], bool], what: str, build: Callable[[JsValue], Draw], thrown: str = "a TypeError"
 ) -> Callable[[JsValue], Draw]:
-    """A method faker.js cannot run without a particular argument (there it throws a TypeError)."""
+    """A method faker.js cannot run without a particular argument (there it throws `thrown`)."""
 
     def builder(arg: JsValue) -> Draw:
         if not check(arg):
-            raise UsageError(f"template: {helper} needs {what} (faker.js throws a TypeError without it)")
+            raise UsageError(f"template: {helper} needs {what} (faker.js throws {thrown} without it)")
         return build(arg)
 
     return builder
@@ -1595,9 +1614,10 @@ HELPERS: dict[str, Callable[[JsValue], Draw]] = {
     "internet.mac": _mac,
     "internet.password": _need(
         "internet.password",
-        lambda a: not a or (isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)),
-        "a number for its length (faker.js's generator recurses until its stack overflows on anything else)",
+        lambda a: not _js_truthy(a) or math.isfinite(_to_number(a)),
+        "a finite number for its length",
         lambda a: Each(lambda r, now: password(r, a)),
+        "a RangeError, its generator's stack overflowing,",
     ),
     "internet.session": _each(lambda r, a: r.random() * (2**53 - 1 - 1007199254740991) + 1007199254740991),
     # lorem
