@@ -35,8 +35,11 @@ def resolve_file(kind: str, value: str | Path) -> Path:
     """A path the user gave, or the shipped file of that name (`rush-hour`, `skewed`)."""
     text = str(value)
     path = Path(text).expanduser()
-    if path.exists():
-        return path
+    try:
+        if path.exists():
+            return path
+    except OSError:  # a name the file system refuses (too long, say): not a file, so maybe a shipped name
+        pass
     shipped = shipped_path(kind, text)
     if shipped is not None:
         return shipped

@@ -86,6 +86,9 @@ CASES: list[tuple[str, ...]] = [
     ("generate --template {empty}", "template is empty"),
     ("generate --template {binary}", "cannot read template"),
     ("generate --template {folder}", "cannot read template"),
+    ("generate --template " + "t" * 5000, "neither a file nor a shipped name"),  # a name the file system refuses
+    ("generate --template " + "t" * 5000 + ".txt", "File name too long"),
+    ("generate --rate-profile " + "p" * 5000, "neither a file nor a shipped name"),
     ("generate --start yesterday --backfill --count 5", "cannot read --start"),
     ("generate --start 2026-13-01 --backfill --count 5", "cannot read --start"),
     ("generate --start 2026-01-01T00:00:00Z", "add --backfill"),
@@ -197,7 +200,7 @@ def test_there_are_at_least_40_cases() -> None:
     assert every <= commands
 
 
-@pytest.mark.parametrize(("spec", "fragment"), CASES, ids=[spec for spec, _ in CASES])
+@pytest.mark.parametrize(("spec", "fragment"), CASES, ids=[spec[:80] for spec, _ in CASES])
 def test_bad_input_after_setup(spec: str, fragment: str, set_up_home: Path, files: dict[str, Path], tmp_path: Path) -> None:
     before = snapshot(set_up_home)
     outside = snapshot(files["folder"])
