@@ -113,6 +113,25 @@ def test_bad_input_is_one_line_and_exit_2(toll, lake, args, fragment) -> None:
     assert len(lines) == 1 and lines[0].startswith("toll: error:") and fragment in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("timeout", "says"),
+    [
+        ("1h30", "cannot read --timeout: the duration '1h30'; use e.g. 90s, 5m"),  # the parser's own reason, not "above 0"
+        ("1e9", "cannot read --timeout: the duration '1e9'"),
+        ("\u0665m", "cannot read --timeout"),  # an Arabic-Indic 5 is no digit here
+        ("0s", "--timeout '0s' must be more than zero"),
+        ("0", "--timeout must be a duration above 0"),
+        ("inf", "--timeout must be a duration above 0"),
+    ],
+)
+def test_a_bad_timeout_says_what_is_wrong_with_it(toll, lake, timeout, says) -> None:
+    for args in (["query", "busiest"], ["query", "sql", "SELECT 1"]):
+        result = toll(*args[:2], "--timeout", timeout, *args[2:])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert result.stderr.startswith("toll: error: ") and says in result.stderr, result.stderr
+
+
 def test_timeout_takes_any_duration_and_a_bare_number_is_seconds(toll, lake) -> None:
     for timeout in ("2m", "90", "1h30m", "5 minutes"):
         result = toll("query", "busiest", "--timeout", timeout, "--format", "json")

@@ -27,7 +27,7 @@ from tollcli.backends.reports import (
     TeardownReport,
     ignore_event,
 )
-from tollcli.config import Settings
+from tollcli.config import DEFAULT_QUERY_TIMEOUT, Settings
 from tollcli.errors import UsageError
 from tollcli.state import EVENT_TIME_KIND, SKEW_KIND, Ledger, Resource, event_time_path, skew_path, toll_command_for
 
@@ -104,7 +104,7 @@ class Backend(ABC):
 
     name: ClassVar[str] = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
-    query_timeout: float | None = 300.0  # seconds a local query may run (`toll query --timeout`)
+    query_timeout: float | None = DEFAULT_QUERY_TIMEOUT  # seconds a query may run on either backend (`toll query --timeout`)
     # Our own SQL (the questions, the dashboard) may keep its translation under the home, so a later
     # process skips sqlglot; a user's `toll query sql` leaves the home exactly as it was (threat model).
     keep_translations: bool = True

@@ -1,4 +1,5 @@
-"""What every command shares: the context object, the `--format`/`--quiet` options and the event printer, and JSON printing."""
+"""What every command shares: the context object, the `--format`/`--quiet`/`--timeout` options, the event printer
+and JSON printing."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from tollcli.config import Settings, resolve_settings
+from tollcli.config import DEFAULT_QUERY_TIMEOUT, Settings, resolve_settings
 from tollcli.render import literal
 from tollcli.state import toll_command_for
+from tollcli.units import DURATION_HELP
 
 if TYPE_CHECKING:
     from tollcli.backends import Backend
@@ -42,6 +44,12 @@ def summary_format_option(help: str = "table or json.") -> Any:
 def output_format_option(help: str = "table, json or csv.") -> Any:
     """`--format table|json|csv`, for commands that print rows (default table)."""
     return typer.Option(OutputFormat.table, "--format", help=help)
+
+
+def timeout_option(help: str = f"Stop the query after this long (exit 1): {DURATION_HELP}.") -> Any:
+    """`--timeout DURATION` for commands that run a query (default `config.DEFAULT_QUERY_TIMEOUT`); its text
+    is read by `cli.query.set_timeout`."""
+    return typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=help)
 
 
 def quiet_option(help: str = "No progress and no summary.") -> Any:
