@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -245,3 +246,18 @@ def test_a_write_is_refused_by_its_kind(toll, lake) -> None:
     result = toll("query", "sql", "INSERT INTO lab_toll_data_stream VALUES ('a', 'b', 'c')")
     assert result.exit_code == 2
     assert result.stderr.strip() == "toll: error: only read-only queries (SELECT) are allowed here; this is an INSERT statement"
+
+
+@pytest.mark.parametrize("tampered", ["99999999999999999999", "true", "1.9", '"1"', "[1]", "null", "[]", "2"])
+def test_a_live_run_marker_counts_only_as_toll_generate_writes_it(toll, lake, home: Path, tampered: str) -> None:
+    """`<home>/live-runs/1.json` names pid 1 (alive here): only `{"pid": 1}` says a run delivers. A pid
+    beyond any process's, a bool, a float, a string or another file's pid is no run, and never a traceback."""
+    folder = home / "live-runs"
+    folder.mkdir(exist_ok=True)
+    (folder / "1.json").write_text(f'{{"pid": {tampered}}}' if tampered != "[]" else "[]", encoding="utf-8")
+    (folder / f"{os.getpid()}.json").write_text(json.dumps({"pid": os.getpid(), "started": "x"}), encoding="utf-8")
+    result = toll("query", "busiest", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert f"(pid {os.getpid()})" in result.stderr  # a marker as mark_live_run writes it still counts
+    (folder / "1.json").write_text('{"pid": 1}', encoding="utf-8")
+    assert f"(pid 1, {os.getpid()})" in toll("query", "busiest", "--format", "json").stderr
