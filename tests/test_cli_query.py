@@ -8,12 +8,14 @@ import json
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from test_queries import BAD_LINES, make_records, set_up_home, write_objects
+from tollcli.backends.local import LocalBackend
 
 
 @pytest.fixture
@@ -181,6 +183,17 @@ def test_one_of_a_thing_is_said_in_the_singular(toll, home) -> None:
     assert "(s)" not in said
     again = toll("compact")
     assert again.exit_code == 0 and "Nothing to compact: 300 rows already in 1 Parquet part." in " ".join(again.stdout.split())
+
+
+def test_compact_asks_the_backends_capabilities_before_anything(toll, lake, home: Path, monkeypatch) -> None:
+    """A backend whose `capabilities` say no compaction is refused in one line, and its home is left as it was."""
+    monkeypatch.setattr(LocalBackend, "capabilities", replace(LocalBackend.capabilities, compact=False))
+    before = {path: path.read_bytes() for path in home.rglob("*") if path.is_file()}
+    for args in (["compact"], ["compact", "--format", "json"]):
+        result = toll(*args)
+        assert result.exit_code == 2, result.output
+        assert result.stdout == "" and result.stderr == "toll: error: `toll compact` is not available on the local backend\n"
+    assert {path: path.read_bytes() for path in home.rglob("*") if path.is_file()} == before
 
 
 def test_compact_then_query_as_processes(toll_process, home, lake) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from tollcli.backends.reports import (
     CompactReport,
@@ -51,6 +51,9 @@ class Capabilities:
     # A backfill lands where its event time says, in seconds (and the anomaly app windows it by event
     # time), so `toll workshop` backfills by default; without it, the workshop runs in real time.
     event_time_backfill: bool = False
+
+
+OptionalFeature = Literal["compact", "quicksight"]  # the `Capabilities` a command asks before it runs
 
 
 class RecordSink(ABC):
@@ -193,10 +196,17 @@ class Backend(ABC):
         """Run one read-only statement in the dialect Athena accepts."""
 
     # optional (see `capabilities`) ----------------------------------------------------------
+    def refusal(self, feature: OptionalFeature) -> str:
+        """The one line a user sees when this backend lacks `feature`: a command that finds
+        `capabilities.<feature>` false says it before doing anything, and the method refuses with it."""
+        if feature == "compact":
+            return f"`toll compact` is not available on the {self.name} backend"
+        return "--quicksight needs --backend aws (QuickSight is an AWS service); `toll dashboard` alone works offline"
+
     def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
         """Rewrite delivered CSV objects as Parquet (`toll compact`)."""
-        raise UsageError(f"`toll compact` is not available on the {self.name} backend")
+        raise UsageError(self.refusal("compact"))
 
     def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> QuickSightReport:
         """The workshop's QuickSight analysis, shared with `user_arn` (`toll dashboard --quicksight`)."""
-        raise UsageError("--quicksight needs --backend aws (QuickSight is an AWS service); `toll dashboard` alone works offline")
+        raise UsageError(self.refusal("quicksight"))

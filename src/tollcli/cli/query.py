@@ -283,6 +283,8 @@ def compact_command(
 ) -> None:
     """Rewrite delivered CSV objects as Parquet (as Firehose's format conversion would); queries read both."""
     app = app_context(ctx)
+    if not app.backend.capabilities.compact:
+        raise UsageError(app.backend.refusal("compact"))
     quiet = output_format is SummaryFormat.json
     report = app.backend.compact(on_event=event_printer(app, quiet=quiet))
     if quiet:
