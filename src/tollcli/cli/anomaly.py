@@ -109,10 +109,10 @@ def deploy(
     if report.replay is not None:
         figures = report.replay
         app.console.print(
-            f"Replayed {counted(figures['records'], 'record')} from {counted(figures['objects'], 'object')}: "
-            f"{counted(figures['windows'], 'window')} scored, {counted(figures['alerts'], 'alert')}, "
-            f"{figures['late_records']:,} late and "
-            f"{counted(figures['rejected_records'] + figures['unreadable_records'], 'unreadable record')}."
+            f"Replayed {counted(figures.records, 'record')} from {counted(figures.objects, 'object')}: "
+            f"{counted(figures.windows, 'window')} scored, {counted(figures.alerts, 'alert')}, "
+            f"{figures.late_records:,} late and "
+            f"{counted(figures.rejected_records + figures.unreadable_records, 'unreadable record')}."
         )
     toll = escape(suggested_toll(app))
     app.console.print(f"Next: [bold]{toll} generate --rate 100[/] feeds it; [bold]{toll} alerts[/] shows what it raised.")
