@@ -32,7 +32,7 @@ from tollcli.errors import UsageError
 from tollcli.state import EVENT_TIME_KIND, SKEW_KIND, Ledger, Resource, event_time_path, skew_path, toll_command_for
 
 if TYPE_CHECKING:
-    # Only in annotations here. Both load numpy (the anomaly core also krcf), ~50 ms and ~110 ms; without
+    # Only in annotations here. Both load numpy (the anomaly core also krcf), ~110 ms and ~55 ms; without
     # them the interface is light, so the CLI imports it at the top and `toll --help` still loads no numpy.
     from tollcli.anomaly.app import AnomalyConfig
     from tollcli.records import RecordChunk

@@ -61,7 +61,7 @@ def event_printer(app: AppContext, *, quiet: bool) -> EventCallback:
     """The `on_event` for setup, teardown, compact, deploy and publish: each event indented on stderr,
     printed literally; none when quiet (a JSON summary keeps stderr for errors)."""
     if quiet:
-        # lazy: the backend interface (its report dataclasses) takes ~10 ms to import; `toll --help` need not pay it
+        # lazy: the backend interface (its report dataclasses) takes ~6 ms to import; `toll --help` need not pay it
         from tollcli.backends.reports import ignore_event
 
         return ignore_event

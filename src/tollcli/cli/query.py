@@ -126,7 +126,8 @@ def _print_table(
 def _quiet_rows(answer: QuestionResult) -> list[list[Any]]:
     """`quiet` for reading: a station above the median is not "below" it (blank, never negative),
     and a station far below the median that is not named says why."""
-    from tollcli.questions import QUIET_SIGMAS  # lazy: ~5 ms to import (statistics, decimal), which `toll --help` need not pay
+    # lazy: ~12 ms to import (statistics, decimal, the backend interface), which `toll --help` need not pay
+    from tollcli.questions import QUIET_SIGMAS
 
     columns = list(answer.columns)
     below, sigmas, quiet = columns.index("below_median_pct"), columns.index("sigmas_below"), columns.index("quiet")

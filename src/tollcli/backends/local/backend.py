@@ -292,7 +292,7 @@ class LocalBackend(Backend):
     def deliveries_in_progress(self) -> list[int]:
         return live_runs(self.home)
 
-    # The DuckDB engine (~0.12 s to import) and the anomaly feed (the forest, ~0.06 s) load only in the
+    # The DuckDB engine (~70 ms to import) and the anomaly feed (the forest, ~40 ms) load only in the
     # methods that use them: `toll setup`, `status`, `skew` and `teardown` never need them.
     def query(self, sql: str, *, strict: bool = False) -> QueryResult:
         from tollcli.backends.local.engine import run_local_query  # lazy: see above
