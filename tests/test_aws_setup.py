@@ -8,7 +8,9 @@ can still be torn down.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import shlex
 from collections.abc import Callable, Iterator
@@ -330,6 +332,28 @@ def test_teardown_removes_the_skew_file_too_and_the_home_with_it(
     assert report.failed == [] and {"skew skew.json", "event-time event-time.json"} <= set(report.removed)
     assert what_is_left(aws) == NOTHING
     assert not settings.home.exists()  # nothing of ours is left behind, the ledger included
+
+
+def test_a_skew_file_teardown_cannot_remove_is_reported_as_failed_as_locally(
+    aws: Callable[[str], Any], set_up: Ledger, settings: Settings
+) -> None:
+    """skew.json turned into a folder: the AWS resources go, the file is reported as failed (the local
+    backend's label and reason), and it stays in the ledger with the home for another teardown."""
+    from tollcli.skew import write_skew
+    from tollcli.state import skew_path
+
+    backend = make_backend(settings)
+    write_skew(backend, "35South", drop=False)
+    skew = skew_path(settings.home)
+    skew.unlink()
+    skew.mkdir()
+    (skew / "kept").write_text("x", encoding="utf-8")
+    report = backend.teardown()
+    assert report.failed == [("skew skew.json", os.strerror(errno.EISDIR))]
+    assert "skew skew.json" not in report.removed and what_is_left(aws) == NOTHING
+    left = Ledger.load(settings.ledger_path)
+    assert left is not None and [(r.kind, r.name) for r in left.resources] == [("skew", "skew.json")]
+    assert (skew / "kept").exists()
 
 
 def test_teardown_leaves_what_lost_our_tag_and_says_so(aws: Callable[[str], Any], set_up: Ledger, settings: Settings) -> None:

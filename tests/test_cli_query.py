@@ -5,14 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from test_queries import BAD_LINES, make_records, set_up_home, write_objects
+from tollcli.backends.local import LocalBackend
 
 
 @pytest.fixture
@@ -113,6 +116,25 @@ def test_bad_input_is_one_line_and_exit_2(toll, lake, args, fragment) -> None:
     assert len(lines) == 1 and lines[0].startswith("toll: error:") and fragment in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("timeout", "says"),
+    [
+        ("1h30", "cannot read --timeout: the duration '1h30'; use e.g. 90s, 5m"),  # the parser's own reason, not "above 0"
+        ("1e9", "cannot read --timeout: the duration '1e9'"),
+        ("\u0665m", "cannot read --timeout"),  # an Arabic-Indic 5 is no digit here
+        ("0s", "--timeout '0s' must be more than zero"),
+        ("0", "--timeout must be a duration above 0"),
+        ("inf", "--timeout must be a duration above 0"),
+    ],
+)
+def test_a_bad_timeout_says_what_is_wrong_with_it(toll, lake, timeout, says) -> None:
+    for args in (["query", "busiest"], ["query", "sql", "SELECT 1"]):
+        result = toll(*args[:2], "--timeout", timeout, *args[2:])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert result.stderr.startswith("toll: error: ") and says in result.stderr, result.stderr
+
+
 def test_timeout_takes_any_duration_and_a_bare_number_is_seconds(toll, lake) -> None:
     for timeout in ("2m", "90", "1h30m", "5 minutes"):
         result = toll("query", "busiest", "--timeout", timeout, "--format", "json")
@@ -161,6 +183,17 @@ def test_one_of_a_thing_is_said_in_the_singular(toll, home) -> None:
     assert "(s)" not in said
     again = toll("compact")
     assert again.exit_code == 0 and "Nothing to compact: 300 rows already in 1 Parquet part." in " ".join(again.stdout.split())
+
+
+def test_compact_asks_the_backends_capabilities_before_anything(toll, lake, home: Path, monkeypatch) -> None:
+    """A backend whose `capabilities` say no compaction is refused in one line, and its home is left as it was."""
+    monkeypatch.setattr(LocalBackend, "capabilities", replace(LocalBackend.capabilities, compact=False))
+    before = {path: path.read_bytes() for path in home.rglob("*") if path.is_file()}
+    for args in (["compact"], ["compact", "--format", "json"]):
+        result = toll(*args)
+        assert result.exit_code == 2, result.output
+        assert result.stdout == "" and result.stderr == "toll: error: `toll compact` is not available on the local backend\n"
+    assert {path: path.read_bytes() for path in home.rglob("*") if path.is_file()} == before
 
 
 def test_compact_then_query_as_processes(toll_process, home, lake) -> None:
@@ -226,3 +259,18 @@ def test_a_write_is_refused_by_its_kind(toll, lake) -> None:
     result = toll("query", "sql", "INSERT INTO lab_toll_data_stream VALUES ('a', 'b', 'c')")
     assert result.exit_code == 2
     assert result.stderr.strip() == "toll: error: only read-only queries (SELECT) are allowed here; this is an INSERT statement"
+
+
+@pytest.mark.parametrize("tampered", ["99999999999999999999", "true", "1.9", '"1"', "[1]", "null", "[]", "2"])
+def test_a_live_run_marker_counts_only_as_toll_generate_writes_it(toll, lake, home: Path, tampered: str) -> None:
+    """`<home>/live-runs/1.json` names pid 1 (alive here): only `{"pid": 1}` says a run delivers. A pid
+    beyond any process's, a bool, a float, a string or another file's pid is no run, and never a traceback."""
+    folder = home / "live-runs"
+    folder.mkdir(exist_ok=True)
+    (folder / "1.json").write_text(f'{{"pid": {tampered}}}' if tampered != "[]" else "[]", encoding="utf-8")
+    (folder / f"{os.getpid()}.json").write_text(json.dumps({"pid": os.getpid(), "started": "x"}), encoding="utf-8")
+    result = toll("query", "busiest", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert f"(pid {os.getpid()})" in result.stderr  # a marker as mark_live_run writes it still counts
+    (folder / "1.json").write_text('{"pid": 1}', encoding="utf-8")
+    assert f"(pid 1, {os.getpid()})" in toll("query", "busiest", "--format", "json").stderr

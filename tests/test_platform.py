@@ -438,6 +438,7 @@ def test_on_posix_a_process_is_alive_until_it_is_reaped(monkeypatch: pytest.Monk
     assert not oscompat.process_alive(child.pid)
     assert oscompat.process_alive(os.getpid())
     assert not oscompat.process_alive(0) and not oscompat.process_alive(-1)  # process groups, not processes
+    assert not oscompat.process_alive(2**31) and not oscompat.process_alive(10**20)  # beyond pid_t (OverflowError)
 
     def refused(pid: int, sig: int) -> None:
         raise PermissionError(1, "Operation not permitted")  # another user's process
@@ -493,5 +494,6 @@ def test_on_windows_a_process_is_asked_about_never_sent_signal_0(monkeypatch: py
     assert not oscompat.process_alive(200) and not oscompat.process_alive(300)  # exited (0, 1)
     assert not oscompat.process_alive(500)  # no such process
     assert oscompat.process_alive(400)  # exists, another user's
+    assert not oscompat.process_alive(2**32) and not oscompat.process_alive(10**20)  # beyond a DWORD: ctypes would refuse it
     assert set(kernel32.access) == {oscompat.PROCESS_QUERY_LIMITED_INFORMATION}
     assert kernel32.open_handles == {}  # every handle closed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from tollcli.backends.aws import AwsBackend
 from tollcli.backends.aws.client import TAG_KEY, AwsClient
 from tollcli.backends.aws.quicksight import (
     KIND_ANALYSIS,
@@ -417,7 +419,6 @@ def expect_new_analysis(stub: Stubber) -> None:
 
 
 def test_on_the_backend_status_shows_the_url_and_teardown_goes_first(moto_account: None, stub: Stubber, home: Path) -> None:
-    from tollcli.backends.aws import AwsBackend
     from tollcli.config import Settings
 
     settings = Settings(backend="aws", home=home, region=REGION, backend_explicit=True)
@@ -475,6 +476,19 @@ def one_error_line(result: Any, text: str) -> None:
 def test_quicksight_on_the_local_backend_is_one_usage_line(toll: Callable[..., Any], home: Path) -> None:
     one_error_line(toll("dashboard", "--quicksight"), "--quicksight needs --backend aws")
     one_error_line(toll("dashboard", "--user", USER_ARN), "--user goes with --quicksight")
+    assert not home.exists()
+
+
+def test_dashboard_quicksight_asks_the_backends_capabilities_first(
+    toll: Callable[..., Any], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command reads `capabilities.quicksight` before it does anything: an AWS backend that said
+    no is refused with the backend's own line, not asked for a ledger or AWS."""
+    monkeypatch.setattr(AwsBackend, "capabilities", replace(AwsBackend.capabilities, quicksight=False))
+    for args in (["--quicksight"], ["--quicksight", "--format", "json", "--user", USER_ARN]):
+        result = toll("--backend", "aws", "dashboard", *args)
+        one_error_line(result, "toll: error: --quicksight needs --backend aws")
+        assert result.stdout == ""
     assert not home.exists()
 
 

@@ -47,6 +47,18 @@ def test_bad_durations_name_the_option_and_a_spelling_that_works(text: str) -> N
     assert "--duration" in caught.value.message
 
 
+# Arabic-Indic, Persian, full-width and Thai 5, and the micro sign
+@pytest.mark.parametrize("digit", ["\u0665", "\u06f5", "\uff15", "\u0e55", "\u00b5"])
+def test_only_ascii_digits_make_a_duration_or_an_instant(digit: str) -> None:
+    assert parse_duration("5m") == 300.0
+    for text in (f"{digit}m", f"1{digit}s", f"{digit}", f"1h{digit}m", f"1.{digit}h"):
+        with pytest.raises(UsageError, match="cannot read --duration"):
+            parse_duration(text, option="--duration")
+    for text in (f"202{digit}-11-28", f"2026-11-28T0{digit}:00", f"2026-11-28T08:00:0{digit}Z"):
+        with pytest.raises(UsageError, match="cannot read --since"):
+            parse_instant(text, option="--since")
+
+
 def test_instants_are_iso_8601_and_utc_without_an_offset() -> None:
     utc = datetime(2026, 11, 28, 8, tzinfo=timezone.utc)
     assert parse_instant("2026-11-28T08:00:00Z") == utc

@@ -350,3 +350,39 @@ def test_a_short_workshop_says_one_of_a_thing_in_the_singular(toll, tmp_path: Pa
     assert "learned from the 1,200 records already delivered: 0 windows, 0 alerts" in said
     assert not re.findall(r"\b1 (?:record|object|window|alert|resource|row|part|station)s\b", said)
     assert "(s)" not in said
+
+
+class SlowStream(LocalBackend):
+    """A table that fills as a delivery stream with a long interval hint would: the records land
+    `lands_after` seconds (of a fake clock) after the wait starts; the stream says its buffering."""
+
+    def __init__(self, settings, *, buffering: float, lands_after: float, clock: list[float]) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(settings)
+        self.buffering, self.lands_after, self.clock = buffering, lands_after, clock
+
+    def buffering_seconds(self) -> float:
+        return self.buffering
+
+    def query(self, sql, *, strict=False):  # type: ignore[no-untyped-def]
+        from tollcli.backends.reports import QueryResult
+
+        count = 500 if self.clock[0] >= self.lands_after else 200
+        return QueryResult(columns=["count"], rows=[(count,)])
+
+
+@pytest.mark.parametrize(("buffering", "lands_after", "partial"), [(60, 140, False), (60, 160, True), (900, 960, False)])
+def test_the_answers_wait_for_the_streams_own_buffering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buffering: float, lands_after: float, partial: bool
+) -> None:
+    """The wait is the stream's interval hint plus 90 s (S3's listing, Athena's start-up): 150 s for
+    the workshop's 60 s buffer, as before, and long enough for a stack set up with 900 s."""
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    settings = resolve_settings(backend="local", home=str(tmp_path / "home"), region=None, profile=None)
+    workshop = Workshop(SlowStream(settings, buffering=buffering, lands_after=lands_after, clock=clock), WorkshopOptions(seed=1))
+    workshop.delivered = 500
+    step = StepReport(number=1, total=1, key="answers", title="", replaces="", command="")
+    workshop.wait_for_delivery(step)
+    assert (step.status == "warning") is partial
+    assert any("only 200 of 500 records reached the table in time" in line for line in step.lines) is partial

@@ -255,21 +255,23 @@ def ignore_interrupts() -> None:
 PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 STILL_ACTIVE = 259  # GetExitCodeProcess's "exit code" of a process still running
 ERROR_ACCESS_DENIED = 5
+WINDOWS_PID_MAX = 0xFFFFFFFF  # a process id is a DWORD there
 
 
 def process_alive(pid: int) -> bool:
-    """Whether process `pid` is running (one we may not signal, another user's, counts)."""
+    """Whether process `pid` is running (one we may not signal, another user's, counts). Any int may
+    be asked about (a pid read from a file): one no process can have is not alive."""
     if pid <= 0:
         return False  # 0 and negatives name process groups on POSIX, not a process
     if WINDOWS:
-        return _windows_process_alive(pid)
+        return pid <= WINDOWS_PID_MAX and _windows_process_alive(pid)
     try:
         os.kill(pid, 0)  # signal 0: only checks (never on Windows: there 0 is CTRL_C_EVENT)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # it exists, and belongs to someone else
-    except OSError:
+    except (OSError, OverflowError):  # OverflowError: beyond pid_t, so no process's
         return False
     return True
 

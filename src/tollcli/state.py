@@ -61,7 +61,7 @@ def toll_command_for(home: Path | str) -> str:
 # The generator's `<home>/event-time.json`: the last event time delivered into the home, where the next
 # `--backfill` continues (see tollcli.generator, which writes it). Its names live here, beside the ledger
 # that records the file, so that what reads only the home (`toll status`, a backend's teardown) need not
-# import the generator (numpy and the KDG: ~110 ms).
+# import the generator (numpy and the KDG: ~75 ms).
 EVENT_TIME_FILE = "event-time.json"
 EVENT_TIME_KIND = "event-time"
 

@@ -37,7 +37,8 @@ for _names, _seconds in (
     for _name in _names:
         UNIT_SECONDS[_name] = _seconds
 
-_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*")
+# re.ASCII: \d is 0-9 only (Arabic-Indic or full-width digits are no duration), as fromisoformat reads instants
+_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", re.ASCII)
 DURATION_EXAMPLES = "e.g. 90s, 5m, 5min, 5 minutes, 1h30m"
 DURATION_HELP = "90s, 5m, 5 minutes, 1h30m; a bare number is seconds"
 

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -45,7 +45,10 @@ if TYPE_CHECKING:
 
 WINDOW_SECONDS = 10
 QUESTIONS = QUESTION_NAMES
-DELIVERY_WAIT_SECONDS = 150  # Firehose's 60 s buffer, S3's listing, Athena's start-up
+# How long the answers wait for the table to hold every record sent: the delivery stream's interval hint
+# (`Backend.buffering_seconds`, 60 s as the workshop sets it up, up to 900 s on a stack set up otherwise),
+# plus this margin for S3's listing and Athena's start-up after the last object lands.
+DELIVERY_WAIT_MARGIN_SECONDS = 90
 ALERT_WAIT_SECONDS = 60  # the last windows close, and the function scores them, after the traffic stops
 POLL_SECONDS = 10
 
@@ -393,15 +396,18 @@ class Workshop:
         step.details["windows_scored"] = len(windows)
 
     def wait_for_delivery(self, step: StepReport) -> None:
-        """Query only once the table holds every record sent: a delivery stream buffers up to 60 s.
+        """Query only once the table holds every record sent: a delivery stream buffers up to its interval hint.
 
-        Locally the sink delivered everything when it closed, so the first count already matches."""
-        deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
+        Locally the sink delivered everything when it closed, so the first count already matches (and
+        the stream's buffering is never asked)."""
+        started, deadline = time.monotonic(), None
         while True:
             rows = self.backend.query(f"SELECT count(*) FROM {TABLE_NAME}").rows
             seen = int(rows[0][0] or 0) if rows else 0
             if seen >= self.delivered:
                 return
+            if deadline is None:
+                deadline = started + self.backend.buffering_seconds() + DELIVERY_WAIT_MARGIN_SECONDS
             if time.monotonic() >= deadline:
                 step.status = "warning"
                 self._say(
@@ -464,16 +470,16 @@ class Workshop:
             f"Random Cut Forest: {forest.trees} trees x {forest.sample_size} samples over each {config.window_seconds} s "
             f"window's vehicle count per station; alerts above {config.threshold:g}",
         )
-        if report.replay:
-            replay = report.replay
+        replay = report.replay
+        if replay is not None:
             self._say(
                 step,
-                f"learned from the {counted(replay['records'], 'record')} already delivered: "
-                f"{counted(replay['windows'], 'window')}, {counted(replay['alerts'], 'alert')}",
+                f"learned from the {counted(replay.records, 'record')} already delivered: "
+                f"{counted(replay.windows, 'window')}, {counted(replay.alerts, 'alert')}",
             )
         for note in report.notes:
             self._say(step, note)
-        step.details.update(config=config.to_json(), replay=report.replay)
+        step.details.update(config=config.to_json(), replay=None if replay is None else asdict(replay))
 
     def skew(self, step: StepReport) -> None:
         state = write_skew(self.backend, self.options.skew_station, drop=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from tollcli.backends.reports import (
     CompactReport,
@@ -27,12 +27,12 @@ from tollcli.backends.reports import (
     TeardownReport,
     ignore_event,
 )
-from tollcli.config import Settings
+from tollcli.config import DEFAULT_QUERY_TIMEOUT, Settings
 from tollcli.errors import UsageError
 from tollcli.state import EVENT_TIME_KIND, SKEW_KIND, Ledger, Resource, event_time_path, skew_path, toll_command_for
 
 if TYPE_CHECKING:
-    # Only in annotations here. Both load numpy (the anomaly core also krcf), ~50 ms and ~110 ms; without
+    # Only in annotations here. Both load numpy (the anomaly core also krcf), ~110 ms and ~55 ms; without
     # them the interface is light, so the CLI imports it at the top and `toll --help` still loads no numpy.
     from tollcli.anomaly.app import AnomalyConfig
     from tollcli.records import RecordChunk
@@ -51,6 +51,9 @@ class Capabilities:
     # A backfill lands where its event time says, in seconds (and the anomaly app windows it by event
     # time), so `toll workshop` backfills by default; without it, the workshop runs in real time.
     event_time_backfill: bool = False
+
+
+OptionalFeature = Literal["compact", "quicksight"]  # the `Capabilities` a command asks before it runs
 
 
 class RecordSink(ABC):
@@ -104,7 +107,7 @@ class Backend(ABC):
 
     name: ClassVar[str] = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
-    query_timeout: float | None = 300.0  # seconds a local query may run (`toll query --timeout`)
+    query_timeout: float | None = DEFAULT_QUERY_TIMEOUT  # seconds a query may run on either backend (`toll query --timeout`)
     # Our own SQL (the questions, the dashboard) may keep its translation under the home, so a later
     # process skips sqlglot; a user's `toll query sql` leaves the home exactly as it was (threat model).
     keep_translations: bool = True
@@ -193,10 +196,17 @@ class Backend(ABC):
         """Run one read-only statement in the dialect Athena accepts."""
 
     # optional (see `capabilities`) ----------------------------------------------------------
+    def refusal(self, feature: OptionalFeature) -> str:
+        """The one line a user sees when this backend lacks `feature`: a command that finds
+        `capabilities.<feature>` false says it before doing anything, and the method refuses with it."""
+        if feature == "compact":
+            return f"`toll compact` is not available on the {self.name} backend"
+        return "--quicksight needs --backend aws (QuickSight is an AWS service); `toll dashboard` alone works offline"
+
     def compact(self, *, on_event: EventCallback = ignore_event) -> CompactReport:
         """Rewrite delivered CSV objects as Parquet (`toll compact`)."""
-        raise UsageError(f"`toll compact` is not available on the {self.name} backend")
+        raise UsageError(self.refusal("compact"))
 
     def publish_quicksight(self, *, user_arn: str | None = None, on_event: EventCallback = ignore_event) -> QuickSightReport:
         """The workshop's QuickSight analysis, shared with `user_arn` (`toll dashboard --quicksight`)."""
-        raise UsageError("--quicksight needs --backend aws (QuickSight is an AWS service); `toll dashboard` alone works offline")
+        raise UsageError(self.refusal("quicksight"))

@@ -67,6 +67,20 @@ class SinkStats:
 
 
 @dataclass
+class ReplayFigures:
+    """What `toll deploy --replay` scored of the bucket before the app went live (`--format json`: an object)."""
+
+    objects: int = 0
+    records: int = 0
+    unreadable_records: int = 0  # lines whose date could not be read (not counted in `records`)
+    windows: int = 0
+    alerts: int = 0
+    late_records: int = 0
+    rejected_records: int = 0  # records with no station, which no window counts
+    open_windows: int = 0  # windows still open at the end, scored when the live records close them
+
+
+@dataclass
 class DeployReport:
     """What `toll deploy` did: resources made or kept, notes for the user, and a replay's figures."""
 
@@ -74,7 +88,7 @@ class DeployReport:
     existing: list[Resource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
-    replay: dict[str, Any] | None = None  # objects, records, windows, alerts, late_records, ...
+    replay: ReplayFigures | None = None  # None: no replay was asked for (or the backend cannot replay)
 
     @property
     def changed(self) -> bool:

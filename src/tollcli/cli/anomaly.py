@@ -74,7 +74,7 @@ def deploy(
     output_format: SummaryFormat = summary_format_option(),
 ) -> None:
     """Deploy the anomaly app: from now on every `toll generate` feeds it as records flow."""
-    from tollcli.anomaly.app import AnomalyConfig  # lazy: it loads numpy (~70 ms to import); keeps `toll --help` fast
+    from tollcli.anomaly.app import AnomalyConfig  # lazy: it loads numpy and krcf (~105 ms to import); keeps `toll --help` fast
 
     app = app_context(ctx)
     config = AnomalyConfig.from_options(
@@ -109,10 +109,10 @@ def deploy(
     if report.replay is not None:
         figures = report.replay
         app.console.print(
-            f"Replayed {counted(figures['records'], 'record')} from {counted(figures['objects'], 'object')}: "
-            f"{counted(figures['windows'], 'window')} scored, {counted(figures['alerts'], 'alert')}, "
-            f"{figures['late_records']:,} late and "
-            f"{counted(figures['rejected_records'] + figures['unreadable_records'], 'unreadable record')}."
+            f"Replayed {counted(figures.records, 'record')} from {counted(figures.objects, 'object')}: "
+            f"{counted(figures.windows, 'window')} scored, {counted(figures.alerts, 'alert')}, "
+            f"{figures.late_records:,} late and "
+            f"{counted(figures.rejected_records + figures.unreadable_records, 'unreadable record')}."
         )
     toll = escape(suggested_toll(app))
     app.console.print(f"Next: [bold]{toll} generate --rate 100[/] feeds it; [bold]{toll} alerts[/] shows what it raised.")
@@ -219,7 +219,7 @@ def summarize_windows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _with_usual(row: dict[str, Any]) -> str:
     """A row's explanation with its count and usual count: `35South HIGH 54% (273, usually 11)`."""
-    from tollcli.anomaly.alerts import usual_text  # lazy: it loads numpy (~70 ms to import); keeps `toll --help` fast
+    from tollcli.anomaly.alerts import usual_text  # lazy: it loads numpy and krcf (~105 ms to import); keeps `toll --help` fast
 
     explanation = str(row.get("explanation") or "")
     if explanation == WARMING_UP:

@@ -1,4 +1,5 @@
-"""What every command shares: the context object, the `--format`/`--quiet` options and the event printer, and JSON printing."""
+"""What every command shares: the context object, the `--format`/`--quiet`/`--timeout` options, the event printer
+and JSON printing."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from tollcli.config import Settings, resolve_settings
+from tollcli.config import DEFAULT_QUERY_TIMEOUT, Settings, resolve_settings
 from tollcli.render import literal
 from tollcli.state import toll_command_for
+from tollcli.units import DURATION_HELP
 
 if TYPE_CHECKING:
     from tollcli.backends import Backend
@@ -44,6 +46,12 @@ def output_format_option(help: str = "table, json or csv.") -> Any:
     return typer.Option(OutputFormat.table, "--format", help=help)
 
 
+def timeout_option(help: str = f"Stop the query after this long (exit 1): {DURATION_HELP}.") -> Any:
+    """`--timeout DURATION` for commands that run a query (default `config.DEFAULT_QUERY_TIMEOUT`); its text
+    is read by `cli.query.set_timeout`."""
+    return typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=help)
+
+
 def quiet_option(help: str = "No progress and no summary.") -> Any:
     """`--quiet`/`-q`: a flag, default off."""
     return typer.Option(False, "--quiet", "-q", help=help)
@@ -53,7 +61,7 @@ def event_printer(app: AppContext, *, quiet: bool) -> EventCallback:
     """The `on_event` for setup, teardown, compact, deploy and publish: each event indented on stderr,
     printed literally; none when quiet (a JSON summary keeps stderr for errors)."""
     if quiet:
-        # lazy: the backend interface (its report dataclasses) takes ~10 ms to import; `toll --help` need not pay it
+        # lazy: the backend interface (its report dataclasses) takes ~6 ms to import; `toll --help` need not pay it
         from tollcli.backends.reports import ignore_event
 
         return ignore_event

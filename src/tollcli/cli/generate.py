@@ -151,7 +151,7 @@ def generate(
     drop: bool = typer.Option(False, "--drop", help="With --skew: the station reports nothing (a failed sensor)."),
 ) -> None:
     """Stream weighted toll records into the delivery stream, as the Kinesis Data Generator did."""
-    # lazy: the generator and the delivery stream load numpy and the KDG (~110 ms to import), rich.live ~1 ms;
+    # lazy: the generator and the delivery stream load numpy and the KDG (~80 ms to import), rich.live ~1 ms;
     # importing them here keeps `toll --help` fast
     from rich.live import Live
 

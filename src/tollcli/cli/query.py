@@ -20,9 +20,10 @@ from tollcli.cli.common import (
     output_format_option,
     print_json,
     summary_format_option,
+    timeout_option,
     to_jsonable,
 )
-from tollcli.config import DEFAULT_QUERY_TIMEOUT, QUESTION_NAMES
+from tollcli.config import QUESTION_NAMES
 from tollcli.errors import UsageError
 from tollcli.render import bar_chart, human_bytes, literal, safe
 from tollcli.units import DURATION_HELP, counted, parse_duration
@@ -40,16 +41,22 @@ query_app = typer.Typer(
 SINCE_HELP = "Only records at or after this time (ISO-8601; UTC unless it has an offset)."
 UNTIL_HELP = "Only records before this time (ISO-8601)."
 LAST_HELP = f"Only the last DURATION before now (up to now: not with --until): {DURATION_HELP}."
-TIMEOUT_HELP = f"Stop the query after this long (exit 1): {DURATION_HELP}."
 STRICT_HELP = "Fail (exit 1) if the data holds bad rows, instead of skipping and counting them."
 
 
 def set_timeout(app: AppContext, timeout: str) -> None:
-    """`--timeout` read as every duration option reads its text (`parse_duration`)."""
-    try:
-        app.backend.query_timeout = parse_duration(timeout, option="--timeout")
-    except UsageError:
-        raise UsageError(f"--timeout must be a duration above 0 ({DURATION_HELP}), not {timeout!r}") from None
+    """`--timeout` read as every duration option reads its text (`parse_duration`), whose message says
+    what is wrong with it (`1h30`: only a lone number may leave out its unit). A plain number that is
+    no time to wait (0, -5, nan, inf) is told so first."""
+    text = timeout.strip()
+    if text.isascii():
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None and not (math.isfinite(number) and number > 0):
+            raise UsageError(f"--timeout must be a duration above 0 ({DURATION_HELP}), not {timeout!r}")
+    app.backend.query_timeout = parse_duration(timeout, option="--timeout")
 
 
 def _write_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -119,7 +126,8 @@ def _print_table(
 def _quiet_rows(answer: QuestionResult) -> list[list[Any]]:
     """`quiet` for reading: a station above the median is not "below" it (blank, never negative),
     and a station far below the median that is not named says why."""
-    from tollcli.questions import QUIET_SIGMAS  # lazy: ~5 ms to import (statistics, decimal), which `toll --help` need not pay
+    # lazy: ~12 ms to import (statistics, decimal, the backend interface), which `toll --help` need not pay
+    from tollcli.questions import QUIET_SIGMAS
 
     columns = list(answer.columns)
     below, sigmas, quiet = columns.index("below_median_pct"), columns.index("sigmas_below"), columns.index("quiet")
@@ -211,7 +219,7 @@ def _question_command(name: str) -> Callable[..., None]:
         output_format: OutputFormat = output_format_option(),
         chart: bool = typer.Option(False, "--chart", help="Also draw a horizontal bar chart."),
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
-        timeout: str = typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=TIMEOUT_HELP),
+        timeout: str = timeout_option(),
     ) -> None:
         _ask(
             ctx, name, since=since, until=until, last=last, limit=limit, output_format=output_format, chart=chart, strict=strict,
@@ -236,7 +244,7 @@ def sql_command(
     statement: str = typer.Argument(..., metavar="SQL", help="One read-only statement in Athena's dialect."),
     output_format: OutputFormat = output_format_option(),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
-    timeout: str = typer.Option(f"{DEFAULT_QUERY_TIMEOUT:g}s", "--timeout", metavar="DURATION", help=TIMEOUT_HELP),
+    timeout: str = timeout_option(),
 ) -> None:
     """Run any read-only SQL against lab_toll_data_stream (and anomaly_scores after `toll deploy`)."""
     from tollcli.athena_values import (  # lazy: ~2 ms (csv, decimal) `toll --help` need not pay
@@ -276,6 +284,8 @@ def compact_command(
 ) -> None:
     """Rewrite delivered CSV objects as Parquet (as Firehose's format conversion would); queries read both."""
     app = app_context(ctx)
+    if not app.backend.capabilities.compact:
+        raise UsageError(app.backend.refusal("compact"))
     quiet = output_format is SummaryFormat.json
     report = app.backend.compact(on_event=event_printer(app, quiet=quiet))
     if quiet:

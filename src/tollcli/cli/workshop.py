@@ -95,13 +95,13 @@ def dashboard(
     ),
 ) -> None:
     """One offline HTML file with the workshop's charts: the QuickSight step, on either backend."""
-    # lazy: the dashboard reads the anomaly app's scores (numpy: ~85 ms to import); keeps `toll --help` fast
-    from tollcli.dashboard import write_dashboard
-
     app = app_context(ctx)
     if quicksight or user is not None:
         publish_quicksight(app, quicksight=quicksight, user_arn=user, output_format=output_format, open_it=open_it)
         return
+    # lazy: the dashboard reads the anomaly app's scores (numpy: ~85 ms to import); keeps `toll --help` fast
+    from tollcli.dashboard import write_dashboard
+
     result = write_dashboard(app.backend, out)
     if output_format is SummaryFormat.json:
         print_json(result)
@@ -125,6 +125,8 @@ def publish_quicksight(app: AppContext, *, quicksight: bool, user_arn: str | Non
     """`toll dashboard --quicksight`: the analysis in QuickSight (backends/aws/quicksight.py), its URL on stdout."""
     if not quicksight:
         raise UsageError("--user goes with --quicksight (the offline dashboard is not shared with anyone)")
+    if not app.backend.capabilities.quicksight:
+        raise UsageError(app.backend.refusal("quicksight"))
     quiet = output_format is SummaryFormat.json
     report = app.backend.publish_quicksight(user_arn=user_arn, on_event=event_printer(app, quiet=quiet))
     if quiet:

@@ -14,7 +14,7 @@
 `AwsBackend` is imported lazily (module `__getattr__`) so that the Lambda function, which imports
 `tollcli.backends.aws.lambda_handler` and so this package, does not load the CLI-side modules: the
 backend imports `tollcli.render` (rich), which the function's zip does not hold (`lambda_package`
-zips the handler's import closure only), and would add 25-33 ms to every cold start.
+zips the handler's import closure only), and would add ~15 ms to every cold start.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["AwsBackend"]
 
 def __getattr__(name: str) -> type[AwsBackend]:
     if name == "AwsBackend":
-        # lazy: the Lambda function imports this package without the CLI side (see the docstring: rich, 25-33 ms)
+        # lazy: the Lambda function imports this package without the CLI side (see the docstring: rich, ~15 ms)
         from tollcli.backends.aws.backend import AwsBackend
 
         return AwsBackend

@@ -357,14 +357,21 @@ class AwsBackend(Backend):
 
     def _teardown_home_files(self, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """Files under the home that the ledger records (`toll skew`'s skew.json, the generator's
-        event-time.json): not AWS's, removed as the shared layer says (`Backend.remove_shared_home_file`)."""
+        event-time.json): not AWS's, removed as the shared layer says (`Backend.remove_shared_home_file`).
+        One that cannot be removed (skew.json made a folder) is reported as failed, as the local backend
+        reports it, and stays in the ledger."""
 
         for resource in list(ledger.resources):
-            if not self.remove_shared_home_file(resource):
+            label = f"{resource.kind} {resource.name}"
+            try:
+                if not self.remove_shared_home_file(resource):
+                    continue
+            except OSError as exc:
+                report.failed.append((label, exc.strerror or str(exc)))
                 continue
             ledger.forget(resource.kind, resource.name)
-            report.removed.append(f"{resource.kind} {resource.name}")
-            on_event(f"removed {resource.kind} {resource.name}")
+            report.removed.append(label)
+            on_event(f"removed {label}")
 
     def _teardown_quicksight(self, aws: AwsClient, ledger: Ledger, report: TeardownReport, on_event: EventCallback) -> None:
         """The QuickSight analysis, dataset, data source and grant read this stack: they go first."""

@@ -42,13 +42,19 @@ def unmark_live_run(marker: Path | None) -> None:
 
 
 def live_runs(home: Path) -> list[int]:
-    """Process ids of `toll generate` runs delivering into this home's local stream right now."""
+    """Process ids of `toll generate` runs delivering into this home's local stream right now.
+
+    A marker counts only as `mark_live_run` writes it: its "pid" a JSON integer (not true, not 1.9)
+    equal to the pid in its file's name; any other file in the folder is not a run."""
     pids = []
     for marker in (Path(home) / LIVE_RUNS_DIR).glob("*.json"):
         try:
-            pid = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
+            content = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             continue  # unreadable: not a run
+        pid = content.get("pid") if isinstance(content, dict) else None
+        if type(pid) is not int or marker.stem != str(pid):  # type(): a bool is an int too
+            continue
         if process_alive(pid):  # a marker whose process is gone (kill -9) is ignored
             pids.append(pid)
     return sorted(pids)
