@@ -192,6 +192,8 @@ class RecordFactory:
         self._draws = {i: p.draw() for i, p in enumerate(spec.parts) if isinstance(p, FakerField)}
         self._pick_tables: dict[int, ByteTable] = {}
         self._python_random: random.Random | None = None
+        # A record with literal text is never empty: only other templates need looking at for empty records.
+        self._may_render_empty = not any(isinstance(part, Literal) and part.text for part in spec.parts)
         for index, part in enumerate(spec.parts):
             if isinstance(part, (WeightedChoice, UniformChoice)):
                 self._tables[index] = ByteTable([_clean(v) for v in part.data])
@@ -319,7 +321,9 @@ class RecordFactory:
             elif isinstance(part, FakerField):
                 segments.extend(self._draw_segments(self._draws[index], event_times))
         segments.append(b"\n")
-        lines = _fill_empty_records(assemble(segments, count))
+        lines = assemble(segments, count)
+        if self._may_render_empty:
+            lines = _fill_empty_records(lines)
         if count:
             self.record_bytes = len(lines) / count
         stations = None
